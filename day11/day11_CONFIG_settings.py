@@ -1,0 +1,98 @@
+"""day11 settings: one frozen object from config/.env and the environment (the environment wins).
+
+Each value has a named default with its reason. A bad value, or a DAY11_ name that is not a
+setting (a typo), stops start-up with one line naming the variable and what it expected.
+Nothing is read at import time: call day11_load_settings().
+"""
+from __future__ import annotations
+
+import difflib
+import os
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DAY11_DIR = Path(__file__).resolve().parent
+DAY11_ENV_FILE = DAY11_DIR.parent / "config" / ".env"
+DAY11_PREFIX = "DAY11_"
+
+
+class day11_ConfigError(ValueError):
+    """A setting is unusable; the message is one line naming the variable."""
+
+day11_AddressList = Annotated[tuple[str, ...], NoDecode]  # comma-separated in .env, not JSON
+
+
+class day11_Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=DAY11_PREFIX, extra="ignore", frozen=True, env_ignore_empty=True)
+
+    ads_api_base_url: str | None = None  # unset: a local stand-in serves synthetic Google Ads responses
+    ga4_api_base_url: str | None = None  # unset: a local stand-in serves synthetic GA4 responses
+    ads_customer_id: str = Field("1234567890", pattern=r"^\d{10}$")  # Google Ads ids are 10 digits, no dashes
+    ga4_property_id: str = Field("123456789", pattern=r"^\d+$")  # GA4 property ids are digits only
+    ads_developer_token: SecretStr | None = None  # needed only against the real Google Ads API
+    google_access_token: SecretStr | None = None  # OAuth bearer for both Google APIs; only for the real ones
+    report_date: date | None = None  # unset: yesterday in UTC, the last complete day
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")  # the Ads account currency; money is shown in it
+    roas_drop_alert_pct: float = Field(20.0, gt=0, le=100)  # flag ROAS falling more than this day over day
+    spend_spike_alert_pct: float = Field(30.0, gt=0, le=1000)  # flag spend rising more than this day over day
+    slack_webhook_url: SecretStr | None = None  # unset: a local Slack stand-in that writes to day11/output
+    smtp_host: str | None = None  # unset: the embedded SMTP sink on loopback
+    smtp_port: int = Field(587, ge=1, le=65535)  # the submission port most providers use with STARTTLS
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"  # credentials never cross the wire in clear
+    smtp_user: str | None = None  # log in only when a user is configured
+    smtp_password: SecretStr | None = None  # kept out of logs and reprs
+    email_from: str = "retail-reports@shop.example"  # a reserved domain: nothing leaves by accident
+    email_to: day11_AddressList = ("marketing-team@shop.example",)  # comma-separated recipients
+    schedule_cron: str = "0 8 * * *"  # 08:00, after the ad platforms have closed the previous day
+    timezone: str = "UTC"  # the team reads one clock; UTC has no daylight-saving gaps
+    output_dir: Path = DAY11_DIR / "output"  # payloads, logs and the Slack stand-in's captures
+    ledger_path: Path = DAY11_DIR / "state" / "day11_ledger.sqlite"  # (date, channel) already posted: no double post
+
+    @field_validator("email_to", mode="before")
+    @classmethod
+    def _split_addresses(cls, value):
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        bad = [address for address in value if "@" not in address]
+        if bad:
+            raise ValueError(f"expected comma-separated e-mail addresses, got {', '.join(bad)}")
+        return tuple(value)
+
+    @field_validator("schedule_cron")
+    @classmethod
+    def _five_cron_fields(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(f"expected a 5-field cron expression such as '0 8 * * *', got {value!r}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"expected an IANA time zone such as UTC or Europe/London, got {value!r}") from None
+        return value
+
+
+def day11_load_settings(env_file: Path | None = DAY11_ENV_FILE, **overrides) -> day11_Settings:
+    """Settings from the environment, then env_file, then defaults; overrides (by field name) win."""
+    file_values = dotenv_values(env_file) if env_file and Path(env_file).exists() else {}
+    known = {DAY11_PREFIX + name.upper() for name in day11_Settings.model_fields}
+    for name in sorted(set(os.environ) | set(file_values)):
+        if name.startswith(DAY11_PREFIX) and name not in known:
+            hint = difflib.get_close_matches(name, known, n=1)
+            raise day11_ConfigError(f"{name}: not a day11 setting" + (f" (did you mean {hint[0]}?)" if hint else ""))
+    try:
+        return day11_Settings(_env_file=env_file if file_values else None, **overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        name, problem = DAY11_PREFIX + str(first["loc"][0]).upper(), first["msg"].removeprefix("Value error, ")
+        raise day11_ConfigError(f"{name}: {problem}{more}") from None
