@@ -30,10 +30,13 @@ def redis_url() -> str:
     client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=1)
     try:
         client.ping()
+        problem = None
     except redis.RedisError as exc:
-        require_service(f"no Redis answering at {REDIS_TEST_URL}: {exc}")
+        problem = f"no Redis answering at {REDIS_TEST_URL}: {exc}"
     finally:
         client.close()
+    if problem:
+        require_service(problem)
     return REDIS_TEST_URL
 
 
