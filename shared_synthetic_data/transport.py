@@ -19,13 +19,15 @@ from shared_synthetic_data._common import (
 DEFECTS = ("missing_realtime", "mass_cancellation", "no_service")
 DEFAULT_SIZE = 240  # timetabled trips per day across all modes
 TIMEZONE = "Australia/Melbourne"
-# mode -> (GTFS route_type, share of trips, routes, stops per trip, delay spread in s, low-floor share)
+# mode -> (GTFS route_type, share of trips, routes, stops per trip, mean lateness in s, low-floor share)
 MODES = {
-    "train": (2, 0.30, 4, (8, 14), 150, 1.0),
-    "tram": (0, 0.35, 6, (10, 18), 240, 0.7),
-    "bus": (3, 0.35, 8, (12, 22), 300, 1.0),
+    "train": (2, 0.30, 4, (8, 14), 100, 1.0),
+    "tram": (0, 0.35, 6, (10, 18), 170, 0.7),
+    "bus": (3, 0.35, 8, (12, 22), 200, 1.0),
 }
 CANCEL_RATE = 0.012
+EARLY_RATE = 0.02  # ran early: a driver not holding at a timing point
+DISRUPTION_RATE = 0.03  # a 10-25 minute delay: signal fault, crowding, road works
 SHORT_RUN_RATE = 0.006
 MISSING_REALTIME_SHARE = 0.05
 PATRONAGE_DAYS = 400  # covers month-to-date and the same period last year
@@ -69,7 +71,7 @@ def _service_days(end_date: date) -> list[date]:
 
 
 def _trip_update(rng, trip, stops, day: date, cancelled: bool) -> dict:
-    spread, low_floor = MODES[trip["mode"]][4], MODES[trip["mode"]][5]
+    mean_lateness, low_floor = MODES[trip["mode"]][4], MODES[trip["mode"]][5]
     descriptor = {"tripId": trip["trip_id"], "routeId": trip["route_id"], "startDate": f"{day:%Y%m%d}",
                   "startTime": _gtfs_time(trip["start"]),
                   "scheduleRelationship": "CANCELED" if cancelled else "SCHEDULED"}
@@ -81,9 +83,15 @@ def _trip_update(rng, trip, stops, day: date, cancelled: bool) -> dict:
         return update
     skipped_tail = rng.randint(2, 4) if rng.random() < SHORT_RUN_RATE else 0
     served = stops[:len(stops) - skipped_tail]
-    delay = int(rng.gauss(spread * 0.3, spread)) if rng.random() < 0.97 else rng.randint(600, 1500)
+    roll = rng.random()
+    if roll < EARLY_RATE:
+        delay = -rng.randint(60, 150)
+    elif roll < EARLY_RATE + DISRUPTION_RATE:
+        delay = rng.randint(600, 1500)
+    else:  # right-skewed, as real arrival delays are: mostly a little late, rarely early
+        delay = int(rng.expovariate(1 / mean_lateness)) - 30
     updates = [{"stopSequence": served[-1]["stop_sequence"], "stopId": served[-1]["stop_id"],
-                "arrival": {"delay": max(delay, -120)}, "scheduleRelationship": "SCHEDULED"}]
+                "arrival": {"delay": delay}, "scheduleRelationship": "SCHEDULED"}]
     updates += [{"stopSequence": s["stop_sequence"], "stopId": s["stop_id"], "scheduleRelationship": "SKIPPED"}
                 for s in stops[len(served):]]
     update["stopTimeUpdate"] = updates

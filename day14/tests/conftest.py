@@ -1,0 +1,86 @@
+"""Builders for small hand-made transport networks, so each KPI can be checked by hand."""
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+ROUTE_TYPES = {"train": 2, "tram": 0, "bus": 3}
+
+
+def _write_csv(path: Path, header, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+class day14_Updates:
+    """GTFS-Realtime trip updates for the hand-made networks."""
+
+    @staticmethod
+    def delivered(trip_id, delay=None, low_floor=None, arrival_time=None, last_seq=3):
+        """A trip that ran to its destination, with a delay or an absolute arrival time there."""
+        update = {"trip": {"tripId": trip_id, "scheduleRelationship": "SCHEDULED"}, "stopTimeUpdate": []}
+        if delay is not None or arrival_time is not None:
+            event = {"delay": delay} if delay is not None else {"time": str(arrival_time)}
+            update["stopTimeUpdate"].append({"stopSequence": last_seq, "arrival": event})
+        if low_floor is not None:
+            update["vehicle"] = {"wheelchairAccessible": "WHEELCHAIR_ACCESSIBLE" if low_floor else "WHEELCHAIR_INACCESSIBLE"}
+        return update
+
+    @staticmethod
+    def cancelled(trip_id):
+        return {"trip": {"tripId": trip_id, "scheduleRelationship": "CANCELED"}}
+
+    @staticmethod
+    def short_run(trip_id, skipped=(3,)):
+        return {"trip": {"tripId": trip_id}, "stopTimeUpdate": [
+            {"stopSequence": seq, "scheduleRelationship": "SKIPPED"} for seq in skipped]}
+
+
+@pytest.fixture
+def updates():
+    return day14_Updates
+
+
+@pytest.fixture
+def network(tmp_path):
+    """network(trips={trip_id: mode}, realtime={date: [updates]}, ...) -> data folder.
+
+    Every trip has three stops at 0, 5 and 10 km, arriving at 08:00, 08:10 and `arrival` (08:20 by default).
+    """
+    def build(trips, realtime=None, removed=(), patronage=(), incidents=(), arrival="08:20:00"):
+        root = tmp_path / "ops"
+        _write_csv(root / "gtfs/routes.txt", ["route_id", "route_type"], [[m, t] for m, t in ROUTE_TYPES.items()])
+        _write_csv(root / "gtfs/calendar.txt",
+                   ["service_id", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+                    "start_date", "end_date"],
+                   [[f"{m}_all", 1, 1, 1, 1, 1, 1, 1, "20200101", "20301231"] for m in ROUTE_TYPES])
+        _write_csv(root / "gtfs/calendar_dates.txt", ["service_id", "date", "exception_type"],
+                   [[f"{mode}_all", f"{day:%Y%m%d}", 2] for mode, day in removed])
+        _write_csv(root / "gtfs/trips.txt", ["route_id", "service_id", "trip_id"],
+                   [[mode, f"{mode}_all", trip_id] for trip_id, mode in trips.items()])
+        _write_csv(root / "gtfs/stop_times.txt",
+                   ["trip_id", "arrival_time", "departure_time", "stop_id", "stop_sequence", "shape_dist_traveled"],
+                   [row for trip_id in trips for row in (
+                       [trip_id, "08:00:00", "08:00:00", "s1", 1, 0],
+                       [trip_id, "08:10:00", "08:10:00", "s2", 2, 5],
+                       [trip_id, arrival, arrival, "s3", 3, 10])])
+        for day, updates in (realtime or {}).items():
+            path = root / f"realtime/trip_updates_{day:%Y%m%d}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for update in updates:
+                update["trip"].setdefault("startDate", f"{day:%Y%m%d}")
+            path.write_text(json.dumps({"header": {"gtfsRealtimeVersion": "2.0"},
+                                        "entity": [{"id": str(i), "tripUpdate": u} for i, u in enumerate(updates)]}))
+        _write_csv(root / "patronage_daily.csv", ["date", "mode", "boardings"], patronage)
+        _write_csv(root / "incidents.csv", ["incident_id", "service_date", "occurred_at", "mode", "trip_id", "category"],
+                   [[f"I{n}", day.isoformat(), "", mode, "", category] for n, (day, mode, category) in enumerate(incidents)])
+        return root
+    return build
+
