@@ -39,6 +39,7 @@ class day14_Settings(BaseSettings):
     smtp_password: SecretStr | None = None  # kept out of logs and reprs
     smtp_timeout_seconds: float = Field(30.0, gt=0, le=300)  # a hung server must not hang the daily job
     sendgrid_api_key: SecretStr | None = None  # needed only with DAY14_TRANSPORT=sendgrid
+    sendgrid_api_url: str = "https://api.sendgrid.com/v3/mail/send"  # the EU endpoint or a stand-in when needed
     sender_email: str = "kpi-reports@transport.example"  # a reserved domain: nothing leaves by accident
     reply_to: str | None = None  # replies go to the team, not to a no-reply robot, when set
     recipients: day14_AddressList = ("performance-team@transport.example",)  # comma-separated To list
@@ -51,6 +52,11 @@ class day14_Settings(BaseSettings):
     ledger_path: Path = DAY14_DIR / "state" / "day14_send_ledger.sqlite"  # one row per send: the once-a-day guarantee
     outbox_dir: Path = DAY14_DIR / "outbox"  # where the embedded sink stores what it received
     max_send_attempts: int = Field(4, ge=1, le=10)  # transient SMTP failures: retry, then give up loudly
+    retry_backoff_seconds: float = Field(2.0, ge=0, le=300)  # first wait; doubles per attempt (2, 4, 8 s)
+    claim_timeout_minutes: int = Field(30, ge=1, le=1440)  # a claim older than this is a crashed run's
+    kpi_targets_path: Path = DAY14_DIR / "day14_kpi_targets.toml"  # targets and thresholds per KPI
+    network_name: str = "Synthetic Metro Network"  # shown in the e-mail banner
+    log_path: Path = DAY14_DIR / "logs" / "day14_email_reports.log"  # structured key=value run log
 
     @field_validator("recipients", "cc", "bcc", "escalation_recipients", mode="before")
     @classmethod

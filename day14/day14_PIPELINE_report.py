@@ -1,0 +1,167 @@
+"""One daily run: data -> KPIs -> rendered e-mail -> ledger claim -> send with retries -> ledger mark.
+
+`day14_run_report` takes its transport, ledger and clock as arguments, so tests drive it directly;
+`day14_run_from_settings` wires the real ones; `day14_scheduled_job` is what the scheduler calls.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from day14_CONFIG_settings import DAY14_DIR
+from day14_DATA_operations import day14_DataError, day14_Operations
+from day14_DELIVERY_transports import day14_DeliveryError, day14_send_with_retries, day14_Transport
+from day14_KPI_definitions import day14_compute_kpis, day14_load_targets, day14_TargetsError
+from day14_LEDGER_sends import day14_LedgerKey, day14_SendLedger
+from day14_MESSAGE_build import DAY14_REPORT_NAME, day14_build_message, day14_recipients_for
+from day14_REPORT_render import day14_render_report
+
+DAY14_LOG = logging.getLogger("day14.report")
+DAY14_SYNTHETIC_DIR = DAY14_DIR / "state" / "synthetic"  # generated operations data when no data dir is set
+DAY14_EXIT_CODES = {"sent": 0, "already_sent": 0, "in_progress": 0, "preview": 0, "failed": 1, "bad_input": 3}
+
+
+@dataclass(frozen=True)
+class day14_RunOutcome:
+    run_id: str
+    report_date: date
+    status: str  # sent | already_sent | in_progress | preview | failed | bad_input
+    subject: str = ""
+    message_id: str = ""
+    recipients: tuple[str, ...] = ()
+    refused: dict = field(default_factory=dict)
+    attempts: int = 0
+    missed: tuple[str, ...] = ()
+    files: tuple[Path, ...] = ()
+    error: str = ""
+    duration_s: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return DAY14_EXIT_CODES[self.status]
+
+    def summary(self) -> str:
+        where = ", ".join(str(p) for p in self.files) or "-"
+        text = {
+            "sent": f"sent '{self.subject}' to {len(self.recipients) - len(self.refused)} recipient(s)"
+                    + (f", {len(self.refused)} refused" if self.refused else ""),
+            "already_sent": "already sent for this date and recipients (use --force to send again)",
+            "in_progress": "another run is sending this report right now",
+            "preview": f"preview of '{self.subject}' written, nothing sent",
+            "failed": f"delivery failed: {self.error}", "bad_input": f"input unusable: {self.error}",
+        }[self.status]
+        return f"day14 {self.report_date}: {text}; files: {where}"
+
+
+def day14_default_report_date(tz_name: str, now: datetime) -> date:
+    """Yesterday in the network's own time zone: the last complete service day."""
+    return now.astimezone(ZoneInfo(tz_name)).date() - timedelta(days=1)
+
+
+def day14_operations_dir(settings, report_date: date) -> Path:
+    """The configured data folder, or seeded synthetic data for the report date (same date, same bytes)."""
+    if settings.data_dir:
+        return Path(settings.data_dir)
+    from shared_synthetic_data import transport
+
+    target = DAY14_SYNTHETIC_DIR / f"{report_date:%Y%m%d}"
+    if not (target / "manifest.json").is_file():
+        transport.generate(end_date=report_date).write(target)
+    return target / "transport"
+
+
+def day14_write_preview(message, folder: Path, report_date: date) -> tuple[Path, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    html_path = folder / f"day14_preview_{report_date:%Y%m%d}.html"
+    eml_path = folder / f"day14_preview_{report_date:%Y%m%d}.eml"
+    html_path.write_text(message.get_body(("html",)).get_content(), encoding="utf-8")
+    eml_path.write_bytes(bytes(message))
+    return html_path, eml_path
+
+
+def day14_run_report(settings, transport: day14_Transport | None, ledger: day14_SendLedger | None, *,
+                     report_date: date, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                     force: bool = False, preview_dir: Path | None = None,
+                     sleep: Callable[[float], None] = time.sleep) -> day14_RunOutcome:
+    run_id, started = uuid.uuid4().hex[:12], time.monotonic()
+    log = {"run_id": run_id, "report_date": report_date.isoformat()}
+    try:
+        ops = day14_Operations(day14_operations_dir(settings, report_date), settings.timezone)
+        results = day14_compute_kpis(ops, report_date, day14_load_targets(settings.kpi_targets_path))
+    except (day14_DataError, day14_TargetsError) as exc:
+        DAY14_LOG.error("input unusable", extra={**log, "error": str(exc)})
+        return day14_RunOutcome(run_id, report_date, "bad_input", error=str(exc), duration_s=time.monotonic() - started)
+    report = day14_render_report(results, report_date, network_name=settings.network_name,
+                                 generated_at=now().astimezone(ZoneInfo(settings.timezone)))
+    recipients = day14_recipients_for(settings, report.missed)
+    message = day14_build_message(report, sender=settings.sender_email, recipients=recipients,
+                                  reply_to=settings.reply_to, report_date=report_date, now=now())
+    base = dict(run_id=run_id, report_date=report_date, subject=report.subject, message_id=message["Message-ID"],
+                recipients=recipients.envelope, missed=report.missed)
+    DAY14_LOG.info("report rendered", extra={**log, "kpis": len(results), "missed": len(report.missed),
+                                             "at_risk": len(report.at_risk), "escalated": bool(report.missed)})
+    if preview_dir is not None:
+        files = day14_write_preview(message, Path(preview_dir), report_date)
+        return day14_RunOutcome(status="preview", files=files, duration_s=time.monotonic() - started, **base)
+
+    key = day14_LedgerKey(DAY14_REPORT_NAME, report_date.isoformat(), recipients.key)
+    claim = ledger.claim(key, message["Message-ID"], now=now(), force=force,
+                         stale_after=timedelta(minutes=settings.claim_timeout_minutes))
+    if claim.outcome != "claimed":
+        DAY14_LOG.info("nothing to send", extra={**log, "outcome": claim.outcome})
+        return day14_RunOutcome(status=claim.outcome, duration_s=time.monotonic() - started, **base)
+    if claim.took_over:
+        DAY14_LOG.warning("re-claimed an earlier send", extra={**log, "previous": claim.took_over, "forced": force})
+    attempts = 0
+    try:
+        result, attempts = day14_send_with_retries(transport, message, recipients.envelope,
+                                                   attempts=settings.max_send_attempts,
+                                                   backoff_seconds=settings.retry_backoff_seconds, sleep=sleep)
+    except day14_DeliveryError as exc:
+        attempts = attempts or settings.max_send_attempts
+        ledger.mark_failed(key, now=now(), attempts=attempts, error=str(exc))
+        DAY14_LOG.error("send failed", extra={**log, "transport": transport.name, "reply": str(exc),
+                                              "duration_s": round(time.monotonic() - started, 3)})
+        return day14_RunOutcome(status="failed", error=str(exc), duration_s=time.monotonic() - started, **base)
+    ledger.mark_sent(key, now=now(), attempts=attempts, server_reply=result.server_reply,
+                     accepted=result.accepted, refused=result.refused)
+    if result.refused:
+        DAY14_LOG.warning("some recipients refused; not re-sent to the others",
+                          extra={**log, "refused": ",".join(f"{a} ({r})" for a, r in result.refused.items())})
+    DAY14_LOG.info("report sent", extra={**log, "outcome": "sent", "transport": transport.name,
+                                         "accepted": len(result.accepted), "refused": len(result.refused),
+                                         "attempts": attempts, "message_id": message["Message-ID"],
+                                         "server_reply": result.server_reply,
+                                         "duration_s": round(time.monotonic() - started, 3)})
+    return day14_RunOutcome(status="sent", refused=result.refused, attempts=attempts,
+                            duration_s=time.monotonic() - started, **base)
+
+
+def day14_run_from_settings(settings, *, report_date: date | None = None, force: bool = False,
+                            preview_dir: Path | None = None) -> day14_RunOutcome:
+    from day14_DELIVERY_transports import day14_transport_from_settings
+
+    report_date = report_date or day14_default_report_date(settings.timezone, datetime.now(timezone.utc))
+    if preview_dir is not None:
+        return day14_run_report(settings, None, None, report_date=report_date, preview_dir=preview_dir)
+    ledger = day14_SendLedger(settings.ledger_path)
+    try:
+        with day14_transport_from_settings(settings) as transport:
+            return day14_run_report(settings, transport, ledger, report_date=report_date, force=force)
+    finally:
+        ledger.close()
+
+
+def day14_scheduled_job() -> None:
+    """The scheduler's job: fresh settings each day (config edits apply without a restart), yesterday's report."""
+    from day14_CONFIG_settings import day14_load_settings
+
+    outcome = day14_run_from_settings(day14_load_settings())
+    DAY14_LOG.info("scheduled run finished", extra={"run_id": outcome.run_id, "status": outcome.status,
+                                                    "report_date": outcome.report_date.isoformat()})
