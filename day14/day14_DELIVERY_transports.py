@@ -88,8 +88,10 @@ class day14_SmtpTransport:
             raise error(_reply_text(exc.smtp_code, exc.smtp_error)) from None
         except (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout, TimeoutError) as exc:
             raise day14_TransientError(f"connection lost: {exc or type(exc).__name__}") from None
-        except (ssl.SSLError, smtplib.SMTPNotSupportedError) as exc:
+        except ssl.SSLError as exc:
             raise day14_PermanentError(f"TLS problem: {exc}") from None
+        except smtplib.SMTPNotSupportedError as exc:  # e.g. STARTTLS or AUTH configured but not offered
+            raise day14_PermanentError(f"server does not support what is configured: {exc}") from None
         except OSError as exc:
             raise day14_TransientError(f"cannot reach {self.host}:{self.port}: {exc}") from None
         refused_text = {rcpt: _reply_text(c, r) for rcpt, (c, r) in refused.items()}

@@ -84,3 +84,54 @@ def network(tmp_path):
         return root
     return build
 
+
+
+class day14_ScriptedHandler:
+    """An aiosmtpd handler that answers DATA from a script: a reply line, or 'disconnect'."""
+
+    def __init__(self, data_replies=(), refuse=()):
+        self.data_replies = list(data_replies)
+        self.refuse = set(refuse)
+        self.messages = []  # (envelope recipients, raw bytes) of every accepted message
+        self.data_calls = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.data_calls += 1
+        reply = self.data_replies.pop(0) if self.data_replies else "250 2.0.0 queued"
+        if reply == "disconnect":
+            server.transport.close()  # the client is mid-DATA and sees the connection drop
+            return "421 closing"
+        if reply.startswith("250"):
+            self.messages.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
+        return reply
+
+
+@pytest.fixture
+def scripted():
+    return day14_ScriptedHandler
+
+
+@pytest.fixture
+def smtp_server():
+    """smtp_server(handler, **controller_options) -> port of a real aiosmtpd server on loopback."""
+    from aiosmtpd.controller import Controller
+
+    from day14_DELIVERY_transports import day14_free_port
+
+    started = []
+
+    def start(handler, **options):
+        controller = Controller(handler, hostname="127.0.0.1", port=day14_free_port(), **options)
+        controller.start()
+        started.append(controller)
+        return controller.port
+
+    yield start
+    for controller in started:
+        controller.stop()

@@ -1,0 +1,83 @@
+"""Send the transport KPI e-mail every day at DAY14_SEND_TIME in DAY14_TIMEZONE.
+
+Runbook
+    python day14/day14_SCHEDULER_daily.py               # foreground; Ctrl-C (or SIGTERM) stops after the running job
+    python day14/day14_SCHEDULER_daily.py --print-cron  # the same schedule as a crontab line, with CRON_TZ
+    python day14/day14_SCHEDULER_daily.py --next 5      # the next five send times, in local time and UTC
+
+The trigger runs in the network's own time zone, so 07:00 stays 07:00 across daylight-saving changes.
+max_instances=1 and coalesce=True: a slow day never overlaps the next, and a machine that slept through
+several send times sends once when it wakes (within the misfire grace). The send ledger makes any extra
+run harmless anyway: a report already sent for the date is not sent again.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+DAY14_JOB_ID = "day14_daily_kpi_email"
+DAY14_MISFIRE_GRACE_SECONDS = 3 * 3600  # a report up to three hours late is still worth sending
+
+
+def day14_trigger(settings):
+    from apscheduler.triggers.cron import CronTrigger
+
+    return CronTrigger(hour=settings.send_time.hour, minute=settings.send_time.minute, timezone=settings.timezone)
+
+
+def day14_build_scheduler(settings, job):
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    scheduler = BlockingScheduler(timezone=settings.timezone)
+    scheduler.add_job(job, day14_trigger(settings), id=DAY14_JOB_ID, name="daily transport KPI e-mail",
+                      max_instances=1, coalesce=True, misfire_grace_time=DAY14_MISFIRE_GRACE_SECONDS,
+                      replace_existing=True)
+    return scheduler
+
+
+def day14_cron_line(settings, repo: Path, python: str) -> str:
+    return (f"CRON_TZ={settings.timezone}\n"
+            f"{settings.send_time.minute} {settings.send_time.hour} * * * cd {repo} && "
+            f"{python} day14/day14_ORCHESTRATOR_email_reports.py >> day14/logs/day14_cron.log 2>&1")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Daily scheduler for the transport KPI e-mail.")
+    parser.add_argument("--print-cron", action="store_true", help="print the equivalent crontab lines and exit")
+    parser.add_argument("--next", type=int, metavar="N", help="print the next N send times and exit")
+    args = parser.parse_args(argv)
+    from day14_CONFIG_settings import DAY14_DIR, day14_ConfigError, day14_load_settings
+    from day14_LOG_setup import day14_setup_logging
+
+    try:
+        settings = day14_load_settings()
+    except day14_ConfigError as exc:
+        print(f"configuration rejected: {exc}", file=sys.stderr)
+        return 2
+    if args.print_cron:
+        print(day14_cron_line(settings, DAY14_DIR.parent, sys.executable))
+        return 0
+    if args.next:
+        trigger, moment = day14_trigger(settings), datetime.now(timezone.utc)
+        for _ in range(args.next):
+            moment = trigger.get_next_fire_time(None, moment)
+            print(f"{moment.isoformat()}  ({moment.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC)")
+            moment += timedelta(seconds=1)  # strictly after this fire time
+        return 0
+    day14_setup_logging(settings.log_path)
+    from day14_PIPELINE_report import day14_scheduled_job
+    from day14_SCHEDULE_events import day14_log_job_events
+
+    scheduler = day14_build_scheduler(settings, day14_scheduled_job)
+    day14_log_job_events(scheduler)
+    try:
+        scheduler.start()  # blocks; SIGINT/SIGTERM end it after the running job
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

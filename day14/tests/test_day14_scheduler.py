@@ -1,0 +1,53 @@
+"""The schedule: 07:00 in Melbourne every day, across both daylight-saving changes, never overlapping."""
+from datetime import datetime, time, timedelta, timezone
+
+import pytest
+
+from day14_CONFIG_settings import day14_load_settings
+from day14_SCHEDULER_daily import DAY14_JOB_ID, day14_build_scheduler, day14_cron_line, day14_trigger
+
+
+def _fire_times(settings, start, count):
+    trigger, moment, times = day14_trigger(settings), start, []
+    for _ in range(count):
+        moment = trigger.get_next_fire_time(None, moment)
+        times.append(moment)
+        moment += timedelta(seconds=1)
+    return times
+
+
+@pytest.mark.parametrize(("start", "offsets"), [
+    (datetime(2026, 10, 2, tzinfo=timezone.utc), [10, 11, 11, 11]),  # October: clocks go forward on the 4th
+    (datetime(2027, 4, 2, tzinfo=timezone.utc), [11, 10, 10, 10]),   # April: clocks go back on the 4th
+])
+def test_seven_am_local_every_day_across_daylight_saving_changes(start, offsets):
+    settings = day14_load_settings(env_file=None)
+    times = _fire_times(settings, start, 4)
+    assert [t.day for t in times] == [3, 4, 5, 6]  # the change happens on the 4th, which still gets its e-mail
+    assert [t.timetz().replace(tzinfo=None) for t in times] == [time(7, 0)] * 4
+    assert [t.utcoffset() // timedelta(hours=1) for t in times] == offsets
+    gaps = {(b - a) // timedelta(hours=1) for a, b in zip(times, times[1:])}
+    assert gaps <= {23, 24, 25}  # one send per calendar day, the DST day is simply shorter or longer
+
+
+def test_a_send_time_inside_the_skipped_hour_still_fires_once_that_day():
+    settings = day14_load_settings(env_file=None, send_time=time(2, 30))
+    times = _fire_times(settings, datetime(2026, 10, 2, 12, tzinfo=timezone.utc), 4)
+    local_days = [t.date() for t in times]
+    assert len(set(local_days)) == 4  # 4 Oct has no 02:30, yet no day is skipped or doubled
+
+
+def test_the_job_never_overlaps_and_late_runs_coalesce():
+    settings = day14_load_settings(env_file=None)
+    scheduler = day14_build_scheduler(settings, job=lambda: None)
+    job = scheduler.get_job(DAY14_JOB_ID)
+    assert (job.max_instances, job.coalesce) == (1, True)
+    assert job.misfire_grace_time >= 3600
+    assert str(job.trigger.timezone) == "Australia/Melbourne"
+
+
+def test_print_cron_line_carries_the_time_zone(tmp_path):
+    line = day14_cron_line(day14_load_settings(env_file=None, send_time=time(6, 45)), tmp_path, "/venv/bin/python")
+    first, second = line.splitlines()
+    assert first == "CRON_TZ=Australia/Melbourne"
+    assert second.startswith(f"45 6 * * * cd {tmp_path} && /venv/bin/python day14/day14_ORCHESTRATOR_email_reports.py")
