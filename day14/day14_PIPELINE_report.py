@@ -47,7 +47,6 @@ class day14_RunOutcome:
         return DAY14_EXIT_CODES[self.status]
 
     def summary(self) -> str:
-        where = ", ".join(str(p) for p in self.files) or "-"
         text = {
             "sent": f"sent '{self.subject}' to {len(self.recipients) - len(self.refused)} recipient(s)"
                     + (f", {len(self.refused)} refused" if self.refused else ""),
@@ -56,7 +55,8 @@ class day14_RunOutcome:
             "preview": f"preview of '{self.subject}' written, nothing sent",
             "failed": f"delivery failed: {self.error}", "bad_input": f"input unusable: {self.error}",
         }[self.status]
-        return f"day14 {self.report_date}: {text}; files: {where}"
+        files = f"; files: {', '.join(str(p) for p in self.files)}" if self.files else ""
+        return f"day14 {self.report_date}: {text}{files}"
 
 
 def day14_default_report_date(tz_name: str, now: datetime) -> date:
