@@ -41,6 +41,10 @@ class day15_Settings(BaseSettings):
     database_url: str | None = None  # a SQLAlchemy URL; unset: SQLite in day15/state
     stream_maxlen: int = Field(1_000_000, ge=10_000)  # far above the worst backlog; trims only ancient entries
     queue_depth_warn: int = Field(10_000, ge=1)  # log a warning when lag + pending passes this
+    claim_idle_ms: int = Field(15_000, ge=100, le=3_600_000)  # pending this long: its consumer died or failed; reclaim
+    max_body_bytes: int = Field(1_048_576, ge=1_024, le=50_000_000)  # larger requests get 413
+    max_batch_events: int = Field(500, ge=1, le=10_000)  # events per POST /webhook/batch
+    log_path: Path = DAY15_DIR / "logs" / "day15_pipeline.log"  # structured key=value log of every process
 
 
 def day15_load_settings(env_file: Path | None = DAY15_ENV_FILE, **overrides) -> day15_Settings:

@@ -1,0 +1,158 @@
+"""The Redis Streams buffer: Redis holds events in flight, never the analytics (that is the store's job).
+
+Ingress runs one Lua script per event, so "mark the id seen" and "XADD the event" happen together or
+not at all: an event is never marked seen without being queued, which would make the sender's retry
+look like a duplicate and lose the event. MAXLEN is approximate (~) and set far above any backlog
+(DAY15_STREAM_MAXLEN), so trimming only ever drops entries that were acknowledged long ago.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+DAY15_STREAM = "day15:events"
+DAY15_GROUP = "day15-analytics"
+DAY15_DEAD_LETTER = "day15:dead-letter"
+DAY15_SEEN_PREFIX = "day15:seen:"
+DAY15_COUNTERS = "day15:counters"
+DAY15_ATTEMPTS = "day15:attempts"
+DAY15_ENQUEUE_SCRIPT = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
+  redis.call('HINCRBY', KEYS[3], 'queued', 1)
+  return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*',
+                    'event_id', ARGV[1], 'body', ARGV[4], 'received_at_ms', ARGV[5])
+end
+redis.call('HINCRBY', KEYS[3], 'duplicates', 1)
+return false
+"""
+
+
+def day15_now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def day15_redis_client(settings, host: str | None = None, port: int | None = None):
+    """A real redis-py client; the embedded mode points it at the in-process fakeredis TCP server."""
+    import redis
+
+    password = settings.redis_password.get_secret_value() if settings.redis_password else None
+    return redis.Redis(host=host or settings.redis_host, port=port or settings.redis_port, db=settings.redis_db,
+                       password=password, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30)
+
+
+class day15_Buffer:
+    def __init__(self, client, *, maxlen: int = 1_000_000, seen_ttl_seconds: int = 72 * 3600):
+        self.redis, self.maxlen, self.seen_ttl = client, maxlen, seen_ttl_seconds
+        self._enqueue = client.register_script(DAY15_ENQUEUE_SCRIPT)
+
+    # --- ingress ------------------------------------------------------------------------------
+    def enqueue(self, events: list[tuple[str, str]], received_at_ms: int) -> list[bool]:
+        """(event id, JSON body) pairs -> True if queued, False if a duplicate within the TTL."""
+        pipe = self.redis.pipeline(transaction=False)
+        for event_id, body in events:
+            self._enqueue(keys=[DAY15_SEEN_PREFIX + event_id, DAY15_STREAM, DAY15_COUNTERS],
+                          args=[event_id, self.seen_ttl, self.maxlen, body, received_at_ms], client=pipe)
+        return [reply is not None for reply in pipe.execute()]
+
+    def count(self, field: str, amount: int = 1) -> None:
+        self.redis.hincrby(DAY15_COUNTERS, field, amount)
+
+    def counters(self) -> dict[str, int]:
+        return {k.decode(): int(v) for k, v in self.redis.hgetall(DAY15_COUNTERS).items()}
+
+    # --- consumer group -----------------------------------------------------------------------
+    def ensure_group(self) -> None:
+        import redis
+
+        try:
+            self.redis.xgroup_create(DAY15_STREAM, DAY15_GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def read_new(self, consumer: str, count: int, block_ms: int) -> list[tuple[str, dict]]:
+        # COUNT always goes with BLOCK: fakeredis (and clarity) want a bounded read
+        reply = self.redis.xreadgroup(DAY15_GROUP, consumer, {DAY15_STREAM: ">"}, count=count, block=block_ms)
+        return _entries(reply)
+
+    def read_own_pending(self, consumer: str, count: int) -> list[tuple[str, dict]]:
+        """Entries delivered to this consumer name and never acknowledged (it crashed mid-batch)."""
+        return _entries(self.redis.xreadgroup(DAY15_GROUP, consumer, {DAY15_STREAM: "0"}, count=count))
+
+    def claim_idle(self, consumer: str, min_idle_ms: int, count: int) -> list[tuple[str, dict]]:
+        """XAUTOCLAIM: take over entries pending longer than min_idle_ms (a dead consumer's, or a failed try)."""
+        _, claimed, *_ = self.redis.xautoclaim(DAY15_STREAM, DAY15_GROUP, consumer, min_idle_ms, "0-0", count=count)
+        return [(_text(entry_id), _fields(fields)) for entry_id, fields in claimed if fields]
+
+    def ack(self, entry_ids: list[str]) -> None:
+        if entry_ids:
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.xack(DAY15_STREAM, DAY15_GROUP, *entry_ids)
+            pipe.hdel(DAY15_ATTEMPTS, *entry_ids)
+            pipe.execute()
+
+    def record_attempts(self, entry_ids: list[str]) -> dict[str, int]:
+        """Count a delivery attempt per entry before processing it, so a crash loop is counted too."""
+        if not entry_ids:
+            return {}
+        pipe = self.redis.pipeline(transaction=False)
+        for entry_id in entry_ids:
+            pipe.hincrby(DAY15_ATTEMPTS, entry_id, 1)
+        return dict(zip(entry_ids, pipe.execute()))
+
+    def dead_letter(self, entry_id: str, fields: dict, error: str) -> None:
+        """Park an entry with its error in the dead-letter stream, then acknowledge it, atomically."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.xadd(DAY15_DEAD_LETTER, {**fields, "error": error[:2000], "source_entry": entry_id,
+                                      "dead_lettered_at_ms": day15_now_ms()})
+        pipe.xack(DAY15_STREAM, DAY15_GROUP, entry_id)
+        pipe.hdel(DAY15_ATTEMPTS, entry_id)
+        pipe.hincrby(DAY15_COUNTERS, "dead_lettered", 1)
+        pipe.execute()
+
+    def depth(self) -> dict[str, int]:
+        """lag (never delivered) and pending (delivered, not acknowledged): what is still to do."""
+        for group in self.redis.xinfo_groups(DAY15_STREAM) if self.redis.exists(DAY15_STREAM) else []:
+            if _text(group["name"]) == DAY15_GROUP:
+                lag = group.get("lag")
+                if lag is None:  # Redis cannot tell after trimming; count the entries after last-delivered-id
+                    lag = len(self.redis.xrange(DAY15_STREAM, "(" + _text(group["last-delivered-id"]), "+"))
+                return {"lag": int(lag), "pending": int(group["pending"])}
+        return {"lag": 0, "pending": 0}
+
+    # --- dead-letter tools --------------------------------------------------------------------
+    def dead_letters(self, count: int = 100) -> list[tuple[str, dict]]:
+        return [(_text(i), _fields(f)) for i, f in self.redis.xrange(DAY15_DEAD_LETTER, count=count)]
+
+    def replay(self, entry_ids: list[str] | None = None) -> int:
+        """Put dead letters back on the stream (same event id, so the store still counts them once)."""
+        letters = [(i, f) for i, f in self.dead_letters(count=100_000) if entry_ids is None or i in entry_ids]
+        for entry_id, fields in letters:
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.xadd(DAY15_STREAM, {k: fields[k] for k in ("event_id", "body", "received_at_ms") if k in fields},
+                      maxlen=self.maxlen, approximate=True)
+            pipe.xdel(DAY15_DEAD_LETTER, entry_id)
+            pipe.execute()
+        return len(letters)
+
+    def purge(self) -> int:
+        removed = self.redis.xlen(DAY15_DEAD_LETTER)
+        self.redis.delete(DAY15_DEAD_LETTER)
+        return removed
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _fields(fields: dict) -> dict[str, str]:
+    return {_text(k): _text(v) for k, v in fields.items()}
+
+
+def _entries(reply) -> list[tuple[str, dict]]:
+    return [(_text(entry_id), _fields(fields)) for _, entries in (reply or []) for entry_id, fields in entries
+            if fields]
+
+
+def day15_encode(event: dict) -> str:
+    return json.dumps(event, separators=(",", ":"), sort_keys=True)

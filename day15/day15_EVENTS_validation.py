@@ -1,0 +1,86 @@
+"""Per-type validation of Stripe-like events at the door: a bad event gets a 4xx naming the field.
+
+Money is integer cents (a float is refused, never rounded), currencies are ISO 4217 codes in
+lower case, and every event needs id, type, created and data.object.
+"""
+from __future__ import annotations
+
+DAY15_SUBSCRIPTION_TYPES = ("customer.subscription.created", "customer.subscription.updated",
+                            "customer.subscription.deleted")
+DAY15_KNOWN_TYPES = ("customer.created", *DAY15_SUBSCRIPTION_TYPES, "user.signed_up", "user.activity")
+DAY15_CURRENCIES = frozenset({"usd", "eur", "gbp", "aud", "cad", "nzd", "jpy", "chf", "sek", "nok", "dkk",
+                              "sgd", "hkd", "inr", "brl", "mxn", "zar", "pln"})
+DAY15_STATUSES = frozenset({"active", "trialing", "past_due", "canceled", "unpaid", "incomplete",
+                            "incomplete_expired", "paused"})
+DAY15_INTERVALS = frozenset({"day", "week", "month", "year"})
+DAY15_MAX_ID_CHARS = 255
+
+
+class day15_InvalidEvent(ValueError):
+    def __init__(self, field: str, detail: str):
+        super().__init__(f"{field}: {detail}")
+        self.field, self.detail = field, detail
+
+
+def _require(obj, key: str, path: str, kind, detail: str):
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise day15_InvalidEvent(f"{path}.{key}".lstrip("."), detail)
+    return value
+
+
+def _text(obj, key: str, path: str) -> str:
+    value = _require(obj, key, path, str, "must be a non-empty string")
+    if not value or len(value) > DAY15_MAX_ID_CHARS:
+        raise day15_InvalidEvent(f"{path}.{key}".lstrip("."), f"must be 1 to {DAY15_MAX_ID_CHARS} characters")
+    return value
+
+
+def _whole(obj, key: str, path: str, minimum: int, detail: str) -> int:
+    value = _require(obj, key, path, int, detail)
+    if value < minimum:
+        raise day15_InvalidEvent(f"{path}.{key}", detail)
+    return value
+
+
+def _subscription(obj: dict, path: str) -> None:
+    _text(obj, "id", path)
+    _text(obj, "customer", path)
+    if obj.get("status") not in DAY15_STATUSES:
+        raise day15_InvalidEvent(f"{path}.status", f"must be one of {', '.join(sorted(DAY15_STATUSES))}")
+    items = _require(_require(obj, "items", path, dict, "must be a list object"), "data", f"{path}.items", list,
+                     "must be a list")
+    if not items:
+        raise day15_InvalidEvent(f"{path}.items.data", "must hold at least one item")
+    for n, item in enumerate(items):
+        where = f"{path}.items.data[{n}]"
+        _whole(item, "quantity", where, 0, "must be a whole number >= 0")
+        price = _require(item, "price", where, dict, "must be an object")
+        _whole(price, "unit_amount", f"{where}.price", 0, "must be an integer number of cents >= 0")
+        if price.get("currency") not in DAY15_CURRENCIES:
+            raise day15_InvalidEvent(f"{where}.price.currency", "must be a supported ISO 4217 code in lower case")
+        recurring = _require(price, "recurring", f"{where}.price", dict, "must be an object")
+        if recurring.get("interval") not in DAY15_INTERVALS:
+            raise day15_InvalidEvent(f"{where}.price.recurring.interval", "must be day, week, month or year")
+        _whole(recurring, "interval_count", f"{where}.price.recurring", 1, "must be a whole number >= 1")
+
+
+def day15_validate_event(event) -> dict:
+    """Return the event if it is valid; raise day15_InvalidEvent naming the first bad field."""
+    if not isinstance(event, dict):
+        raise day15_InvalidEvent("event", "must be a JSON object")
+    _text(event, "id", "")
+    kind = _text(event, "type", "")
+    _whole(event, "created", "", 0, "must be a Unix timestamp in whole seconds")
+    obj = _require(_require(event, "data", "", dict, "must be an object"), "object", "data", dict, "must be an object")
+    if kind in DAY15_SUBSCRIPTION_TYPES:
+        _subscription(obj, "data.object")
+    elif kind == "customer.created":
+        _text(obj, "id", "data.object")
+    elif kind == "user.signed_up":
+        _text(obj, "id", "data.object")
+        _text(obj, "customer", "data.object")
+    elif kind == "user.activity":
+        _text(obj, "user", "data.object")
+        _text(obj, "customer", "data.object")
+    return event

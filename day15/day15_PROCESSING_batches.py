@@ -1,0 +1,132 @@
+"""The consumer loop: read micro-batches from the group, apply them effectively once, acknowledge.
+
+Order of work, and why:
+  1. on start, this consumer's own pending entries (it died mid-batch last time);
+  2. every half claim interval, XAUTOCLAIM entries idle longer than DAY15_CLAIM_IDLE_MS, from dead
+     consumers or from failed attempts (this is both the janitor and the retry);
+  3. new entries: a batch closes at DAY15_BATCH_SIZE or DAY15_BATCH_MAX_WAIT_MS after its first
+     entry arrived, whichever comes first.
+Each entry's attempt is counted in Redis *before* it is processed, so an entry that crashes the
+process is counted too; past DAY15_MAX_RETRIES it goes to the dead-letter stream with its error.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from day15_BUFFER_streams import day15_Buffer, day15_now_ms
+from day15_EVENTS_validation import day15_InvalidEvent, day15_validate_event
+from day15_STORE_analytics import day15_Store, day15_StoredEvent, _percentile
+
+DAY15_LOG = logging.getLogger("day15.consumer")
+DAY15_IDLE_BLOCK_MS = 1_000  # an idle consumer re-checks stop requests and the janitor this often
+
+
+@dataclass(frozen=True)
+class day15_ConsumerHooks:
+    """Seams for fault-injection tests: called inside the transaction before commit, and after commit."""
+
+    before_commit: Callable[[], None] | None = None
+    after_commit: Callable[[], None] | None = None
+
+
+class day15_Consumer:
+    def __init__(self, buffer: day15_Buffer, store: day15_Store, *, name: str, batch_size: int, max_wait_ms: int,
+                 max_retries: int, claim_idle_ms: int, queue_depth_warn: int = 10_000,
+                 hooks: day15_ConsumerHooks = day15_ConsumerHooks()):
+        self.buffer, self.store, self.name, self.hooks = buffer, store, name, hooks
+        self.batch_size, self.max_wait_ms, self.max_retries = batch_size, max_wait_ms, max_retries
+        self.claim_idle_ms, self.queue_depth_warn = claim_idle_ms, queue_depth_warn
+
+    def run(self, should_stop: Callable[[], bool]) -> None:
+        self.buffer.ensure_group()
+        while not should_stop() and (own := self.buffer.read_own_pending(self.name, self.batch_size)):
+            self.process(own, source="own-pending")
+        last_claim = 0.0
+        while not should_stop():
+            if time.monotonic() - last_claim >= self.claim_idle_ms / 2000:
+                last_claim = time.monotonic()
+                claimed = self.buffer.claim_idle(self.name, self.claim_idle_ms, self.batch_size)
+                if claimed:
+                    self.process(claimed, source="claimed")
+            batch = self.collect_batch(should_stop)
+            if batch:
+                self.process(batch, source="new")
+        DAY15_LOG.info("consumer stopped cleanly", extra={"consumer": self.name})
+
+    def collect_batch(self, should_stop: Callable[[], bool]) -> list[tuple[str, dict]]:
+        entries = self.buffer.read_new(self.name, self.batch_size, block_ms=DAY15_IDLE_BLOCK_MS)
+        deadline = time.monotonic() + self.max_wait_ms / 1000  # the wait starts when the batch's first entry arrived
+        while entries and len(entries) < self.batch_size and not should_stop():
+            remaining_ms = int((deadline - time.monotonic()) * 1000)
+            if remaining_ms <= 0:
+                break
+            entries += self.buffer.read_new(self.name, self.batch_size - len(entries), block_ms=remaining_ms)
+        return entries
+
+    def process(self, entries: list[tuple[str, dict]], source: str) -> None:
+        started = time.monotonic()
+        attempts = self.buffer.record_attempts([entry_id for entry_id, _ in entries])
+        parsed, failures = [], {}
+        for entry_id, fields in entries:
+            if attempts[entry_id] > self.max_retries:
+                failures[entry_id] = f"delivered {attempts[entry_id]} times without being processed"
+                continue
+            try:
+                event = day15_validate_event(json.loads(fields["body"]))
+                parsed.append(day15_StoredEvent(entry_id, event, int(fields["received_at_ms"])))
+            except (KeyError, ValueError, day15_InvalidEvent) as exc:
+                failures[entry_id] = f"{type(exc).__name__}: {exc}"
+        new = self._apply(parsed, failures)
+        dead = self._handle_failures(dict(entries), attempts, failures)
+        now = day15_now_ms()
+        latencies = sorted(now - item.received_at_ms for item in parsed if item.entry_id not in failures)
+        depth = self.buffer.depth()
+        fields = {"consumer": self.name, "source": source, "size": len(entries), "new": new,
+                  "repeats": len(parsed) - new - sum(1 for p in parsed if p.entry_id in failures),
+                  "failed": len(failures) - dead, "dead_lettered": dead,
+                  "duration_ms": round((time.monotonic() - started) * 1000, 1),
+                  "latency_p50_ms": _percentile(latencies, 50), "latency_p99_ms": _percentile(latencies, 99),
+                  "lag": depth["lag"], "pending": depth["pending"]}
+        DAY15_LOG.info("batch committed", extra=fields)
+        if depth["lag"] + depth["pending"] > self.queue_depth_warn:
+            DAY15_LOG.warning("queue depth above threshold", extra={**depth, "threshold": self.queue_depth_warn})
+
+    def _apply(self, parsed: list[day15_StoredEvent], failures: dict[str, str]) -> int:
+        """One transaction for the batch; if it fails, entry by entry, so one bad event cannot block the rest."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if not parsed:
+            return 0
+        try:
+            new = self.store.apply_batch(parsed, day15_now_ms(), before_commit=self.hooks.before_commit)
+            committed = parsed
+        except SQLAlchemyError as exc:
+            DAY15_LOG.warning("batch transaction failed; applying one by one", extra={"error": str(exc)[:300]})
+            new, committed = 0, []
+            for item in parsed:
+                try:
+                    new += self.store.apply_batch([item], day15_now_ms())
+                    committed.append(item)
+                except SQLAlchemyError as single:
+                    failures[item.entry_id] = f"store: {str(single)[:300]}"
+        if self.hooks.after_commit:
+            self.hooks.after_commit()  # a test seam: crash after commit, before the acknowledgement
+        self.buffer.ack([item.entry_id for item in committed])
+        return new
+
+    def _handle_failures(self, fields_by_id: dict, attempts: dict[str, int], failures: dict[str, str]) -> int:
+        dead = 0
+        for entry_id, error in failures.items():
+            if attempts[entry_id] >= self.max_retries:
+                self.buffer.dead_letter(entry_id, fields_by_id[entry_id], error)
+                DAY15_LOG.error("entry dead-lettered", extra={"entry": entry_id, "attempts": attempts[entry_id],
+                                                              "error": error[:300]})
+                dead += 1
+            else:
+                DAY15_LOG.warning("entry failed; left pending for a retry", extra={
+                    "entry": entry_id, "attempt": attempts[entry_id], "of": self.max_retries, "error": error[:300]})
+        return dead

@@ -1,0 +1,208 @@
+"""The analytics store (SQLite by default, any SQLAlchemy URL such as PostgreSQL when configured).
+
+Effectively once: a batch is one transaction that inserts each event id into day15_processed_events
+(primary key) and updates the aggregates only for ids that were new. Commit, then XACK: a crash
+before the commit redoes the batch; a crash between commit and XACK redelivers ids the table already
+holds, which change nothing.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import (BigInteger, Boolean, Column, Integer, MetaData, String, Table, Text, create_engine, event,
+                        func, select)
+
+from day15_METRICS_saas import DAY15_MOVEMENTS, day15_movement, day15_subscription_mrr
+
+DAY15_METADATA = MetaData()
+day15_processed = Table(
+    "day15_processed_events", DAY15_METADATA,
+    Column("event_id", String(255), primary_key=True),
+    Column("event_type", String(64), nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("received_at_ms", BigInteger, nullable=False),
+    Column("processed_at_ms", BigInteger, nullable=False, index=True),
+    Column("raw", Text, nullable=False),  # kept so the aggregates can always be recomputed and reconciled
+)
+day15_subscriptions = Table(
+    "day15_subscriptions", DAY15_METADATA,
+    Column("subscription_id", String(255), primary_key=True),
+    Column("customer_id", String(255), nullable=False, index=True),
+    Column("status", String(32), nullable=False),
+    Column("mrr_cents", BigInteger, nullable=False),
+    Column("last_created", BigInteger, nullable=False),
+    Column("last_event_id", String(255), nullable=False),
+)
+day15_customers = Table(
+    "day15_customers", DAY15_METADATA,
+    Column("customer_id", String(255), primary_key=True),
+    Column("mrr_cents", BigInteger, nullable=False, default=0),
+    Column("had_mrr", Boolean, nullable=False, default=False),
+)
+day15_movements = Table(
+    "day15_mrr_movements", DAY15_METADATA,
+    Column("event_id", String(255), primary_key=True),
+    Column("day", String(10), nullable=False, index=True),
+    Column("customer_id", String(255), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("delta_cents", BigInteger, nullable=False),
+)
+day15_activity = Table(
+    "day15_activity", DAY15_METADATA,
+    Column("day", String(10), primary_key=True),
+    Column("user_id", String(255), primary_key=True),
+)
+day15_signups = Table(
+    "day15_signups", DAY15_METADATA,
+    Column("user_id", String(255), primary_key=True),
+    Column("customer_id", String(255), nullable=False),
+    Column("created", BigInteger, nullable=False),
+)
+
+
+def day15_create_engine(url: str):
+    engine = create_engine(url, future=True, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        @event.listens_for(engine, "connect")
+        def _pragmas(connection, _record):  # several consumer processes write: WAL and a patient lock wait
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+    DAY15_METADATA.create_all(engine)
+    return engine
+
+
+def _insert_ignore(engine, table):
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return lambda **values: insert(table).values(**values).on_conflict_do_nothing()
+
+
+def _day(epoch_seconds: int) -> str:
+    return datetime.fromtimestamp(epoch_seconds, timezone.utc).date().isoformat()
+
+
+@dataclass(frozen=True)
+class day15_StoredEvent:
+    entry_id: str
+    event: dict
+    received_at_ms: int
+
+
+class day15_Store:
+    def __init__(self, engine):
+        self.engine = engine
+        self._insert = {t.name: _insert_ignore(engine, t) for t in (day15_processed, day15_activity, day15_signups)}
+
+    def apply_batch(self, batch: list[day15_StoredEvent], processed_at_ms: int, before_commit=None) -> int:
+        """Apply a batch in one transaction; return how many events were new (the rest were repeats)."""
+        new = 0
+        with self.engine.begin() as conn:
+            for item in batch:
+                inserted = conn.execute(self._insert["day15_processed_events"](
+                    event_id=item.event["id"], event_type=item.event["type"], created=item.event["created"],
+                    received_at_ms=item.received_at_ms, processed_at_ms=processed_at_ms,
+                    raw=json.dumps(item.event, separators=(",", ":"), sort_keys=True))).rowcount
+                if inserted:
+                    new += 1
+                    self._apply(conn, item.event)
+            if before_commit:
+                before_commit()  # a test seam: crash here and nothing of the batch is kept
+        return new
+
+    def _apply(self, conn, evt: dict) -> None:
+        obj = evt["data"]["object"]
+        if evt["type"].startswith("customer.subscription."):
+            self._apply_subscription(conn, evt, obj)
+        elif evt["type"] == "customer.created":
+            self._customer(conn, obj["id"])
+        elif evt["type"] == "user.signed_up":
+            conn.execute(self._insert["day15_signups"](user_id=obj["id"], customer_id=obj["customer"], created=evt["created"]))
+        elif evt["type"] == "user.activity":
+            conn.execute(self._insert["day15_activity"](day=_day(evt["created"]), user_id=obj["user"]))
+
+    def _customer(self, conn, customer_id: str):
+        row = conn.execute(select(day15_customers).where(day15_customers.c.customer_id == customer_id)).first()
+        if row is None:
+            conn.execute(day15_customers.insert().values(customer_id=customer_id, mrr_cents=0, had_mrr=False))
+            return 0, False
+        return row.mrr_cents, row.had_mrr
+
+    def _apply_subscription(self, conn, evt: dict, obj: dict) -> None:
+        table = day15_subscriptions
+        current = conn.execute(select(table).where(table.c.subscription_id == obj["id"])).first()
+        if current and (current.last_created, current.last_event_id) > (evt["created"], evt["id"]):
+            return  # delivered out of order: a later state is already applied
+        mrr = day15_subscription_mrr(obj)
+        values = dict(customer_id=obj["customer"], status=obj["status"], mrr_cents=mrr,
+                      last_created=evt["created"], last_event_id=evt["id"])
+        if current:
+            conn.execute(table.update().where(table.c.subscription_id == obj["id"]).values(**values))
+        else:
+            conn.execute(table.insert().values(subscription_id=obj["id"], **values))
+        old_customer_mrr, had_mrr = self._customer(conn, obj["customer"])
+        new_customer_mrr = old_customer_mrr - (current.mrr_cents if current else 0) + mrr
+        kind = day15_movement(old_customer_mrr, new_customer_mrr, had_mrr)
+        if kind:
+            conn.execute(day15_movements.insert().values(event_id=evt["id"], day=_day(evt["created"]),
+                                                         customer_id=obj["customer"], kind=kind,
+                                                         delta_cents=new_customer_mrr - old_customer_mrr))
+        conn.execute(day15_customers.update().where(day15_customers.c.customer_id == obj["customer"]).values(
+            mrr_cents=new_customer_mrr, had_mrr=had_mrr or new_customer_mrr > 0))
+
+    # --- reading ------------------------------------------------------------------------------
+    def summary(self, now: datetime | None = None, window_days: int = 30) -> dict:
+        now = now or datetime.now(timezone.utc)
+        since = (now - timedelta(days=window_days)).date().isoformat()
+        with self.engine.connect() as conn:
+            mrr = conn.execute(select(func.coalesce(func.sum(day15_customers.c.mrr_cents), 0))).scalar_one()
+            active = conn.execute(select(func.count()).where(day15_customers.c.mrr_cents > 0)).scalar_one()
+            moves = dict(conn.execute(select(day15_movements.c.kind, func.sum(day15_movements.c.delta_cents))
+                                      .where(day15_movements.c.day >= since).group_by(day15_movements.c.kind)).all())
+            churned = conn.execute(select(func.count(func.distinct(day15_movements.c.customer_id)))
+                                   .where(day15_movements.c.kind == "churn", day15_movements.c.day >= since)).scalar_one()
+            gained = conn.execute(select(func.count(func.distinct(day15_movements.c.customer_id))).where(
+                day15_movements.c.kind.in_(("new", "reactivation")), day15_movements.c.day >= since)).scalar_one()
+            latest_day = conn.execute(select(func.max(day15_activity.c.day))).scalar_one()
+            dau = conn.execute(select(func.count()).where(day15_activity.c.day == latest_day)).scalar_one() if latest_day else 0
+            mau = conn.execute(select(func.count(func.distinct(day15_activity.c.user_id)))
+                               .where(day15_activity.c.day >= since)).scalar_one()
+            processed = conn.execute(select(func.count()).select_from(day15_processed)).scalar_one()
+            latencies = sorted(r[0] for r in conn.execute(
+                select(day15_processed.c.processed_at_ms - day15_processed.c.received_at_ms)
+                .order_by(day15_processed.c.processed_at_ms.desc()).limit(2000)))
+            recent = conn.execute(select(func.count()).where(
+                day15_processed.c.processed_at_ms >= int(now.timestamp() * 1000) - 10_000)).scalar_one()
+        active_at_start = max(active + churned - gained, 0)
+        return {
+            "mrr_cents": int(mrr), "active_customers": int(active),
+            "arpu_cents": int(mrr // active) if active else 0,
+            "movements_cents": {kind: int(moves.get(kind, 0)) for kind in DAY15_MOVEMENTS},
+            "net_new_mrr_cents": int(sum(moves.values())), "logo_churn_pct": round(100 * churned / active_at_start, 2)
+            if active_at_start else 0.0, "dau": int(dau), "mau": int(mau),
+            "dau_mau_pct": round(100 * dau / mau, 1) if mau else 0.0, "processed": int(processed),
+            "events_per_second": round(recent / 10, 1),
+            "latency_ms": {"p50": _percentile(latencies, 50), "p99": _percentile(latencies, 99)},
+            "window_days": window_days,
+        }
+
+    def raw_events(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [json.loads(r[0]) for r in conn.execute(select(day15_processed.c.raw))]
+
+    def subscription_states(self) -> dict[str, tuple[str, int]]:
+        with self.engine.connect() as conn:
+            return {r.subscription_id: (r.status, r.mrr_cents) for r in conn.execute(select(day15_subscriptions))}
+
+
+def _percentile(sorted_values: list[int], pct: int) -> int | None:
+    if not sorted_values:
+        return None
+    index = min(len(sorted_values) - 1, max(0, round(pct / 100 * len(sorted_values) + 0.5) - 1))
+    return int(sorted_values[index])
