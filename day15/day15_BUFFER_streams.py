@@ -112,13 +112,15 @@ class day15_Buffer:
 
     def depth(self) -> dict[str, int]:
         """lag (never delivered) and pending (delivered, not acknowledged): what is still to do."""
-        for group in self.redis.xinfo_groups(DAY15_STREAM) if self.redis.exists(DAY15_STREAM) else []:
+        if not self.redis.exists(DAY15_STREAM):
+            return {"lag": 0, "pending": 0}
+        for group in self.redis.xinfo_groups(DAY15_STREAM):
             if _text(group["name"]) == DAY15_GROUP:
                 lag = group.get("lag")
                 if lag is None:  # Redis cannot tell after trimming; count the entries after last-delivered-id
                     lag = len(self.redis.xrange(DAY15_STREAM, "(" + _text(group["last-delivered-id"]), "+"))
                 return {"lag": int(lag), "pending": int(group["pending"])}
-        return {"lag": 0, "pending": 0}
+        return {"lag": int(self.redis.xlen(DAY15_STREAM)), "pending": 0}  # no consumer has joined yet
 
     # --- dead-letter tools --------------------------------------------------------------------
     def dead_letters(self, count: int = 100) -> list[tuple[str, dict]]:

@@ -31,8 +31,12 @@ def day15_create_app(buffer: day15_Buffer, store, secrets: list[str], *, max_bod
     from flask import Flask, Response, jsonify, request
     from werkzeug.exceptions import HTTPException
 
-    app = Flask("day15")
+    app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+    try:
+        buffer.ensure_group()  # lag is measured from the first event, even before any consumer joins
+    except redis.RedisError as exc:
+        DAY15_LOG.warning("Redis not reachable at start; requests get 503 until it is", extra={"error": str(exc)[:200]})
 
     def count(field: str, amount: int = 1) -> None:
         try:
@@ -84,8 +88,9 @@ def day15_create_app(buffer: day15_Buffer, store, secrets: list[str], *, max_bod
             response = jsonify({"error": "buffer unavailable, nothing was stored; retry later"})
             response.headers["Retry-After"] = DAY15_RETRY_AFTER_SECONDS
             return response, 503
-        status_of = {e["id"]: ("queued" if ok else "duplicate") for e, ok in zip(known, queued)}
-        results = [{"id": e["id"], "status": status_of.get(e["id"], "ignored")} for e in events]
+        outcomes = iter(queued)  # by position: the same id twice in one batch is queued once, then a duplicate
+        results = [{"id": e["id"], "status": ("queued" if next(outcomes) else "duplicate")
+                    if e["type"] in DAY15_KNOWN_TYPES else "ignored"} for e in events]
         count("received", len(events))
         count("ignored", len(events) - len(known))
         n_queued = sum(r["status"] == "queued" for r in results)
