@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import (BigInteger, Boolean, Column, Integer, MetaData, String, Table, Text, create_engine, event,
-                        func, select)
+from sqlalchemy import (BigInteger, Boolean, Column, MetaData, String, Table, Text, create_engine, event, func, select,
+                        text)
 
 from day15_METRICS_saas import DAY15_MOVEMENTS, day15_movement, day15_subscription_mrr
 
@@ -76,12 +76,13 @@ def day15_create_engine(url: str):
     return engine
 
 
-def _insert_ignore(engine, table):
-    if engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return lambda **values: insert(table).values(**values).on_conflict_do_nothing()
+def _insert_ignore(table):
+    """INSERT .. ON CONFLICT DO NOTHING as one prepared text statement: the same SQL on SQLite (3.24+) and
+    PostgreSQL, and unlike the dialect constructs it has a cache key, so it is compiled once, not per row."""
+    columns = [c.name for c in table.columns]
+    statement = text(f"INSERT INTO {table.name} ({', '.join(columns)}) "
+                     f"VALUES ({', '.join(':' + c for c in columns)}) ON CONFLICT DO NOTHING")
+    return lambda conn, **values: conn.execute(statement, values)
 
 
 def _day(epoch_seconds: int) -> str:
@@ -98,17 +99,17 @@ class day15_StoredEvent:
 class day15_Store:
     def __init__(self, engine):
         self.engine = engine
-        self._insert = {t.name: _insert_ignore(engine, t) for t in (day15_processed, day15_activity, day15_signups)}
+        self._insert = {t.name: _insert_ignore(t) for t in (day15_processed, day15_activity, day15_signups)}
 
     def apply_batch(self, batch: list[day15_StoredEvent], processed_at_ms: int, before_commit=None) -> int:
         """Apply a batch in one transaction; return how many events were new (the rest were repeats)."""
         new = 0
         with self.engine.begin() as conn:
             for item in batch:
-                inserted = conn.execute(self._insert["day15_processed_events"](
-                    event_id=item.event["id"], event_type=item.event["type"], created=item.event["created"],
+                inserted = self._insert["day15_processed_events"](
+                    conn, event_id=item.event["id"], event_type=item.event["type"], created=item.event["created"],
                     received_at_ms=item.received_at_ms, processed_at_ms=processed_at_ms,
-                    raw=json.dumps(item.event, separators=(",", ":"), sort_keys=True))).rowcount
+                    raw=json.dumps(item.event, separators=(",", ":"), sort_keys=True)).rowcount
                 if inserted:
                     new += 1
                     self._apply(conn, item.event)
@@ -123,9 +124,9 @@ class day15_Store:
         elif evt["type"] == "customer.created":
             self._customer(conn, obj["id"])
         elif evt["type"] == "user.signed_up":
-            conn.execute(self._insert["day15_signups"](user_id=obj["id"], customer_id=obj["customer"], created=evt["created"]))
+            self._insert["day15_signups"](conn, user_id=obj["id"], customer_id=obj["customer"], created=evt["created"])
         elif evt["type"] == "user.activity":
-            conn.execute(self._insert["day15_activity"](day=_day(evt["created"]), user_id=obj["user"]))
+            self._insert["day15_activity"](conn, day=_day(evt["created"]), user_id=obj["user"])
 
     def _customer(self, conn, customer_id: str):
         row = conn.execute(select(day15_customers).where(day15_customers.c.customer_id == customer_id)).first()
