@@ -13,17 +13,29 @@ import time
 DAY15_STREAM = "day15:events"
 DAY15_GROUP = "day15-analytics"
 DAY15_DEAD_LETTER = "day15:dead-letter"
-DAY15_SEEN_PREFIX = "day15:seen:"
+DAY15_SEEN_PREFIX = "day15:seen:"  # also spelled out in the Lua script
 DAY15_COUNTERS = "day15:counters"
 DAY15_ATTEMPTS = "day15:attempts"
 DAY15_ENQUEUE_SCRIPT = """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
-  redis.call('HINCRBY', KEYS[3], 'queued', 1)
-  return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*',
-                    'event_id', ARGV[1], 'body', ARGV[4], 'received_at_ms', ARGV[5])
+-- KEYS: stream, counters. ARGV: ttl, maxlen, received_at_ms, n_ignored, then (event id, body) pairs.
+-- One call per request: each event is marked seen and added together, or found to be a duplicate.
+local results, queued = {}, 0
+for i = 5, #ARGV, 2 do
+  if redis.call('SET', 'day15:seen:' .. ARGV[i], '1', 'NX', 'EX', ARGV[1]) then
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*',
+               'event_id', ARGV[i], 'body', ARGV[i + 1], 'received_at_ms', ARGV[3])
+    results[#results + 1] = 1
+    queued = queued + 1
+  else
+    results[#results + 1] = 0
+  end
 end
-redis.call('HINCRBY', KEYS[3], 'duplicates', 1)
-return false
+local received = #results + tonumber(ARGV[4])
+redis.call('HINCRBY', KEYS[2], 'received', received)
+if queued > 0 then redis.call('HINCRBY', KEYS[2], 'queued', queued) end
+if #results > queued then redis.call('HINCRBY', KEYS[2], 'duplicates', #results - queued) end
+if tonumber(ARGV[4]) > 0 then redis.call('HINCRBY', KEYS[2], 'ignored', ARGV[4]) end
+return results
 """
 
 
@@ -46,13 +58,14 @@ class day15_Buffer:
         self._enqueue = client.register_script(DAY15_ENQUEUE_SCRIPT)
 
     # --- ingress ------------------------------------------------------------------------------
-    def enqueue(self, events: list[tuple[str, str]], received_at_ms: int) -> list[bool]:
-        """(event id, JSON body) pairs -> True if queued, False if a duplicate within the TTL."""
-        pipe = self.redis.pipeline(transaction=False)
+    def enqueue(self, events: list[tuple[str, str]], received_at_ms: int, ignored: int = 0) -> list[bool]:
+        """(event id, JSON body) pairs -> True if queued, False if a duplicate within the TTL; one round trip."""
+        if not events and not ignored:
+            return []
+        args = [self.seen_ttl, self.maxlen, received_at_ms, ignored]
         for event_id, body in events:
-            self._enqueue(keys=[DAY15_SEEN_PREFIX + event_id, DAY15_STREAM, DAY15_COUNTERS],
-                          args=[event_id, self.seen_ttl, self.maxlen, body, received_at_ms], client=pipe)
-        return [reply is not None for reply in pipe.execute()]
+            args += [event_id, body]
+        return [bool(flag) for flag in self._enqueue(keys=[DAY15_STREAM, DAY15_COUNTERS], args=args)]
 
     def count(self, field: str, amount: int = 1) -> None:
         self.redis.hincrby(DAY15_COUNTERS, field, amount)
@@ -157,4 +170,4 @@ def _entries(reply) -> list[tuple[str, dict]]:
 
 
 def day15_encode(event: dict) -> str:
-    return json.dumps(event, separators=(",", ":"), sort_keys=True)
+    return json.dumps(event, separators=(",", ":"))

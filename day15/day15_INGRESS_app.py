@@ -82,7 +82,8 @@ def day15_create_app(buffer: day15_Buffer, store, secrets: list[str], *, max_bod
             return jsonify(reject.body), reject.status
         known = [e for e in events if e["type"] in DAY15_KNOWN_TYPES]
         try:
-            queued = buffer.enqueue([(e["id"], day15_encode(e)) for e in known], received_at)
+            queued = buffer.enqueue([(e["id"], day15_encode(e)) for e in known], received_at,
+                                    ignored=len(events) - len(known))
         except redis.RedisError as exc:
             DAY15_LOG.error("buffer unavailable", extra={"error": str(exc)[:200], "events": len(known)})
             response = jsonify({"error": "buffer unavailable, nothing was stored; retry later"})
@@ -91,8 +92,6 @@ def day15_create_app(buffer: day15_Buffer, store, secrets: list[str], *, max_bod
         outcomes = iter(queued)  # by position: the same id twice in one batch is queued once, then a duplicate
         results = [{"id": e["id"], "status": ("queued" if next(outcomes) else "duplicate")
                     if e["type"] in DAY15_KNOWN_TYPES else "ignored"} for e in events]
-        count("received", len(events))
-        count("ignored", len(events) - len(known))
         n_queued = sum(r["status"] == "queued" for r in results)
         code = 202 if n_queued else 200
         if not batch:

@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import (BigInteger, Boolean, Column, MetaData, String, Table, Text, create_engine, event, func, select,
-                        text)
+from sqlalchemy import (BigInteger, Boolean, Column, MetaData, String, Table, Text, bindparam, create_engine, event,
+                        func, select, text)
 
 from day15_METRICS_saas import DAY15_MOVEMENTS, day15_movement, day15_subscription_mrr
 
@@ -67,11 +67,16 @@ def day15_create_engine(url: str):
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
         def _pragmas(connection, _record):  # several consumer processes write: WAL and a patient lock wait
+            connection.isolation_level = None  # SQLAlchemy's pysqlite recipe: we issue BEGIN ourselves
             cursor = connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(conn):  # take the write lock up front: a read-then-write upgrade can deadlock
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
     DAY15_METADATA.create_all(engine)
     return engine
 
@@ -82,7 +87,17 @@ def _insert_ignore(table):
     columns = [c.name for c in table.columns]
     statement = text(f"INSERT INTO {table.name} ({', '.join(columns)}) "
                      f"VALUES ({', '.join(':' + c for c in columns)}) ON CONFLICT DO NOTHING")
-    return lambda conn, **values: conn.execute(statement, values)
+    return lambda conn, rows: conn.execute(statement, rows)  # a list of rows runs as executemany
+
+
+# Built once with bind parameters, so the per-event path only binds values (no expression building).
+_SELECT_CUSTOMER = select(day15_customers).where(day15_customers.c.customer_id == bindparam("b_customer"))
+_SELECT_SUBSCRIPTION = select(day15_subscriptions).where(day15_subscriptions.c.subscription_id == bindparam("b_subscription"))
+_UPDATE_SUBSCRIPTION = day15_subscriptions.update().where(
+    day15_subscriptions.c.subscription_id == bindparam("b_subscription")).values(
+    {c: bindparam(f"b_{c}") for c in ("customer_id", "status", "mrr_cents", "last_created", "last_event_id")})
+_UPDATE_CUSTOMER = day15_customers.update().where(day15_customers.c.customer_id == bindparam("b_customer")).values(
+    mrr_cents=bindparam("b_mrr"), had_mrr=bindparam("b_had_mrr"))
 
 
 def _day(epoch_seconds: int) -> str:
@@ -99,63 +114,71 @@ class day15_StoredEvent:
 class day15_Store:
     def __init__(self, engine):
         self.engine = engine
-        self._insert = {t.name: _insert_ignore(t) for t in (day15_processed, day15_activity, day15_signups)}
+        self._insert = {t.name: _insert_ignore(t) for t in (day15_activity, day15_signups)}
 
     def apply_batch(self, batch: list[day15_StoredEvent], processed_at_ms: int, before_commit=None) -> int:
         """Apply a batch in one transaction; return how many events were new (the rest were repeats)."""
-        new = 0
         with self.engine.begin() as conn:
+            ids = [item.event["id"] for item in batch]
+            done = set(conn.execute(select(day15_processed.c.event_id).where(day15_processed.c.event_id.in_(ids))).scalars())
+            fresh = []
             for item in batch:
-                inserted = self._insert["day15_processed_events"](
-                    conn, event_id=item.event["id"], event_type=item.event["type"], created=item.event["created"],
-                    received_at_ms=item.received_at_ms, processed_at_ms=processed_at_ms,
-                    raw=json.dumps(item.event, separators=(",", ":"), sort_keys=True)).rowcount
-                if inserted:
-                    new += 1
-                    self._apply(conn, item.event)
+                if item.event["id"] not in done:
+                    done.add(item.event["id"])  # the same id twice in one batch counts once
+                    fresh.append(item)
+            if fresh:
+                # A concurrent consumer committing the same id makes this fail as a whole; the caller then retries
+                # entry by entry, and the SELECT above sees the other commit.
+                conn.execute(day15_processed.insert(), [
+                    {"event_id": i.event["id"], "event_type": i.event["type"], "created": i.event["created"],
+                     "received_at_ms": i.received_at_ms, "processed_at_ms": processed_at_ms,
+                     "raw": json.dumps(i.event, separators=(",", ":"), sort_keys=True)} for i in fresh])
+                self._apply_rows(conn, [i.event for i in fresh])
             if before_commit:
                 before_commit()  # a test seam: crash here and nothing of the batch is kept
-        return new
+        return len(fresh)
 
-    def _apply(self, conn, evt: dict) -> None:
-        obj = evt["data"]["object"]
-        if evt["type"].startswith("customer.subscription."):
-            self._apply_subscription(conn, evt, obj)
-        elif evt["type"] == "customer.created":
-            self._customer(conn, obj["id"])
-        elif evt["type"] == "user.signed_up":
-            self._insert["day15_signups"](conn, user_id=obj["id"], customer_id=obj["customer"], created=evt["created"])
-        elif evt["type"] == "user.activity":
-            self._insert["day15_activity"](conn, day=_day(evt["created"]), user_id=obj["user"])
+    def _apply_rows(self, conn, events: list[dict]) -> None:
+        activity = [{"day": _day(e["created"]), "user_id": e["data"]["object"]["user"]}
+                    for e in events if e["type"] == "user.activity"]
+        signups = [{"user_id": e["data"]["object"]["id"], "customer_id": e["data"]["object"]["customer"],
+                    "created": e["created"]} for e in events if e["type"] == "user.signed_up"]
+        for table, rows in (("day15_activity", activity), ("day15_signups", signups)):
+            if rows:
+                self._insert[table](conn, rows)
+        for evt in events:  # state changes depend on the row before them: one at a time, in batch order
+            if evt["type"].startswith("customer.subscription."):
+                self._apply_subscription(conn, evt, evt["data"]["object"])
+            elif evt["type"] == "customer.created":
+                self._customer(conn, evt["data"]["object"]["id"])
 
     def _customer(self, conn, customer_id: str):
-        row = conn.execute(select(day15_customers).where(day15_customers.c.customer_id == customer_id)).first()
+        row = conn.execute(_SELECT_CUSTOMER, {"b_customer": customer_id}).first()
         if row is None:
-            conn.execute(day15_customers.insert().values(customer_id=customer_id, mrr_cents=0, had_mrr=False))
+            conn.execute(day15_customers.insert(), {"customer_id": customer_id, "mrr_cents": 0, "had_mrr": False})
             return 0, False
         return row.mrr_cents, row.had_mrr
 
     def _apply_subscription(self, conn, evt: dict, obj: dict) -> None:
-        table = day15_subscriptions
-        current = conn.execute(select(table).where(table.c.subscription_id == obj["id"])).first()
+        current = conn.execute(_SELECT_SUBSCRIPTION, {"b_subscription": obj["id"]}).first()
         if current and (current.last_created, current.last_event_id) > (evt["created"], evt["id"]):
             return  # delivered out of order: a later state is already applied
         mrr = day15_subscription_mrr(obj)
-        values = dict(customer_id=obj["customer"], status=obj["status"], mrr_cents=mrr,
-                      last_created=evt["created"], last_event_id=evt["id"])
+        values = {"customer_id": obj["customer"], "status": obj["status"], "mrr_cents": mrr,
+                  "last_created": evt["created"], "last_event_id": evt["id"]}
         if current:
-            conn.execute(table.update().where(table.c.subscription_id == obj["id"]).values(**values))
+            conn.execute(_UPDATE_SUBSCRIPTION, {"b_subscription": obj["id"], **{f"b_{k}": v for k, v in values.items()}})
         else:
-            conn.execute(table.insert().values(subscription_id=obj["id"], **values))
+            conn.execute(day15_subscriptions.insert(), {"subscription_id": obj["id"], **values})
         old_customer_mrr, had_mrr = self._customer(conn, obj["customer"])
         new_customer_mrr = old_customer_mrr - (current.mrr_cents if current else 0) + mrr
         kind = day15_movement(old_customer_mrr, new_customer_mrr, had_mrr)
         if kind:
-            conn.execute(day15_movements.insert().values(event_id=evt["id"], day=_day(evt["created"]),
-                                                         customer_id=obj["customer"], kind=kind,
-                                                         delta_cents=new_customer_mrr - old_customer_mrr))
-        conn.execute(day15_customers.update().where(day15_customers.c.customer_id == obj["customer"]).values(
-            mrr_cents=new_customer_mrr, had_mrr=had_mrr or new_customer_mrr > 0))
+            conn.execute(day15_movements.insert(), {"event_id": evt["id"], "day": _day(evt["created"]),
+                                                    "customer_id": obj["customer"], "kind": kind,
+                                                    "delta_cents": new_customer_mrr - old_customer_mrr})
+        conn.execute(_UPDATE_CUSTOMER, {"b_customer": obj["customer"], "b_mrr": new_customer_mrr,
+                                        "b_had_mrr": had_mrr or new_customer_mrr > 0})
 
     # --- reading ------------------------------------------------------------------------------
     def summary(self, now: datetime | None = None, window_days: int = 30) -> dict:
