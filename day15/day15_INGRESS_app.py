@@ -134,7 +134,8 @@ def day15_create_app(buffer: day15_Buffer, store, secrets: list[str], *, max_bod
         if request.args.get("format") == "prometheus":
             lines = [f"day15_{k}_total {v}" for k, v in values.items() if k in DAY15_METRIC_NAMES + ("processed",)]
             lines += [f"day15_{k} {values[k]}" for k in ("lag", "pending", "queue_depth")]
-            lines += [f'day15_latency_ms{{quantile="0.{q[1:]}"}} {values["latency_ms"][q] or 0}' for q in ("p50", "p99")]
+            lines += [f'day15_latency_ms{{quantile="{label}"}} {values["latency_ms"][q] or 0}'
+                      for q, label in (("p50", "0.5"), ("p99", "0.99"))]
             return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")
         return jsonify(values)
 

@@ -30,7 +30,9 @@ def _demo_secret() -> str:
     return secret
 
 
-def day15_run_pipeline(settings, *, demo: bool, should_stop: Callable[[], bool], sleep: Callable[[float], None]) -> dict:
+def day15_run_pipeline(settings, *, demo: bool, should_stop: Callable[[], bool], sleep: Callable[[float], None],
+                       on_drained: Callable[[str], None] | None = None) -> dict:
+    """Run until should_stop(); with demo, send the synthetic stream, reconcile, call on_drained(url), return."""
     with ExitStack() as stack:
         redis_address = stack.enter_context(day15_embedded_redis()) if demo or settings.redis_host is None else None
         secret = _demo_secret() if demo or settings.webhook_secret is None else None
@@ -49,7 +51,7 @@ def day15_run_pipeline(settings, *, demo: bool, should_stop: Callable[[], bool],
         supervisor.start()
         try:
             if demo:
-                return _demo(effective, f"http://{settings.webhook_host}:{port}", secret, supervisor)
+                return _demo(effective, f"http://{settings.webhook_host}:{port}", secret, supervisor, on_drained)
             while not should_stop():
                 if not supervisor.check():
                     return {"exit_code": 1}
@@ -59,7 +61,7 @@ def day15_run_pipeline(settings, *, demo: bool, should_stop: Callable[[], bool],
             supervisor.stop()
 
 
-def _demo(settings, base_url: str, secret: str, supervisor) -> dict:
+def _demo(settings, base_url: str, secret: str, supervisor, on_drained=None) -> dict:
     from day15_DEMO_traffic import day15_reconcile, day15_send_demo_traffic, day15_wait_drained, day15_wait_ready
 
     day15_wait_ready(base_url)
@@ -69,6 +71,8 @@ def _demo(settings, base_url: str, secret: str, supervisor) -> dict:
     if not supervisor.check():
         return {"exit_code": 1, "summary": "day15 demo: a child process kept crashing"}
     result = day15_reconcile(store)
+    if on_drained:
+        on_drained(base_url)  # e.g. the evidence script's dashboard screenshot, while everything still runs
     counters = buffer.counters()
     DAY15_LOG.info("demo reconciliation", extra={**result, **{f"ingress_{k}": v for k, v in counters.items()},
                                                  "responses": json.dumps(traffic["responses"], sort_keys=True)})
