@@ -10,6 +10,7 @@ import os
 import pytest
 
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")  # db 15: never a dev's data
+POSTGRES_TEST_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1/test")
 
 
 def running_in_ci() -> bool:
@@ -52,7 +53,29 @@ def real_redis(redis_url):
     client.close()
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A real PostgreSQL; tests create and drop their own tables in it."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(POSTGRES_TEST_URL)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("select 1"))
+        problem = None
+    except Exception as exc:  # any driver or connection error means: no usable server
+        problem = f"no PostgreSQL answering at {POSTGRES_TEST_URL}: {str(exc).splitlines()[0]}"
+    finally:
+        engine.dispose()
+    if problem:
+        require_service(problem)
+    return POSTGRES_TEST_URL
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
-        if "redis_url" in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", ())
+        if "redis_url" in names:
             item.add_marker(pytest.mark.redis)
+        if "postgres_url" in names:
+            item.add_marker(pytest.mark.postgres)
