@@ -44,7 +44,7 @@ def day15_create_app(buffer: day15_Buffer, store, secrets: list[str], *, max_bod
         except redis.RedisError:
             pass  # metrics must never turn a good answer into an error
 
-    def read_events(batch: bool) -> list:
+    def read_events(batch: bool) -> tuple[list, str]:
         body = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
         if secrets:
             try:
@@ -56,18 +56,18 @@ def day15_create_app(buffer: day15_Buffer, store, secrets: list[str], *, max_bod
         except (UnicodeDecodeError, ValueError) as exc:
             raise _Reject(400, {"error": "body is not valid UTF-8 JSON", "detail": str(exc)[:200]}) from None
         if not batch:
-            return [payload]
+            return [payload], body.decode("utf-8")  # a single event is queued as received, not re-encoded
         events = payload.get("events") if isinstance(payload, dict) else None
         if not isinstance(events, list) or not events:
             raise _Reject(400, {"error": "invalid batch", "field": "events", "detail": "must be a non-empty list"})
         if len(events) > max_batch_events:
             raise _Reject(413, {"error": "batch too large", "field": "events", "limit": max_batch_events})
-        return events
+        return events, ""
 
     def ingest(batch: bool):
         received_at = day15_now_ms()
         try:
-            events = read_events(batch)
+            events, raw_single = read_events(batch)
             for index, event in enumerate(events):
                 try:
                     day15_validate_event(event)
@@ -82,7 +82,7 @@ def day15_create_app(buffer: day15_Buffer, store, secrets: list[str], *, max_bod
             return jsonify(reject.body), reject.status
         known = [e for e in events if e["type"] in DAY15_KNOWN_TYPES]
         try:
-            queued = buffer.enqueue([(e["id"], day15_encode(e)) for e in known], received_at,
+            queued = buffer.enqueue([(e["id"], raw_single or day15_encode(e)) for e in known], received_at,
                                     ignored=len(events) - len(known))
         except redis.RedisError as exc:
             DAY15_LOG.error("buffer unavailable", extra={"error": str(exc)[:200], "events": len(known)})
