@@ -47,6 +47,9 @@ class day13_Settings(BaseSettings):
     ticket_api_url: str | None = None  # unset: tickets go to a local table in the audit database
     ticket_api_token: SecretStr | None = None  # bearer token for the ticket API
     timezone: str = "UTC"  # audit timestamps are UTC; this is the scheduler's clock
+    lock_path: Path = DAY13_DIR / "state" / "day13_triage.lock"  # one run at a time across cron and the scheduler
+    outbox_dir: Path = DAY13_DIR / "outbox"  # the embedded SMTP receiver's mail, as .eml files
+    log_path: Path = DAY13_DIR / "logs" / "day13_execution.log"  # structured key=value run log
 
     @field_validator("timezone")
     @classmethod

@@ -1,0 +1,119 @@
+"""Severity classification from day13_rules.yaml: configuration, not code.
+
+A rules file that does not load is rejected with a message naming the key, and the caller keeps the
+previous version in force (see day13_CONFIG_store.py). Each classification returns its rationale.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from decimal import Decimal
+
+DAY13_SEVERITIES = ("Low", "Medium", "High", "Critical")
+
+
+class day13_RulesError(ValueError):
+    """The rules file is unusable; the message names the key."""
+
+
+@dataclass(frozen=True)
+class day13_Rules:
+    version: str
+    base: dict[str, str]
+    default: str
+    amounts: tuple[tuple[Decimal, str], ...]
+    fx: dict[str, Decimal]
+    score_types: frozenset[str]
+    scores: tuple[tuple[int, str], ...]
+    high_risk: frozenset[str]
+    high_risk_bump: int
+    repeat_min: int
+    repeat_bump: int
+    sla_minutes: dict[str, int]
+
+
+def _severity(value, where: str) -> str:
+    if value not in DAY13_SEVERITIES:
+        raise day13_RulesError(f"{where}: {value!r} is not one of {', '.join(DAY13_SEVERITIES)}")
+    return value
+
+
+def _section(data: dict, key: str, kind):
+    if not isinstance(data.get(key), kind):
+        raise day13_RulesError(f"{key}: missing or not a {kind.__name__}")
+    return data[key]
+
+
+def day13_parse_rules(text: str) -> day13_Rules:
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise day13_RulesError(f"not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise day13_RulesError("the file must be a mapping of rule sections")
+    base = {t: _severity(s, f"base_severity.{t}") for t, s in _section(data, "base_severity", dict).items()}
+    try:
+        amounts = tuple(sorted(((Decimal(str(r["min"])), _severity(r["severity"], "amount_thresholds_usd"))
+                                for r in _section(data, "amount_thresholds_usd", list)), reverse=True))
+        fx = {c: Decimal(str(v)) for c, v in _section(data, "fx_to_usd", dict).items()}
+        score = _section(data, "match_score", dict)
+        scores = tuple(sorted(((int(r["min"]), _severity(r["severity"], "match_score.thresholds"))
+                               for r in score["thresholds"]), reverse=True))
+        repeat = _section(data, "repeat", dict)
+        sla = {_severity(s, "sla_minutes"): int(m) for s, m in _section(data, "sla_minutes", dict).items()}
+        rules = day13_Rules(
+            version=hashlib.sha256(text.encode()).hexdigest()[:12], base=base,
+            default=_severity(data.get("default_severity", "High"), "default_severity"), amounts=amounts, fx=fx,
+            score_types=frozenset(score["applies_to"]), scores=scores,
+            high_risk=frozenset(_section(data, "high_risk_jurisdictions", list)),
+            high_risk_bump=int(data.get("high_risk_bump", 1)), repeat_min=int(repeat["min_count"]),
+            repeat_bump=int(repeat["bump"]), sla_minutes=sla)
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        if isinstance(exc, day13_RulesError):
+            raise
+        raise day13_RulesError(f"malformed rule: {type(exc).__name__} {exc}") from None
+    missing = set(DAY13_SEVERITIES) - set(sla)
+    if missing:
+        raise day13_RulesError(f"sla_minutes: no SLA for {', '.join(sorted(missing))}")
+    return rules
+
+
+def _bump(severity: str, levels: int) -> str:
+    return DAY13_SEVERITIES[min(len(DAY13_SEVERITIES) - 1, DAY13_SEVERITIES.index(severity) + levels)]
+
+
+def _at_least(current: str, candidate: str) -> str:
+    return max(current, candidate, key=DAY13_SEVERITIES.index)
+
+
+def day13_classify(alert, repeat_count: int, rules: day13_Rules) -> tuple[str, list[str]]:
+    """(severity, rationale lines) for a normalised alert seen repeat_count times."""
+    severity = rules.base.get(alert.alert_type)
+    why = [f"base {severity} for {alert.alert_type}" if severity else f"unknown type {alert.alert_type}: default {rules.default}"]
+    severity = severity or rules.default
+    if alert.amount is not None and alert.currency in rules.fx:
+        usd = alert.amount * rules.fx[alert.currency]
+        for minimum, level in rules.amounts:
+            if usd >= minimum:
+                if DAY13_SEVERITIES.index(level) > DAY13_SEVERITIES.index(severity):
+                    why.append(f"amount {usd:,.0f} USD >= {minimum:,.0f}: {level}")
+                severity = _at_least(severity, level)
+                break
+    elif alert.amount is not None:
+        why.append(f"no FX rate for {alert.currency}: amount not assessed")
+    if alert.alert_type in rules.score_types and alert.match_score is not None:
+        for minimum, level in rules.scores:
+            if alert.match_score >= minimum:
+                if DAY13_SEVERITIES.index(level) > DAY13_SEVERITIES.index(severity):
+                    why.append(f"match score {alert.match_score} >= {minimum}: {level}")
+                severity = _at_least(severity, level)
+                break
+    if alert.jurisdiction in rules.high_risk:
+        severity = _bump(severity, rules.high_risk_bump)
+        why.append(f"high-risk jurisdiction {alert.jurisdiction}: +{rules.high_risk_bump} to {severity}")
+    if repeat_count >= rules.repeat_min:
+        severity = _bump(severity, rules.repeat_bump)
+        why.append(f"seen {repeat_count} times (>= {rules.repeat_min}): +{rules.repeat_bump} to {severity}")
+    return severity, why

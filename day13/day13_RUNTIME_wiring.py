@@ -1,0 +1,119 @@
+"""Settings into working parts: database, configs (keeping the last good one), receivers, the run lock."""
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from contextlib import contextmanager, ExitStack
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from day13_NOTIFY_receivers import (day13_Dispatcher, day13_LocalSlack, day13_LocalTickets, day13_OutboxHandler,
+                                    day13_SlackWebhook, day13_SmtpEmail, day13_TicketApi)
+from day13_ROUTING_tree import day13_parse_routing, day13_RoutingError
+from day13_RULES_classify import day13_parse_rules, day13_RulesError
+from day13_STORE_audit import day13_Audit
+
+DAY13_LOG = logging.getLogger("day13")
+
+
+class day13_ConfigUnusable(RuntimeError):
+    """Neither the file nor any earlier accepted version can be used."""
+
+
+class day13_Busy(RuntimeError):
+    """Another run holds the lock."""
+
+
+@contextmanager
+def day13_run_lock(path: Path) -> Iterator[None]:
+    """A cross-process lock (flock): a cron run and the scheduler never triage at the same time."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise day13_Busy(f"another triage run holds {path}") from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def day13_load_config(db, kind: str, path: Path, parse, errors, now: datetime):
+    """The file's config if it parses; otherwise the last accepted version, with the rejection audited."""
+    audit = day13_Audit(db, "day13-config")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        config = parse(text)
+    except (OSError, UnicodeDecodeError, *errors) as exc:
+        previous = db.execute("SELECT version, content FROM day13_config_versions WHERE kind = ? ORDER BY loaded_at DESC LIMIT 1",
+                              (kind,)).fetchone()
+        db.execute("BEGIN IMMEDIATE")
+        audit.record("config_rejected", now, rationale=f"{path}: {exc}", kind=kind,
+                     kept=previous["version"] if previous else None)
+        audit.flush()
+        db.execute("COMMIT")
+        DAY13_LOG.error("configuration rejected; previous version stays in force",
+                        extra={"kind": kind, "path": str(path), "error": str(exc), "kept": previous["version"] if previous else None})
+        if previous is None:
+            raise day13_ConfigUnusable(f"{kind} {path}: {exc} (and no earlier version was ever accepted)") from None
+        return parse(previous["content"])
+    if not db.execute("SELECT 1 FROM day13_config_versions WHERE kind = ? AND version = ?", (kind, config.version)).fetchone():
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT INTO day13_config_versions (kind, version, content, loaded_at) VALUES (?, ?, ?, ?)",
+                   (kind, config.version, text, now.isoformat()))
+        audit.record("config_loaded", now, rationale=f"{kind} {path}", kind=kind, version=config.version)
+        audit.flush()
+        db.execute("COMMIT")
+    return config
+
+
+def day13_load_configs(db, settings, now: datetime):
+    rules = day13_load_config(db, "rules", settings.rules_path, day13_parse_rules, (day13_RulesError,), now)
+    routing = day13_load_config(db, "routing", settings.routing_path, day13_parse_routing, (day13_RoutingError,), now)
+    return rules, routing
+
+
+def day13_dispatcher(settings, db, stack: ExitStack) -> day13_Dispatcher:
+    """Real receivers where configured; local stand-ins otherwise (Slack table, SMTP sink, ticket table)."""
+    slack = (day13_SlackWebhook(settings.slack_webhook_url.get_secret_value()) if settings.slack_webhook_url
+             else day13_LocalSlack(db))
+    tickets = (day13_TicketApi(settings.ticket_api_url, settings.ticket_api_token.get_secret_value()
+                               if settings.ticket_api_token else None) if settings.ticket_api_url else day13_LocalTickets(db))
+    if settings.smtp_host:
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        email = day13_SmtpEmail(settings.smtp_host, settings.smtp_port, settings.smtp_security, settings.email_from,
+                                settings.smtp_user, password)
+    else:
+        email = day13_SmtpEmail(*stack.enter_context(day13_embedded_smtp(settings.outbox_dir)), "none", settings.email_from)
+    return day13_Dispatcher(slack, email, tickets)
+
+
+@contextmanager
+def day13_embedded_smtp(outbox: Path) -> Iterator[tuple[str, int]]:
+    """A real SMTP server on loopback (aiosmtpd) whose mail lands as .eml files in the outbox."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(day13_OutboxHandler(outbox), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield "127.0.0.1", port
+    finally:
+        controller.stop()
+
+
+def day13_utc_now() -> datetime:
+    return datetime.now(timezone.utc)
