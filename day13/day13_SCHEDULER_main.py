@@ -1,0 +1,83 @@
+"""Run the triage every DAY13_ALERT_CHECK_INTERVAL seconds.
+
+Runbook
+    python day13/day13_SCHEDULER_main.py              # foreground; Ctrl-C stops after the running job
+    python day13/day13_SCHEDULER_main.py --print-cron # the same cadence as a crontab line
+
+max_instances=1 and coalesce: a slow run never overlaps the next, and runs missed while the machine
+slept collapse into one. Cron and this scheduler can both be installed: the run lock (flock) lets
+only one triage run at a time; the other logs "skipped" and exits.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+DAY13_JOB_ID = "day13_alert_triage"
+DAY13_MISFIRE_GRACE_SECONDS = 120  # a run more than two minutes late is skipped; the next one catches up
+
+
+def day13_build_scheduler(settings, job):
+    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    scheduler = BlockingScheduler(timezone=settings.timezone)
+    scheduler.add_job(job, IntervalTrigger(seconds=settings.alert_check_interval, timezone=settings.timezone),
+                      id=DAY13_JOB_ID, name="compliance alert triage", max_instances=1, coalesce=True,
+                      misfire_grace_time=DAY13_MISFIRE_GRACE_SECONDS, replace_existing=True)
+    return scheduler
+
+
+def day13_cron_line(settings, repo, python: str) -> str:
+    minutes = max(1, settings.alert_check_interval // 60)  # cron's finest grain is a minute
+    schedule = "* * * * *" if minutes == 1 else f"*/{minutes} * * * *"
+    note = "" if settings.alert_check_interval % 60 == 0 else f"# cron cannot run every {settings.alert_check_interval} s; nearest: every {minutes} min\n"
+    return (f"{note}CRON_TZ={settings.timezone}\n{schedule} cd {repo} && {python} day13/day13_ORCHESTRATOR_alert_triage.py"
+            f" >> day13/logs/day13_cron.log 2>&1")
+
+
+def day13_log_job_events(scheduler) -> None:
+    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
+
+    log = logging.getLogger("day13.scheduler")
+    messages = {EVENT_JOB_EXECUTED: (logging.INFO, "job finished"), EVENT_JOB_ERROR: (logging.ERROR, "job raised"),
+                EVENT_JOB_MISSED: (logging.WARNING, "job missed its time"),
+                EVENT_JOB_MAX_INSTANCES: (logging.WARNING, "previous run still going; this one skipped")}
+
+    def listener(event) -> None:
+        level, message = messages[event.code]
+        log.log(level, message, extra={"job_id": event.job_id, "error": repr(getattr(event, "exception", None) or "")})
+
+    scheduler.add_listener(listener, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Interval scheduler for the compliance alert triage.")
+    parser.add_argument("--print-cron", action="store_true", help="print the equivalent crontab lines and exit")
+    args = parser.parse_args(argv)
+    from day13_CONFIG_settings import DAY13_DIR, day13_ConfigError, day13_load_settings
+    from day13_LOG_setup import day13_setup_logging
+
+    try:
+        settings = day13_load_settings()
+    except day13_ConfigError as exc:
+        print(f"configuration rejected: {exc}", file=sys.stderr)
+        return 2
+    if args.print_cron:
+        print(day13_cron_line(settings, DAY13_DIR.parent, sys.executable))
+        return 0
+    day13_setup_logging(settings.log_path)
+    from day13_JOBS_scheduled import day13_scheduled_triage
+
+    scheduler = day13_build_scheduler(settings, day13_scheduled_triage)
+    day13_log_job_events(scheduler)
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Routing: the cases file, matchers, continue, inhibition, silences, config validation, route-test."""
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import yaml
+
+from day13_CONFIG_settings import DAY13_DIR
+from day13_ROUTING_tree import day13_parse_matcher, day13_parse_routing, day13_RoutingError
+
+ROUTING = day13_parse_routing((DAY13_DIR / "day13_routing.yaml").read_text())
+CASES = yaml.safe_load((Path(__file__).parent / "day13_routing_cases.yaml").read_text())
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c['labels']['alert_type']}-{c['labels']['severity']}")
+def test_routing_cases(case):
+    assert [route.receiver for route in ROUTING.root.match(case["labels"])] == case["receivers"]
+
+
+@pytest.mark.parametrize(("text", "labels", "result"), [
+    ('severity = "Critical"', {"severity": "Critical"}, True),
+    ('severity != "Critical"', {"severity": "Critical"}, False),
+    ('alert_type =~ "aml_.*"', {"alert_type": "aml_structuring"}, True),
+    ('alert_type =~ "aml"', {"alert_type": "aml_structuring"}, False),  # anchored, as in Alertmanager
+    ('alert_type !~ "trade_.*"', {"alert_type": "aml_structuring"}, True),
+    ('jurisdiction = ""', {}, True),                                     # a missing label is the empty string
+])
+def test_matchers(text, labels, result):
+    assert day13_parse_matcher(text, "t").matches(labels) is result
+
+
+def test_child_routes_inherit_settings():
+    sanctions = ROUTING.root.routes[0]
+    assert sanctions.group_by == ("alert_type", "severity") and sanctions.repeat_interval.total_seconds() == 3600
+    assert ROUTING.root.routes[1].escalation_receiver == "compliance-duty-ticket"
+
+
+def test_inhibition_needs_the_equal_fields_to_match():
+    critical = {"severity": "Critical", "entity_id": "ENT-1", "fingerprint": "a"}
+    same_entity = {"severity": "Low", "entity_id": "ENT-1", "fingerprint": "b"}
+    other_entity = {"severity": "Low", "entity_id": "ENT-2", "fingerprint": "c"}
+    high = {"severity": "High", "entity_id": "ENT-1", "fingerprint": "d"}
+    assert ROUTING.inhibitor(same_entity, [critical]) is not None
+    assert ROUTING.inhibitor(other_entity, [critical]) is None
+    assert ROUTING.inhibitor(high, [critical]) is None  # only Medium and Low are muted
+
+
+def test_silences_apply_only_while_active():
+    labels = {"alert_type": "kyc_expiry", "jurisdiction": "SG"}
+    assert ROUTING.silence_for(labels, datetime(2026, 12, 1, tzinfo=timezone.utc)).created_by == "jane.doe"
+    assert ROUTING.silence_for(labels, datetime(2027, 2, 1, tzinfo=timezone.utc)) is None  # expired
+    assert ROUTING.silence_for({**labels, "jurisdiction": "GB"}, datetime(2026, 12, 1, tzinfo=timezone.utc)) is None
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (("equal: [entity_id]", "equal: []"), "name the fields that must be equal"),
+    (("receiver: aml-slack", "receiver: nobody"), "'nobody' is not a defined receiver"),
+    (("'alert_type = \"kyc_expiry\"'", "'alert_type ~ kyc'"), "is not a matcher"),
+    (("repeat_interval: 4h", "repeat_interval: four hours"), "is not a duration"),
+    (("    comment: \"KYC refresh", "    note: \"KYC refresh"), "silences[0].comment: required"),
+    (("route:", "rout:"), "top-level 'route'"),
+])
+def test_a_bad_routing_file_is_rejected_with_the_place_named(change, message):
+    text = (DAY13_DIR / "day13_routing.yaml").read_text().replace(*change, 1)
+    with pytest.raises(day13_RoutingError, match=message.replace("[", r"\[").replace("(", r"\(")):
+        day13_parse_routing(text)
+
+
+def test_route_test_command_prints_receivers_silence_and_inhibition(settings, run, drop, make_alert, capsys, clock):
+    from day13_COMMANDS_cli import day13_command_route_test
+
+    drop("critical.json", [make_alert(1, alert_type="sanctions_hit", match_score="99", entity_id="ENT-9")])
+    run()
+    assert day13_command_route_test(settings, ["alert_type=sanctions_hit", "severity=Low", "entity_id=ENT-9"], now=clock()) == 0
+    out = capsys.readouterr().out
+    assert "receiver sanctions-slack" in out and "silenced:  no" in out
+    assert "inhibited: yes, by Critical alert" in out and "(equal entity_id)" in out
