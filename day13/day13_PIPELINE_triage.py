@@ -63,8 +63,9 @@ class day13_Triage:
         self.after_commit = after_commit  # a fault-drill seam: runs after a file's commit, before it is moved
         self.audit = day13_Audit(db, actor, rules.version, routing.version)
         self.summary = day13_RunSummary()
-        self.touched: set[str] = set()
+        self.touched: dict[str, dict] = {}  # fingerprint -> current labels, for routing without re-reading
         self.breached: list[str] = []  # fingerprints that breached their SLA in this run
+        self._known: dict[str, tuple[int, str]] = {}  # fingerprint -> (count, severity), prefetched per batch
 
     # --- ingestion --------------------------------------------------------------------------
     def ingest_batch(self, alerts: list[day13_Alert], quarantined: list[tuple[str, str, str, str]]) -> None:
@@ -77,41 +78,66 @@ class day13_Triage:
                                 (source, item, reason, raw[:20_000], now.isoformat()))
                 self.audit.record("quarantined", now, alert_id=item, rationale=reason, source=source)
                 self.summary.quarantined += 1
+            self._prefetch({a.fingerprint for a in alerts})
+            writes = {"received": [], "new": [], "updates": {}}
+            seen = self._received_before(alerts)
             for alert in alerts:
-                self._store(alert, now)
+                if (alert.source, alert.source_id) in seen:
+                    self.summary.already_seen += 1  # the same item again (a re-run after a crash): nothing to do
+                    continue
+                seen.add((alert.source, alert.source_id))
+                self._store(alert, now, writes)
+            self._write(writes)
             self.audit.flush()
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             self.audit.discard()
+            self._known.clear()
             raise
 
-    def _store(self, alert: day13_Alert, now: datetime) -> None:
-        fingerprint = alert.fingerprint
-        inserted = self.db.execute(
-            "INSERT OR IGNORE INTO day13_received (source, source_id, fingerprint, alert_id, created_at, received_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)", (alert.source, alert.source_id, fingerprint, alert.alert_id,
-                                           alert.created_at.isoformat(), now.isoformat())).rowcount
-        if not inserted:
-            self.summary.already_seen += 1  # the same item again (a re-run after a crash): nothing to do
-            return
+    def _received_before(self, alerts: list[day13_Alert]) -> set[tuple[str, str]]:
+        seen: set[tuple[str, str]] = set()
+        by_source: dict[str, list[str]] = defaultdict(list)
+        for alert in alerts:
+            by_source[alert.source].append(alert.source_id)
+        for source, ids in by_source.items():
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                seen.update((source, r[0]) for r in self.db.execute(
+                    f"SELECT source_id FROM day13_received WHERE source = ? AND source_id IN ({', '.join('?' * len(chunk))})",
+                    [source, *chunk]))
+        return seen
+
+    def _prefetch(self, fingerprints: set[str]) -> None:
+        """One query per 500 fingerprints instead of one per alert."""
+        wanted = sorted(fingerprints - self._known.keys())
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            for row in self.db.execute(f"SELECT fingerprint, count, severity FROM day13_alerts WHERE fingerprint IN "
+                                       f"({', '.join('?' * len(chunk))})", chunk):
+                self._known[row["fingerprint"]] = (row["count"], row["severity"])
+
+    def _store(self, alert: day13_Alert, now: datetime, writes: dict) -> None:
+        fingerprint, now_iso = alert.fingerprint, now.isoformat()
         self.summary.received += 1
-        row = self.db.execute("SELECT count, severity FROM day13_alerts WHERE fingerprint = ?", (fingerprint,)).fetchone()
-        count = (row["count"] if row else 0) + 1
+        writes["received"].append((alert.source, alert.source_id, fingerprint, alert.alert_id,
+                                   alert.created_at.isoformat(), now_iso))
+        row = self._known.get(fingerprint)  # (count, severity) or None
+        count = (row[0] if row else 0) + 1
         severity, why = day13_classify(alert, count, self.rules)
         rationale = "; ".join(why)
-        labels = json.dumps(alert.labels(severity), sort_keys=True)
+        label_map = alert.labels(severity)
+        labels = json.dumps(label_map, sort_keys=True)
+        self._known[fingerprint] = (count, severity)
         self.audit.record("ingested", now, fingerprint=fingerprint, alert_id=alert.alert_id, source=alert.source,
                           source_id=alert.source_id, occurrence=count)
         if row is None:
             sla = self.rules.sla_minutes[severity]
             breached = now - alert.created_at > timedelta(minutes=sla)
-            self.db.execute(
-                "INSERT INTO day13_alerts (fingerprint, alert_type, entity_id, severity, rationale, labels, count, created_at,"
-                " first_seen, last_seen, triaged_at, sla_minutes, sla_breached, rules_version)"
-                " VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
-                (fingerprint, alert.alert_type, alert.entity_id, severity, rationale, labels, alert.created_at.isoformat(),
-                 now.isoformat(), now.isoformat(), now.isoformat(), sla, int(breached), self.rules.version))
+            writes["new"].append((fingerprint, alert.alert_type, alert.entity_id, severity, rationale, labels,
+                                  alert.created_at.isoformat(), now_iso, now_iso, now_iso, sla, int(breached),
+                                  self.rules.version))
             self.audit.record("classified", now, fingerprint=fingerprint, alert_id=alert.alert_id, rationale=rationale,
                               severity=severity, triage_minutes=round((now - alert.created_at).total_seconds() / 60, 1))
             self.summary.new_alerts += 1
@@ -124,12 +150,22 @@ class day13_Triage:
                                             f"{(now - alert.created_at).total_seconds() / 60:.0f} min")
         else:
             self.summary.duplicates += 1
-            self.db.execute("UPDATE day13_alerts SET count = ?, last_seen = ?, severity = ?, rationale = ?, labels = ?"
-                            " WHERE fingerprint = ?", (count, now.isoformat(), severity, rationale, labels, fingerprint))
-            if severity != row["severity"]:
+            writes["updates"][fingerprint] = (count, now_iso, severity, rationale, labels, fingerprint)  # last one wins
+            if severity != row[1]:
                 self.audit.record("classified", now, fingerprint=fingerprint, alert_id=alert.alert_id,
-                                  rationale=rationale, severity=severity, previous=row["severity"])
-        self.touched.add(fingerprint)
+                                  rationale=rationale, severity=severity, previous=row[1])
+        self.touched[fingerprint] = label_map
+
+    def _write(self, writes: dict) -> None:
+        """The batch's rows in three executemany calls: inserts first, so a repeat's update finds its row."""
+        self.db.executemany("INSERT INTO day13_received (source, source_id, fingerprint, alert_id, created_at, received_at)"
+                            " VALUES (?, ?, ?, ?, ?, ?)", writes["received"])
+        self.db.executemany(
+            "INSERT INTO day13_alerts (fingerprint, alert_type, entity_id, severity, rationale, labels, count, created_at,"
+            " first_seen, last_seen, triaged_at, sla_minutes, sla_breached, rules_version)"
+            " VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)", writes["new"])
+        self.db.executemany("UPDATE day13_alerts SET count = ?, last_seen = ?, severity = ?, rationale = ?, labels = ?"
+                            " WHERE fingerprint = ?", list(writes["updates"].values()))
 
     def ingest_folder(self, folder: Path, source: str, reader) -> None:
         """Each file: parse, commit, then move. reader(path) -> [(source_id, record)]."""
@@ -174,17 +210,32 @@ class day13_Triage:
         since = (now - DAY13_ACTIVE_WINDOW).isoformat()
         active = [json.loads(r["labels"]) for r in self.db.execute("SELECT labels FROM day13_alerts WHERE last_seen >= ?", (since,))]
         index = self._inhibition_index(active)
+        log = self._notification_log(list(self.touched))
+        queued: list[tuple] = []
         self.db.execute("BEGIN IMMEDIATE")
         try:
             for fingerprint in sorted(self.touched):
-                row = self.db.execute("SELECT labels FROM day13_alerts WHERE fingerprint = ?", (fingerprint,)).fetchone()
-                self._route_one(json.loads(row["labels"]), index, now)
+                self._route_one(self.touched[fingerprint], index, now, log, queued)
+            self.db.executemany(
+                "INSERT INTO day13_notifications (fingerprint, receiver, status, group_key, pending_since) VALUES (?, ?, 'pending', ?, ?)"
+                " ON CONFLICT (fingerprint, receiver) DO UPDATE SET status = 'pending', group_key = excluded.group_key,"
+                " pending_since = excluded.pending_since", queued)
             self.audit.flush()
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             self.audit.discard()
             raise
+
+    def _notification_log(self, fingerprints: list[str]) -> dict[tuple[str, str], tuple[str, str | None]]:
+        """(fingerprint, receiver) -> (status, last_sent_at), read in chunks rather than per alert."""
+        log = {}
+        for start in range(0, len(fingerprints), 500):
+            chunk = fingerprints[start:start + 500]
+            for row in self.db.execute("SELECT fingerprint, receiver, status, last_sent_at FROM day13_notifications"
+                                       f" WHERE fingerprint IN ({', '.join('?' * len(chunk))})", chunk):
+                log[(row["fingerprint"], row["receiver"])] = (row["status"], row["last_sent_at"])
+        return log
 
     def _inhibition_index(self, active: list[dict]) -> list[dict[tuple, list[dict]]]:
         """Per inhibition rule: active source alerts by the values of the fields that must be equal."""
@@ -197,7 +248,7 @@ class day13_Triage:
             index.append(by_key)
         return index
 
-    def _route_one(self, labels: dict, index, now: datetime) -> None:
+    def _route_one(self, labels: dict, index, now: datetime, log: dict, queued: list) -> None:
         fingerprint = labels["fingerprint"]
         silence = self.routing.silence_for(labels, now)
         if silence:
@@ -215,24 +266,19 @@ class day13_Triage:
                                                 f"{', '.join(rule.equal)}", equal=list(rule.equal))
                     return
         for route in self.routing.root.match(labels):
-            self._queue(fingerprint, labels, route, now)
+            self._queue(fingerprint, labels, route, now, log, queued)
 
-    def _queue(self, fingerprint: str, labels: dict, route, now: datetime) -> None:
+    def _queue(self, fingerprint: str, labels: dict, route, now: datetime, log: dict, queued: list) -> None:
         group_key = json.dumps([route.name] + [labels.get(g, "") for g in route.group_by])
-        existing = self.db.execute("SELECT status, last_sent_at FROM day13_notifications WHERE fingerprint = ? AND receiver = ?",
-                                   (fingerprint, route.receiver)).fetchone()
-        if existing and existing["status"] == "sent" and \
-                datetime.fromisoformat(existing["last_sent_at"]) + route.repeat_interval > now:
+        status, last_sent_at = log.get((fingerprint, route.receiver), (None, None))
+        if status == "sent" and datetime.fromisoformat(last_sent_at) + route.repeat_interval > now:
             return  # notified recently: a repeat inside the repeat interval stays quiet
-        if existing and existing["status"] in ("pending", "failed"):
+        if status in ("pending", "failed"):
             return  # already waiting to go out
-        self.db.execute(
-            "INSERT INTO day13_notifications (fingerprint, receiver, status, group_key, pending_since) VALUES (?, ?, 'pending', ?, ?)"
-            " ON CONFLICT (fingerprint, receiver) DO UPDATE SET status = 'pending', group_key = excluded.group_key,"
-            " pending_since = excluded.pending_since", (fingerprint, route.receiver, group_key, now.isoformat()))
+        queued.append((fingerprint, route.receiver, group_key, now.isoformat()))
         self.summary.routed += 1
         self.audit.record("routed", now, fingerprint=fingerprint, rationale=f"route {route.name}",
-                          receiver=route.receiver, repeat=bool(existing))
+                          receiver=route.receiver, repeat=status is not None)
 
     # --- notifications ----------------------------------------------------------------------
     def _route_named(self, name: str):
@@ -278,16 +324,17 @@ class day13_Triage:
         except (day13_TransientError, day13_PermanentError) as exc:
             status, error = "failed", f"{'transient' if isinstance(exc, day13_TransientError) else 'permanent'}: {exc}"
         self.db.execute("BEGIN IMMEDIATE")
-        for row in rows:
-            if status == "sent":
-                self.db.execute("UPDATE day13_notifications SET status = 'sent', last_sent_at = ?, sent_count = sent_count + 1,"
+        keys = [(row["fingerprint"], receiver) for row in rows]
+        if status == "sent":
+            self.db.executemany("UPDATE day13_notifications SET status = 'sent', last_sent_at = ?, sent_count = sent_count + 1,"
                                 " attempts = attempts + 1, last_error = NULL WHERE fingerprint = ? AND receiver = ?",
-                                (now.isoformat(), row["fingerprint"], receiver))
-                self.audit.record("notified", now, fingerprint=row["fingerprint"], rationale=note.title, receiver=receiver)
-            else:
-                self.db.execute("UPDATE day13_notifications SET status = 'failed', attempts = attempts + 1, last_error = ?"
-                                " WHERE fingerprint = ? AND receiver = ?", (error, row["fingerprint"], receiver))
-                self.audit.record("notify_failed", now, fingerprint=row["fingerprint"], rationale=error, receiver=receiver)
+                                [(now.isoformat(), *key) for key in keys])
+        else:
+            self.db.executemany("UPDATE day13_notifications SET status = 'failed', attempts = attempts + 1, last_error = ?"
+                                " WHERE fingerprint = ? AND receiver = ?", [(error, *key) for key in keys])
+        for fingerprint, _ in keys:
+            self.audit.record("notified" if status == "sent" else "notify_failed", now, fingerprint=fingerprint,
+                              rationale=note.title if status == "sent" else error, receiver=receiver)
         if status == "sent":
             self.db.execute("INSERT INTO day13_groups (receiver, group_key, last_sent_at) VALUES (?, ?, ?)"
                             " ON CONFLICT (receiver, group_key) DO UPDATE SET last_sent_at = excluded.last_sent_at",
@@ -304,8 +351,7 @@ class day13_Triage:
     def escalate(self) -> None:
         """Alerts that breached their SLA in this run go to their route's escalation receiver, grouped."""
         now = self.now()
-        breached = [json.loads(self.db.execute("SELECT labels FROM day13_alerts WHERE fingerprint = ?", (f,)).fetchone()["labels"])
-                    for f in self.breached]
+        breached = [self.touched[f] for f in self.breached]
         by_receiver: dict[str, list[dict]] = defaultdict(list)
         for labels in breached:
             route = self.routing.root.match(labels)[0]

@@ -57,7 +57,7 @@ def day13_load_config(db, kind: str, path: Path, parse, errors, now: datetime):
         previous = db.execute("SELECT version, content FROM day13_config_versions WHERE kind = ? ORDER BY loaded_at DESC LIMIT 1",
                               (kind,)).fetchone()
         db.execute("BEGIN IMMEDIATE")
-        audit.record("config_rejected", now, rationale=f"{path}: {exc}", kind=kind,
+        audit.record("config_rejected", now, rationale=f"{Path(path).name}: {exc}", kind=kind,
                      kept=previous["version"] if previous else None)
         audit.flush()
         db.execute("COMMIT")
@@ -70,7 +70,7 @@ def day13_load_config(db, kind: str, path: Path, parse, errors, now: datetime):
         db.execute("BEGIN IMMEDIATE")
         db.execute("INSERT INTO day13_config_versions (kind, version, content, loaded_at) VALUES (?, ?, ?, ?)",
                    (kind, config.version, text, now.isoformat()))
-        audit.record("config_loaded", now, rationale=f"{kind} {path}", kind=kind, version=config.version)
+        audit.record("config_loaded", now, rationale=f"{kind} {Path(path).name}", kind=kind, version=config.version)
         audit.flush()
         db.execute("COMMIT")
     return config

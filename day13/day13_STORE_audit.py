@@ -67,7 +67,8 @@ def day13_connect(path: Path) -> sqlite3.Connection:
 
 
 def _row_hash(prev_hash: str, values: tuple) -> str:
-    return hashlib.sha256((prev_hash + json.dumps(values, separators=(",", ":"))).encode()).hexdigest()
+    """sha256 over the previous hash and the row's text fields, separated by a control character."""
+    return hashlib.sha256("\x1e".join((prev_hash, *[v or "" for v in values])).encode()).hexdigest()
 
 
 class day13_Audit:
@@ -78,6 +79,7 @@ class day13_Audit:
         self.rules_version, self.routing_version = rules_version, routing_version
         self._head: str | None = None
         self._rows: list[tuple] = []
+        self._last_at, self._last_iso = None, ""
 
     def head(self) -> str:
         if self._head is None:
@@ -88,8 +90,10 @@ class day13_Audit:
     def record(self, action: str, at: datetime, *, fingerprint: str = "", alert_id: str = "", rationale: str = "",
                **details) -> None:
         assert action in DAY13_ACTIONS, action
-        values = (at.isoformat(), self.actor, action, fingerprint, alert_id, self.rules_version, self.routing_version,
-                  rationale, json.dumps(details, sort_keys=True, default=str))
+        if at is not self._last_at:  # one run stamps thousands of rows with the same instant
+            self._last_at, self._last_iso = at, at.isoformat()
+        values = (self._last_iso, self.actor, action, fingerprint, alert_id, self.rules_version, self.routing_version,
+                  rationale, json.dumps(details, default=str) if details else "{}")
         prev = self.head()
         self._head = _row_hash(prev, values)
         self._rows.append((*values, prev, self._head))

@@ -26,7 +26,7 @@ def _demo_secret() -> str:
     DAY15_DEMO_SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
     DAY15_DEMO_SECRET_FILE.write_text(secret + "\n")
     DAY15_DEMO_SECRET_FILE.chmod(0o600)
-    DAY15_LOG.info("generated a demo webhook secret", extra={"path": str(DAY15_DEMO_SECRET_FILE)})
+    DAY15_LOG.info("generated a demo webhook secret", extra={"path": str(DAY15_DEMO_SECRET_FILE.relative_to(DAY15_DEMO_SECRET_FILE.parents[2]))})
     return secret
 
 
@@ -82,7 +82,7 @@ def _demo(settings, base_url: str, secret: str, supervisor, on_drained=None) -> 
                f"{counters.get('queued', 0)} queued, {counters.get('duplicates', 0)} duplicates refused, "
                f"{counters.get('rejected', 0)} rejected; processed {result['processed']} unique events once each; "
                f"MRR ${result['mrr_cents'] / 100:,.2f} vs recomputed ${result['recomputed_mrr_cents'] / 100:,.2f}, "
-               f"{result['active_customers']} active customers: reconciliation {verdict}; store: {settings.database_url}")
+               f"{result['active_customers']} active customers: reconciliation {verdict}")
     return {"exit_code": 0 if result["match"] else 1, "summary": summary, "reconciliation": result}
 
 
