@@ -33,8 +33,6 @@ class day12_Settings(BaseSettings):
     results_dir: Path = DAY12_DIR / "results"  # one results JSON per run
     quarantine_dir: Path = DAY12_DIR / "quarantine"  # failing rows by event_id, never their values
     clock_skew_minutes: int = Field(5, ge=0, le=1440)  # NTP-synced sources drift seconds; 5 min covers a bad one
-    max_ingest_lag_minutes: int = Field(60, ge=1, le=10080)  # later than this counts as a late arrival
-    min_rows_per_source: int = Field(50, ge=0)  # fewer rows from a source in a batch means it went silent
     min_rows: int = Field(100, ge=0)  # a near-empty file is a broken export, not a quiet day
     max_rows: int = Field(5_000_000, ge=1)  # far above a day's volume: more means a replay or a loop
     slack_webhook_url: SecretStr | None = None  # unset: failures are reported as log lines only

@@ -1,0 +1,154 @@
+"""Checkpoint actions, run in this order: scrub, quarantine, (Data Docs), notify.
+
+GX keeps failing values in its results (unexpected_list, and the failing column beside the index in
+unexpected_index_list) and stores them before any action runs. The scrub action therefore rewrites
+every result, in memory and in the store, so that failing rows are identified by event_id alone,
+and pins the timestamps to the run's fixed time so rebuilt Data Docs do not churn. Only then are
+Data Docs built, from the scrubbed store.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Literal
+
+from great_expectations.checkpoint.actions import ValidationAction
+
+DAY12_LOG = logging.getLogger("day12.checkpoint")
+DAY12_VALUE_KEYS = ("unexpected_list", "partial_unexpected_list", "partial_unexpected_counts", "unexpected_rows",
+                    "partial_unexpected_index_list", "unexpected_index_query", "details")
+
+
+def day12_scrub_result(result, id_column: str) -> None:
+    """Strip every failing value from one expectation result, keeping only the ids of failing rows."""
+    payload = result.result or {}
+    ids = [row.get(id_column) for row in payload.get("unexpected_index_list") or [] if isinstance(row, dict)]
+    for key in DAY12_VALUE_KEYS:
+        payload.pop(key, None)
+    if ids:
+        payload["unexpected_index_list"] = [{id_column: i} for i in ids]
+    if result.expectation_config.type in ("expect_column_values_to_not_match_regex_list",):
+        payload.pop("observed_value", None)
+    result.result = payload
+
+
+def day12_failed_ids(result, id_column: str) -> list[str]:
+    return [str(row[id_column]) for row in (result.result or {}).get("unexpected_index_list") or [] if id_column in row]
+
+
+class day12_ScrubAction(ValidationAction):
+    type: Literal["day12_scrub"] = "day12_scrub"
+    id_column: str = "event_id"
+    fixed_time: str | None = None  # ISO time written over GX's wall-clock stamps
+
+    def run(self, checkpoint_result, action_context=None):
+        from great_expectations.data_context.data_context.context_factory import project_manager
+
+        store = project_manager.get_validation_results_store()  # the context running this checkpoint
+        for key, run_result in checkpoint_result.run_results.items():
+            for result in run_result.results:
+                day12_scrub_result(result, self.id_column)
+            if self.fixed_time:
+                run_result.meta["validation_time"] = self.fixed_time
+                run_result.meta.pop("batch_markers", None)
+            store.set(key, run_result)  # overwrite what GX stored before the actions ran
+        return {"scrubbed": len(checkpoint_result.run_results)}
+
+
+class day12_QuarantineAction(ValidationAction):
+    """Writes the failing event_ids per expectation (with severity) to a quarantine file: ids, never values."""
+
+    type: Literal["day12_quarantine"] = "day12_quarantine"
+    quarantine_dir: str
+    id_column: str = "event_id"
+
+    def run(self, checkpoint_result, action_context=None):
+        entries, ids = [], set()
+        for run_result in checkpoint_result.run_results.values():
+            for result in run_result.results:
+                if result.success:
+                    continue
+                failing = day12_failed_ids(result, self.id_column)
+                ids.update(failing)
+                entries.append({"expectation": result.expectation_config.type,
+                                "description": result.expectation_config.description,
+                                "severity": (result.expectation_config.meta or {}).get("severity", "warning"),
+                                "failing_ids": sorted(failing),
+                                "unexpected_count": (result.result or {}).get("unexpected_count")})
+        target = Path(self.quarantine_dir) / f"{checkpoint_result.run_id.run_name}_quarantine.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps({"run": checkpoint_result.run_id.run_name, "quarantined_ids": sorted(ids),
+                                      "failures": entries}, indent=2) + "\n")
+        return {"quarantine_file": str(target), "quarantined": len(ids)}
+
+
+class day12_NotifyAction(ValidationAction):
+    """A failed validation is always reported: to Slack when a webhook is configured, and in the log."""
+
+    type: Literal["day12_notify"] = "day12_notify"
+    slack_webhook_env: str = "DAY12_SLACK_WEBHOOK_URL"
+
+    def run(self, checkpoint_result, action_context=None):
+        import os
+
+        failed = [(r.expectation_config.meta or {}).get("severity", "warning") + ": " + (r.expectation_config.description or "")
+                  for run in checkpoint_result.run_results.values() for r in run.results if not r.success]
+        if not failed:
+            return {"notified": False}
+        text = f"day12 data-quality gate failed ({checkpoint_result.run_id.run_name}): " + "; ".join(failed)
+        DAY12_LOG.error("validation failed", extra={"run": checkpoint_result.run_id.run_name, "failures": len(failed),
+                                                    "summary": "; ".join(failed)[:1000]})
+        url = os.environ.get(self.slack_webhook_env)
+        if url:
+            import requests
+
+            try:
+                response = requests.post(url, json={"text": text[:3000]}, timeout=10)
+                response.raise_for_status()
+            except requests.RequestException as exc:  # never silently: the log line above stands, and this one too
+                DAY12_LOG.error("Slack notification failed", extra={"error": str(exc)[:300]})
+                return {"notified": False, "error": str(exc)[:300]}
+        return {"notified": True, "channel": "slack" if url else "log"}
+
+
+DAY12_REMOTE_ASSET = r"https://great-expectations-web-assets\.s3[^\"')\s]*/([\w.-]+\.png)(?:\?[^\"')\s]*)?"
+
+
+DAY12_RANDOM_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"  # uuid4 only
+
+
+def day12_localise_docs(docs_dir: Path) -> int:
+    """Make Data Docs pages local and reproducible.
+
+    GX's remote image URLs carry a timestamp and the context id (a beacon whenever an auditor opens a
+    page, and churn in every rebuild): point them at the site's bundled images. GX also gives collapsible
+    sections random uuid4 ids on every render: number them by order of appearance instead.
+    """
+    import os
+    import re
+
+    docs_dir, changed = Path(docs_dir), 0
+    for page in docs_dir.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        images = docs_dir / "static" / "images"
+
+        def local(match) -> str:
+            bundled = images / match.group(1)
+            return os.path.relpath(bundled if bundled.is_file() else images / "logo-long.png", page.parent)
+
+        updated = re.sub(DAY12_REMOTE_ASSET, local, html)
+        numbering: dict[str, str] = {}
+        updated = re.sub(DAY12_RANDOM_UUID, lambda m: numbering.setdefault(m.group(0), f"block-{len(numbering) + 1}"), updated)
+        if updated != html:
+            page.write_text(updated, encoding="utf-8")
+            changed += 1
+    return changed
+
+
+class day12_LocaliseDocsAction(ValidationAction):
+    type: Literal["day12_localise_docs"] = "day12_localise_docs"
+    docs_dir: str
+
+    def run(self, checkpoint_result, action_context=None):
+        return {"pages_localised": day12_localise_docs(Path(self.docs_dir))}

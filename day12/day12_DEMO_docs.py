@@ -1,0 +1,69 @@
+"""--demo: validate generated clean and dirty samples and rebuild the committed Data Docs.
+
+Deterministic on purpose: seeded samples, a fixed clock and fixed run names, stable suite and
+expectation ids, the results store and the site wiped before the build. Rebuilding on the same data
+produces the same files (a test checks), so the committed docs only change when something real does.
+"""
+from __future__ import annotations
+
+import shutil
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from day12_CONFIG_settings import DAY12_DIR
+
+DAY12_DATA_DIR = DAY12_DIR / "data"
+DAY12_DOCS_DIR = DAY12_DIR / "data_docs"
+DAY12_DEMO_END = date(2026, 11, 22)  # the samples' last day
+DAY12_DEMO_NOW = datetime(2026, 11, 23, 6, 0, tzinfo=timezone.utc)  # the fixed clock the demo validates at
+DAY12_DIRTY = ("pii", "invalid_ips", "duplicates", "future_timestamps", "clock_skew", "silent_source", "out_of_range",
+               "bad_categories", "bad_formats")
+DAY12_SAMPLES = {  # file -> (dataset, defects)
+    "day12_sample_security_events_clean.csv": ("security_events", ()),
+    "day12_sample_security_events_dirty.csv": ("security_events", DAY12_DIRTY),
+    "day12_sample_vulnerability_scan_clean.csv": ("vulnerability_scan", ()),
+    "day12_sample_vulnerability_scan_dirty.csv": ("vulnerability_scan", ("out_of_range", "bad_formats")),
+}
+
+
+def day12_write_samples(folder: Path = DAY12_DATA_DIR) -> dict[str, Path]:
+    from shared_synthetic_data import security
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, (dataset, defects) in DAY12_SAMPLES.items():
+        files = security.generate(size=2_000, defects=defects, end_date=DAY12_DEMO_END).files
+        target = folder / name
+        target.write_bytes(files[f"security/{dataset}.csv"])
+        written[name] = target
+    return written
+
+
+def day12_build_docs(settings, samples: dict[str, Path], docs_dir: Path = DAY12_DOCS_DIR) -> list:
+    from day12_GATE_validation import day12_context, day12_ensure_docs_site
+    from day12_PIPELINE_run import day12_run_file
+
+    context = day12_context(settings.ge_project_dir.parent)
+    day12_ensure_docs_site(context, docs_dir)
+    shutil.rmtree(docs_dir, ignore_errors=True)  # a clean site: only this build's pages
+    shutil.rmtree(Path(context.root_directory) / "uncommitted" / "validations", ignore_errors=True)
+    outcomes = []
+    for name, path in samples.items():
+        dataset = DAY12_SAMPLES[name][0]
+        outcomes.append((name, day12_run_file(settings, path, dataset=dataset, force=True, context=context,
+                                              run_name=f"day12-demo-{Path(name).stem.removeprefix('day12_sample_')}",
+                                              fixed_time=DAY12_DEMO_NOW, now=DAY12_DEMO_NOW)))
+    context.build_data_docs(site_names=["day12_site"])
+    from day12_ACTIONS_checkpoint import day12_localise_docs
+
+    day12_localise_docs(docs_dir)
+    return outcomes
+
+
+def day12_demo(settings) -> int:
+    outcomes = day12_build_docs(settings, day12_write_samples())
+    expected = {name: (0 if not DAY12_SAMPLES[name][1] else 2) for name in DAY12_SAMPLES}
+    codes = {name: outcome.exit_code for name, outcome in outcomes}
+    print("day12 demo: " + "; ".join(f"{Path(n).stem.removeprefix('day12_sample_')} exit {c}" for n, c in codes.items())
+          + f"; Data Docs: {(DAY12_DOCS_DIR / 'index.html').relative_to(DAY12_DIR.parent)}")
+    return 0 if codes == expected else 1

@@ -1,0 +1,169 @@
+"""The data-quality gate: one function other projects call, and the GX project behind it.
+
+    result = day12_validate_dataframe(df, dataset="security_events")
+    if not result.success: stop the pipeline (result.max_failed_severity, result.quarantined_ids)
+
+Without a project folder it validates in an ephemeral GX context and writes nothing. With one (the
+orchestrator), it runs day12_validation_checkpoint: scrub, quarantine, Data Docs, notify.
+Great Expectations is imported here, lazily: it takes seconds to import.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from day12_SUITES_security import DAY12_DATASETS, DAY12_SEVERITY_RANK, day12_runtime_parameters
+
+DAY12_LOG = logging.getLogger("day12.gate")
+DAY12_DATASOURCE = "day12_security"
+DAY12_CHECKPOINT = "day12_validation_checkpoint"
+DAY12_DOCS_SITE = "day12_site"
+DAY12_DEFAULT_DOCS = Path(__file__).resolve().parent / "data_docs"  # committed, so auditors can browse it
+DAY12_ID_COLUMNS = {"security_events": "event_id", "vulnerability_scan": "finding_id"}
+DAY12_DATETIME_COLUMNS = {"security_events": ("event_time", "ingested_at"), "vulnerability_scan": ("detected_at",)}
+DAY12_NUMERIC_COLUMNS = {"security_events": ("dst_port",), "vulnerability_scan": ("cvss",)}
+
+
+@dataclass(frozen=True)
+class day12_GateResult:
+    dataset: str
+    success: bool
+    max_failed_severity: str | None
+    failed_expectations: tuple[dict, ...]
+    quarantined_ids: tuple[str, ...]
+    statistics: dict = field(default_factory=dict)
+    expectations: tuple[dict, ...] = ()
+
+
+def day12_prepare(df, dataset: str):
+    """Typed columns for the checks: unparseable times become NaT (caught by not-null), bad numbers NaN."""
+    import pandas as pd
+
+    df = df.copy()
+    for column in DAY12_DATETIME_COLUMNS[dataset]:
+        if column in df:
+            df[column] = pd.to_datetime(df[column], utc=True, errors="coerce", format="ISO8601")
+    for column in DAY12_NUMERIC_COLUMNS[dataset]:
+        if column in df:
+            df[column] = pd.to_numeric(df[column], errors="coerce")
+    return df
+
+
+def _stable_id(name: str) -> str:
+    import uuid
+
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"day12/{name}"))
+
+
+def day12_context(project_dir: Path | None):
+    import great_expectations as gx
+
+    if project_dir is None:
+        return gx.get_context(mode="ephemeral")
+    return gx.get_context(mode="file", project_root_dir=str(project_dir))
+
+
+def day12_ensure(context, dataset: str, *, quarantine_dir: Path | None = None, fixed_time: str | None = None,
+                 docs_dir: Path | None = None):
+    """Datasource, suite (rebuilt from code, so the stored JSON never drifts), validation definition, checkpoint."""
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    from day12_ACTIONS_checkpoint import (day12_LocaliseDocsAction, day12_NotifyAction, day12_QuarantineAction,
+                                          day12_ScrubAction)
+
+    try:
+        source = context.data_sources.get(DAY12_DATASOURCE)  # keep the other dataset's asset: never replace
+    except KeyError:
+        source = context.data_sources.add_pandas(DAY12_DATASOURCE)
+    try:
+        asset = source.get_asset(dataset)
+    except LookupError:
+        asset = source.add_dataframe_asset(dataset)
+    try:
+        batch = asset.get_batch_definition("whole_file")
+    except (KeyError, LookupError):
+        batch = asset.add_batch_definition_whole_dataframe("whole_file")
+    suite_name = f"day12_{dataset}_suite"
+    suite = gx.ExpectationSuite(name=suite_name, id=_stable_id(suite_name),
+                                meta={"dataset": dataset, "owner": "security data engineering"})
+    for expectation in DAY12_DATASETS[dataset]():
+        suite.add_expectation(expectation)
+    for n, expectation in enumerate(suite.expectations):
+        expectation.id = _stable_id(f"{suite_name}:{n}:{expectation.expectation_type}")  # same id on every rebuild
+    suite = context.suites.add_or_update(suite)
+    definition = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=f"day12_{dataset}_validation", data=batch, suite=suite))
+    id_column = DAY12_ID_COLUMNS[dataset]
+    actions = [day12_ScrubAction(name="scrub_failing_values", id_column=id_column, fixed_time=fixed_time)]
+    if quarantine_dir is not None:
+        actions += [day12_QuarantineAction(name="quarantine_failing_rows", quarantine_dir=str(quarantine_dir), id_column=id_column),
+                    UpdateDataDocsAction(name="update_data_docs", site_names=[DAY12_DOCS_SITE]),
+                    day12_LocaliseDocsAction(name="localise_data_docs", docs_dir=str(docs_dir or DAY12_DEFAULT_DOCS)),
+                    day12_NotifyAction(name="notify_on_failure")]
+    checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
+        name=DAY12_CHECKPOINT, validation_definitions=[definition], actions=actions,
+        # ids of failing rows, never their values (the scrub action removes what GX adds anyway)
+        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [id_column],
+                       "partial_unexpected_count": 0, "include_unexpected_rows": False,
+                       "return_unexpected_index_query": False}))
+    return checkpoint
+
+
+def day12_ensure_docs_site(context, docs_dir: Path) -> None:
+    """The committed Data Docs site, addressed relative to the GX folder so no machine path is stored."""
+    import os
+
+    relative = os.path.relpath(docs_dir, context.root_directory)
+    config = {"class_name": "SiteBuilder", "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+              "base_directory": relative}, "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}}
+    sites = context.get_config().data_docs_sites or {}
+    if sites.get(DAY12_DOCS_SITE) != config:
+        if DAY12_DOCS_SITE in sites:
+            context.update_data_docs_site(DAY12_DOCS_SITE, config)
+        else:
+            context.add_data_docs_site(DAY12_DOCS_SITE, config)
+
+
+def day12_summarise(dataset: str, suite_result) -> day12_GateResult:
+    from day12_ACTIONS_checkpoint import day12_failed_ids
+
+    rows, failed, ids = [], [], set()
+    for result in suite_result.results:
+        config = result.expectation_config
+        meta = config.meta or {}
+        row = {"expectation": config.type, "column": config.kwargs.get("column"), "description": config.description,
+               "severity": meta.get("severity", "warning"), "reason": meta.get("reason", ""), "success": result.success,
+               "unexpected_count": (result.result or {}).get("unexpected_count"),
+               "unexpected_percent": (result.result or {}).get("unexpected_percent")}
+        rows.append(row)
+        if not result.success:
+            failed.append(row)
+            ids.update(day12_failed_ids(result, DAY12_ID_COLUMNS[dataset]))
+    worst = max((r["severity"] for r in failed), key=DAY12_SEVERITY_RANK.get, default=None)
+    stats = {k: v for k, v in (suite_result.statistics or {}).items()}
+    return day12_GateResult(dataset, suite_result.success, worst, tuple(failed), tuple(sorted(ids)), stats, tuple(rows))
+
+
+def day12_validate_dataframe(df, dataset: str = "security_events", *, settings=None, now: datetime | None = None,
+                             context=None, run_name: str | None = None, quarantine_dir: Path | None = None,
+                             fixed_time: datetime | None = None) -> day12_GateResult:
+    """Validate one dataframe against its dataset's suite. Writes nothing unless given a file context."""
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    from day12_CONFIG_settings import day12_load_settings
+
+    if dataset not in DAY12_DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(DAY12_DATASETS)}")
+    settings = settings or day12_load_settings(env_file=None)
+    now = now or datetime.now(timezone.utc)
+    context = context or day12_context(None)
+    checkpoint = day12_ensure(context, dataset, quarantine_dir=quarantine_dir,
+                              fixed_time=fixed_time.isoformat() if fixed_time else None)
+    run_id = RunIdentifier(run_name=run_name or f"day12-{dataset}-{now:%Y%m%dT%H%M%S}", run_time=fixed_time or now)
+    outcome = checkpoint.run(batch_parameters={"dataframe": day12_prepare(df, dataset)},
+                             expectation_parameters=day12_runtime_parameters(settings, now), run_id=run_id)
+    (suite_result,) = outcome.run_results.values()
+    return day12_summarise(dataset, suite_result)

@@ -1,0 +1,90 @@
+"""Validate whatever lands in the drop folder, every DAY12_SCHEDULE_INTERVAL_MINUTES.
+
+Runbook
+    python day12/day12_SCHEDULER_dropfolder.py               # foreground; Ctrl-C stops after the running job
+    python day12/day12_SCHEDULER_dropfolder.py --print-cron  # the same cadence as a crontab line
+
+Each CSV or Parquet file in DAY12_DROP_FOLDER is validated once per content: an unchanged file is
+skipped (change detection by content hash), a changed one is validated again. max_instances=1 and
+coalesce keep a slow validation from overlapping the next tick.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+DAY12_JOB_ID = "day12_drop_folder_validation"
+
+
+def day12_validate_drop_folder(settings) -> dict[str, int]:
+    """Exit code per file of this pass (the scheduled job; also callable on its own)."""
+    from day12_GATE_validation import day12_context
+    from day12_PIPELINE_run import day12_run_file
+
+    if not settings.drop_folder.is_dir():
+        return {}
+    context = day12_context(settings.ge_project_dir.parent)
+    codes = {}
+    for path in sorted(p for p in settings.drop_folder.iterdir() if p.suffix.lower() in (".csv", ".parquet")):
+        codes[path.name] = day12_run_file(settings, path, context=context).exit_code
+    logging.getLogger("day12.scheduler").info("drop folder pass", extra={"files": len(codes),
+                                                                         "failed": sum(1 for c in codes.values() if c)})
+    return codes
+
+
+def day12_scheduled_job() -> None:
+    from day12_CONFIG_settings import day12_load_settings
+
+    day12_validate_drop_folder(day12_load_settings())
+
+
+def day12_build_scheduler(settings, job=day12_scheduled_job):
+    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    scheduler = BlockingScheduler(timezone=settings.timezone)
+    scheduler.add_job(job, IntervalTrigger(minutes=settings.schedule_interval_minutes, timezone=settings.timezone),
+                      id=DAY12_JOB_ID, max_instances=1, coalesce=True, misfire_grace_time=300, replace_existing=True)
+    return scheduler
+
+
+def day12_cron_line(settings, repo, python: str) -> str:
+    minutes = settings.schedule_interval_minutes
+    schedule = f"*/{minutes} * * * *" if minutes < 60 and 60 % minutes == 0 else f"0 */{max(1, minutes // 60)} * * *"
+    return (f"CRON_TZ={settings.timezone}\n{schedule} cd {repo} && {python} day12/day12_SCHEDULER_dropfolder.py --once"
+            f" >> day12/logs/day12_cron.log 2>&1")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Periodic validation of the day12 drop folder.")
+    parser.add_argument("--print-cron", action="store_true", help="print the equivalent crontab lines and exit")
+    parser.add_argument("--once", action="store_true", help="one pass over the drop folder, then exit (for cron)")
+    args = parser.parse_args(argv)
+    from day12_CONFIG_settings import day12_ConfigError, day12_load_settings
+    from day12_LOG_setup import day12_setup_logging
+
+    try:
+        settings = day12_load_settings()
+    except day12_ConfigError as exc:
+        print(f"configuration rejected: {exc}", file=sys.stderr)
+        return 3
+    if args.print_cron:
+        from day12_CONFIG_settings import DAY12_DIR
+
+        print(day12_cron_line(settings, DAY12_DIR.parent, sys.executable))
+        return 0
+    day12_setup_logging(settings.results_dir.parent / "logs" / "day12_validation.log")
+    if args.once:
+        codes = day12_validate_drop_folder(settings)
+        return max(codes.values(), default=0)
+    scheduler = day12_build_scheduler(settings)
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

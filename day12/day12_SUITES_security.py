@@ -1,0 +1,125 @@
+"""The expectation suites for security data: what must hold, why it matters, and how bad a failure is.
+
+Every expectation carries a description, meta.severity (critical / warning / info) and meta.reason
+(the security reason). Thresholds that depend on the run (the clock, clock skew, volumes) are GX
+runtime parameters ($PARAMETER), filled in by day12_runtime_parameters().
+"""
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime, timedelta
+
+DAY12_EVENT_COLUMNS = ["event_id", "event_time", "ingested_at", "source", "src_ip", "dst_port", "action",
+                       "severity", "user", "message", "mitre_technique"]
+DAY12_VULN_COLUMNS = ["finding_id", "host", "cve_id", "cvss", "detected_at"]
+DAY12_SOURCES = ["okta", "active_directory", "palo_alto_fw", "fortigate_fw"]
+DAY12_ACTIONS = ["login_success", "login_failure", "mfa_challenge", "logout", "allow", "deny", "drop"]
+DAY12_SEVERITY_LEVELS = ["info", "low", "medium", "high", "critical"]
+DAY12_PII_PATTERNS = [
+    r"\b\d{3}-\d{2}-\d{4}\b",                          # US social security number
+    r"\b(?:\d[ -]?){12,18}\d\b",                       # payment card number, spaced or not
+    r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",  # e-mail address
+]
+DAY12_SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+
+
+def day12_register_custom_expectations():
+    """Define (once) the IP-address expectation: a regex cannot validate IPv6 compression or octet ranges."""
+    global ExpectColumnValuesToBeValidIpAddress
+    if "ExpectColumnValuesToBeValidIpAddress" in globals():
+        return ExpectColumnValuesToBeValidIpAddress
+    from great_expectations.execution_engine import PandasExecutionEngine
+    from great_expectations.expectations.expectation import ColumnMapExpectation
+    from great_expectations.expectations.metrics import ColumnMapMetricProvider, column_condition_partial
+
+    def _is_ip(value) -> bool:
+        try:
+            ipaddress.ip_address(str(value))
+            return True
+        except ValueError:
+            return False
+
+    class Day12ColumnValuesValidIp(ColumnMapMetricProvider):
+        condition_metric_name = "column_values.day12_valid_ip_address"
+
+        @column_condition_partial(engine=PandasExecutionEngine)
+        def _pandas(cls, column, **kwargs):
+            return column.map(_is_ip)
+
+    class ExpectColumnValuesToBeValidIpAddress(ColumnMapExpectation):
+        """Expect column values to be IPv4 or IPv6 addresses (checked with Python's ipaddress module)."""
+
+        map_metric = "column_values.day12_valid_ip_address"
+        success_keys = ("mostly",)
+
+    globals()["ExpectColumnValuesToBeValidIpAddress"] = ExpectColumnValuesToBeValidIpAddress
+    return ExpectColumnValuesToBeValidIpAddress
+
+
+def _expect(cls, severity: str, reason: str, description: str, **kwargs):
+    return cls(description=description, meta={"severity": severity, "reason": reason}, **kwargs)
+
+
+def day12_event_expectations() -> list:
+    import great_expectations.expectations as gxe
+
+    ip = day12_register_custom_expectations()
+    return [
+        _expect(gxe.ExpectTableColumnsToMatchSet, "critical", "a changed schema silently breaks every detection rule",
+                "The export has exactly the agreed columns", column_set=DAY12_EVENT_COLUMNS, exact_match=True),
+        _expect(gxe.ExpectColumnValuesToBeUnique, "critical", "duplicated events double-count failed logins and skew alert thresholds",
+                "event_id is unique", column="event_id"),
+        _expect(gxe.ExpectColumnValuesToNotBeNull, "critical", "an event without a parseable time cannot be placed on an incident timeline",
+                "event_time is present and parseable", column="event_time"),
+        _expect(gxe.ExpectColumnValuesToBeBetween, "critical", "future timestamps hide events from time-window correlation",
+                "event_time is not in the future beyond the allowed clock skew", column="event_time",
+                max_value={"$PARAMETER": "day12_latest_event_time"}),
+        _expect(gxe.ExpectColumnPairValuesAToBeGreaterThanB, "warning", "ingestion before the event means a skewed sensor clock",
+                "ingested_at is at or after event_time for at least 99% of events", column_A="ingested_at",
+                column_B="event_time", or_equal=True, mostly=0.99),
+        _expect(ip, "critical", "an invalid source IP breaks enrichment, geo-blocking and threat-intel matching",
+                "src_ip is a valid IPv4 or IPv6 address", column="src_ip"),
+        _expect(gxe.ExpectColumnValuesToBeInSet, "warning", "an unknown severity is never escalated by the SOC playbooks",
+                "severity is one of the agreed levels", column="severity", value_set=DAY12_SEVERITY_LEVELS),
+        _expect(gxe.ExpectColumnValuesToBeInSet, "warning", "an unknown action falls through every firewall and auth rule",
+                "action is one of the agreed actions", column="action", value_set=DAY12_ACTIONS),
+        _expect(gxe.ExpectColumnValuesToBeBetween, "warning", "an impossible port means a parsing fault upstream",
+                "dst_port is between 0 and 65535", column="dst_port", min_value=0, max_value=65535),
+        _expect(gxe.ExpectColumnValuesToNotMatchRegexList, "critical", "PII in log text breaches GDPR/PCI the moment it reaches the SIEM",
+                "message contains no SSN, card number or e-mail address", column="message", regex_list=DAY12_PII_PATTERNS),
+        _expect(gxe.ExpectColumnValuesToMatchRegex, "info", "an ATT&CK id that does not resolve breaks technique coverage reports",
+                "mitre_technique looks like T1234 or T1234.001 when present", column="mitre_technique",
+                regex=r"^T\d{4}(?:\.\d{3})?$"),
+        _expect(gxe.ExpectColumnDistinctValuesToContainSet, "critical", "a log source that went silent is a blind spot, or an attacker",
+                "every expected log source sent events", column="source", value_set=DAY12_SOURCES),
+        _expect(gxe.ExpectTableRowCountToBeBetween, "warning", "a near-empty or runaway export is a broken pipeline, not a quiet day",
+                "row count is within the expected volume", min_value={"$PARAMETER": "day12_min_rows"},
+                max_value={"$PARAMETER": "day12_max_rows"}),
+    ]
+
+
+def day12_vuln_expectations() -> list:
+    import great_expectations.expectations as gxe
+
+    return [
+        _expect(gxe.ExpectTableColumnsToMatchSet, "critical", "a changed scanner export breaks patch prioritisation",
+                "The scan export has exactly the agreed columns", column_set=DAY12_VULN_COLUMNS, exact_match=True),
+        _expect(gxe.ExpectColumnValuesToBeUnique, "warning", "duplicate findings inflate risk scores", "finding_id is unique",
+                column="finding_id"),
+        _expect(gxe.ExpectColumnValuesToMatchRegex, "warning", "a malformed CVE id cannot be matched to advisories or KEV",
+                "cve_id follows CVE-YYYY-NNNN+", column="cve_id", regex=r"^CVE-\d{4}-\d{4,}$"),
+        _expect(gxe.ExpectColumnValuesToBeBetween, "critical", "a CVSS outside 0-10 corrupts every risk ranking built on it",
+                "cvss is between 0 and 10", column="cvss", min_value=0, max_value=10),
+        _expect(gxe.ExpectColumnValuesToNotBeNull, "warning", "a finding without a host cannot be assigned for remediation",
+                "host is present", column="host"),
+    ]
+
+
+DAY12_DATASETS = {"security_events": day12_event_expectations, "vulnerability_scan": day12_vuln_expectations}
+
+
+def day12_runtime_parameters(settings, now: datetime) -> dict:
+    import pandas as pd
+
+    return {"day12_latest_event_time": pd.Timestamp(now + timedelta(minutes=settings.clock_skew_minutes)),
+            "day12_min_rows": settings.min_rows, "day12_max_rows": settings.max_rows}

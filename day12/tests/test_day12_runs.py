@@ -1,0 +1,92 @@
+"""File runs through the real checkpoint: exit codes, results JSON, quarantine, change detection,
+PII-safety of every artefact, and Data Docs that rebuild byte for byte."""
+import json
+import logging
+import re
+from pathlib import Path
+
+import pytest
+
+from day12_DEMO_docs import DAY12_DEMO_NOW, day12_build_docs, day12_write_samples
+from day12_GATE_validation import day12_context
+from day12_PIPELINE_run import day12_run_file
+from shared_synthetic_data import security
+
+NOW = DAY12_DEMO_NOW
+
+
+def _file(tmp_path, defects=(), name="events.csv", dataset="security_events"):
+    path = tmp_path / name
+    path.write_bytes(security.generate(size=2_000, defects=defects).files[f"security/{dataset}.csv"])
+    return path
+
+
+def _run(settings, path, **kwargs):
+    return day12_run_file(settings, path, context=day12_context(settings.ge_project_dir.parent), now=NOW, **kwargs)
+
+
+@pytest.mark.parametrize(("defects", "code"), [((), 0), (("clock_skew",), 1), (("pii",), 2)])
+def test_exit_code_follows_the_worst_failed_severity(settings, tmp_path, defects, code):
+    outcome = _run(settings, _file(tmp_path, defects))
+    assert outcome.exit_code == code
+    results = json.loads(outcome.results_path.read_text())
+    assert results["rows"] == 2_000 and len(results["expectations"]) == 13
+    assert {"description", "severity", "reason", "success", "unexpected_count"} <= set(results["expectations"][0])
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "no such file"),
+    (b"a,b\n1,2\n", "match neither security_events nor vulnerability_scan"),
+    ("event_id,event_time,source\n1,2026,caf\xe9\n".encode("latin-1"), "not UTF-8"),
+])
+def test_unreadable_input_is_exit_3_with_a_clear_message(settings, tmp_path, content, message):
+    path = tmp_path / "input.csv"
+    if content is not None:
+        path.write_bytes(content)
+    outcome = _run(settings, path)
+    assert outcome.exit_code == 3 and message in outcome.message
+
+
+def test_an_unchanged_input_is_skipped_unless_forced(settings, tmp_path):
+    path = _file(tmp_path)
+    assert _run(settings, path).results_path is not None
+    skipped = _run(settings, path)
+    assert skipped.exit_code == 0 and "unchanged since the last successful run" in skipped.message
+    assert _run(settings, path, force=True).results_path is not None
+
+
+def test_quarantine_file_lists_failing_ids_per_expectation(settings, tmp_path):
+    outcome = _run(settings, _file(tmp_path, ("invalid_ips",)), run_name="ips")
+    quarantine = json.loads((settings.quarantine_dir / "ips_quarantine.json").read_text())
+    failure = next(f for f in quarantine["failures"] if "src_ip" in f["description"])
+    expected = security.generate(size=2_000, defects=["invalid_ips"]).injected["invalid_ips"]
+    assert failure["failing_ids"] == expected and failure["severity"] == "critical"
+    assert outcome.exit_code == 2
+
+
+def test_planted_pii_appears_in_no_results_quarantine_log_or_data_docs(settings, tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    path = _file(tmp_path, ("pii", "invalid_ips"))
+    planted = re.findall(r"note=(?:ssn|card|contact) ([^,\n]+)", path.read_text())
+    assert len(planted) == 40
+    day12_build_docs(settings, {"day12_sample_security_events_dirty.csv": path}, docs_dir=tmp_path / "docs")
+    artefacts = [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix in (".json", ".html", ".log", ".yml")
+                 and p != path]
+    assert any(p.suffix == ".html" and "validations" in p.parts for p in artefacts)
+    texts = [p.read_text(errors="ignore") for p in artefacts] + [caplog.text]
+    leaks = [secret for secret in planted for text in texts if secret in text]
+    assert not leaks, f"{len(leaks)} planted values leaked"
+
+
+def test_data_docs_rebuild_to_the_same_bytes(settings, tmp_path):
+    samples = day12_write_samples(tmp_path / "data")
+    docs = tmp_path / "docs"
+
+    def snapshot():
+        day12_build_docs(settings, samples, docs_dir=docs)
+        return {p.relative_to(docs): p.read_bytes() for p in docs.rglob("*") if p.is_file()}
+
+    first, second = snapshot(), snapshot()
+    assert first.keys() == second.keys() and len(first) > 10
+    assert [str(k) for k in first if first[k] != second[k]] == []
+    assert not any(b"great-expectations-web-assets.s3" in v and k.suffix == ".html" for k, v in first.items())

@@ -1,0 +1,28 @@
+"""The drop-folder schedule: validates each file once per content, never overlapping."""
+import logging
+from datetime import datetime, timedelta, timezone
+
+from day12_SCHEDULER_dropfolder import DAY12_JOB_ID, day12_build_scheduler, day12_cron_line, day12_validate_drop_folder
+from shared_synthetic_data import security
+
+
+def test_a_pass_validates_new_files_and_skips_unchanged_ones(settings, caplog):
+    caplog.set_level(logging.INFO)
+    settings.drop_folder.mkdir(parents=True, exist_ok=True)
+    (settings.drop_folder / "clean.csv").write_bytes(security.generate(size=500).files["security/security_events.csv"])
+    (settings.drop_folder / "dirty.csv").write_bytes(
+        security.generate(size=500, defects=["pii"]).files["security/security_events.csv"])
+    (settings.drop_folder / "notes.txt").write_text("ignored")
+    assert day12_validate_drop_folder(settings) == {"clean.csv": 0, "dirty.csv": 2}
+    assert day12_validate_drop_folder(settings) == {"clean.csv": 0, "dirty.csv": 2}
+    assert "unchanged since the last successful run" in caplog.text  # clean.csv, the second time
+
+
+def test_schedule_and_cron_line(settings, tmp_path):
+    job = day12_build_scheduler(settings, job=lambda: None).get_job(DAY12_JOB_ID)
+    assert (job.max_instances, job.coalesce) == (1, True)
+    start = datetime(2026, 11, 23, tzinfo=timezone.utc)
+    first = job.trigger.get_next_fire_time(None, start)
+    assert job.trigger.get_next_fire_time(first, first + timedelta(seconds=1)) - first == timedelta(minutes=15)
+    assert day12_cron_line(settings, tmp_path, "py").splitlines() == [
+        "CRON_TZ=UTC", f"*/15 * * * * cd {tmp_path} && py day12/day12_SCHEDULER_dropfolder.py --once >> day12/logs/day12_cron.log 2>&1"]
