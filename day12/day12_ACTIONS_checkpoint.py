@@ -16,6 +16,18 @@ from typing import Literal
 from great_expectations.checkpoint.actions import ValidationAction
 
 DAY12_LOG = logging.getLogger("day12.checkpoint")
+DAY12_DIR = Path(__file__).resolve().parent
+
+
+def day12_resolve(folder: str) -> Path:
+    """Folders in the checkpoint config are relative to day12/ so the committed JSON names no machine path."""
+    path = Path(folder)
+    return path if path.is_absolute() else DAY12_DIR / path
+
+
+def day12_portable(folder: Path) -> str:
+    folder = Path(folder).resolve()
+    return str(folder.relative_to(DAY12_DIR)) if folder.is_relative_to(DAY12_DIR) else str(folder)
 DAY12_VALUE_KEYS = ("unexpected_list", "partial_unexpected_list", "partial_unexpected_counts", "unexpected_rows",
                     "partial_unexpected_index_list", "unexpected_index_query", "details")
 
@@ -40,7 +52,6 @@ def day12_failed_ids(result, id_column: str) -> list[str]:
 class day12_ScrubAction(ValidationAction):
     type: Literal["day12_scrub"] = "day12_scrub"
     id_column: str = "event_id"
-    fixed_time: str | None = None  # ISO time written over GX's wall-clock stamps
 
     def run(self, checkpoint_result, action_context=None):
         from great_expectations.data_context.data_context.context_factory import project_manager
@@ -49,9 +60,9 @@ class day12_ScrubAction(ValidationAction):
         for key, run_result in checkpoint_result.run_results.items():
             for result in run_result.results:
                 day12_scrub_result(result, self.id_column)
-            if self.fixed_time:
-                run_result.meta["validation_time"] = self.fixed_time
-                run_result.meta.pop("batch_markers", None)
+            # the run's own time (fixed by the caller for reproducible docs) instead of GX's wall clock
+            run_result.meta["validation_time"] = checkpoint_result.run_id.run_time.isoformat()
+            run_result.meta.pop("batch_markers", None)
             store.set(key, run_result)  # overwrite what GX stored before the actions ran
         return {"scrubbed": len(checkpoint_result.run_results)}
 
@@ -76,7 +87,7 @@ class day12_QuarantineAction(ValidationAction):
                                 "severity": (result.expectation_config.meta or {}).get("severity", "warning"),
                                 "failing_ids": sorted(failing),
                                 "unexpected_count": (result.result or {}).get("unexpected_count")})
-        target = Path(self.quarantine_dir) / f"{checkpoint_result.run_id.run_name}_quarantine.json"
+        target = day12_resolve(self.quarantine_dir) / f"{checkpoint_result.run_id.run_name}_quarantine.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps({"run": checkpoint_result.run_id.run_name, "quarantined_ids": sorted(ids),
                                       "failures": entries}, indent=2) + "\n")
@@ -151,4 +162,4 @@ class day12_LocaliseDocsAction(ValidationAction):
     docs_dir: str
 
     def run(self, checkpoint_result, action_context=None):
-        return {"pages_localised": day12_localise_docs(Path(self.docs_dir))}
+        return {"pages_localised": day12_localise_docs(day12_resolve(self.docs_dir))}

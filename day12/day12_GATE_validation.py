@@ -65,14 +65,13 @@ def day12_context(project_dir: Path | None):
     return gx.get_context(mode="file", project_root_dir=str(project_dir))
 
 
-def day12_ensure(context, dataset: str, *, quarantine_dir: Path | None = None, fixed_time: str | None = None,
-                 docs_dir: Path | None = None):
+def day12_ensure(context, dataset: str, *, quarantine_dir: Path | None = None, docs_dir: Path | None = None):
     """Datasource, suite (rebuilt from code, so the stored JSON never drifts), validation definition, checkpoint."""
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
 
-    from day12_ACTIONS_checkpoint import (day12_LocaliseDocsAction, day12_NotifyAction, day12_QuarantineAction,
-                                          day12_ScrubAction)
+    from day12_ACTIONS_checkpoint import (day12_LocaliseDocsAction, day12_NotifyAction, day12_portable,
+                                          day12_QuarantineAction, day12_ScrubAction)
 
     try:
         source = context.data_sources.get(DAY12_DATASOURCE)  # keep the other dataset's asset: never replace
@@ -97,12 +96,15 @@ def day12_ensure(context, dataset: str, *, quarantine_dir: Path | None = None, f
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=f"day12_{dataset}_validation", data=batch, suite=suite))
     id_column = DAY12_ID_COLUMNS[dataset]
-    actions = [day12_ScrubAction(name="scrub_failing_values", id_column=id_column, fixed_time=fixed_time)]
+    actions = [day12_ScrubAction(name="scrub_failing_values", id_column=id_column)]
     if quarantine_dir is not None:
-        actions += [day12_QuarantineAction(name="quarantine_failing_rows", quarantine_dir=str(quarantine_dir), id_column=id_column),
+        actions += [day12_QuarantineAction(name="quarantine_failing_rows", quarantine_dir=day12_portable(quarantine_dir),
+                                           id_column=id_column),
                     UpdateDataDocsAction(name="update_data_docs", site_names=[DAY12_DOCS_SITE]),
-                    day12_LocaliseDocsAction(name="localise_data_docs", docs_dir=str(docs_dir or DAY12_DEFAULT_DOCS)),
+                    day12_LocaliseDocsAction(name="localise_data_docs", docs_dir=day12_portable(docs_dir or DAY12_DEFAULT_DOCS)),
                     day12_NotifyAction(name="notify_on_failure")]
+    stored = Path(getattr(context, "root_directory", None) or "/nonexistent") / "checkpoints" / f"{DAY12_CHECKPOINT}.json"
+    stored.unlink(missing_ok=True)  # code owns the checkpoint: an old stored shape must never block loading it
     checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
         name=DAY12_CHECKPOINT, validation_definitions=[definition], actions=actions,
         # ids of failing rows, never their values (the scrub action removes what GX adds anyway)
@@ -160,8 +162,7 @@ def day12_validate_dataframe(df, dataset: str = "security_events", *, settings=N
     settings = settings or day12_load_settings(env_file=None)
     now = now or datetime.now(timezone.utc)
     context = context or day12_context(None)
-    checkpoint = day12_ensure(context, dataset, quarantine_dir=quarantine_dir,
-                              fixed_time=fixed_time.isoformat() if fixed_time else None)
+    checkpoint = day12_ensure(context, dataset, quarantine_dir=quarantine_dir)
     run_id = RunIdentifier(run_name=run_name or f"day12-{dataset}-{now:%Y%m%dT%H%M%S}", run_time=fixed_time or now)
     outcome = checkpoint.run(batch_parameters={"dataframe": day12_prepare(df, dataset)},
                              expectation_parameters=day12_runtime_parameters(settings, now), run_id=run_id)
