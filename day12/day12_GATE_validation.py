@@ -93,8 +93,8 @@ def day12_ensure(context, dataset: str, *, quarantine_dir: Path | None = None, d
     for n, expectation in enumerate(suite.expectations):
         expectation.id = _stable_id(f"{suite_name}:{n}:{expectation.expectation_type}")  # same id on every rebuild
     suite = context.suites.add_or_update(suite)
-    definition = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=f"day12_{dataset}_validation", data=batch, suite=suite))
+    definition = context.validation_definitions.add_or_update(gx.ValidationDefinition(
+        name=f"day12_{dataset}_validation", id=_stable_id(f"{dataset}_validation"), data=batch, suite=suite))
     id_column = DAY12_ID_COLUMNS[dataset]
     actions = [day12_ScrubAction(name="scrub_failing_values", id_column=id_column)]
     if quarantine_dir is not None:
@@ -103,8 +103,11 @@ def day12_ensure(context, dataset: str, *, quarantine_dir: Path | None = None, d
                     UpdateDataDocsAction(name="update_data_docs", site_names=[DAY12_DOCS_SITE]),
                     day12_LocaliseDocsAction(name="localise_data_docs", docs_dir=day12_portable(docs_dir or DAY12_DEFAULT_DOCS)),
                     day12_NotifyAction(name="notify_on_failure")]
-    stored = Path(getattr(context, "root_directory", None) or "/nonexistent") / "checkpoints" / f"{DAY12_CHECKPOINT}.json"
-    stored.unlink(missing_ok=True)  # code owns the checkpoint: an old stored shape must never block loading it
+    try:
+        context.checkpoints.get(DAY12_CHECKPOINT)  # updating in place keeps its id, so the JSON does not churn
+    except Exception:  # missing, or stored by an older version of this code in a shape it no longer loads
+        stored = Path(getattr(context, "root_directory", None) or "/nonexistent") / "checkpoints" / f"{DAY12_CHECKPOINT}.json"
+        stored.unlink(missing_ok=True)  # code owns the checkpoint: a stale file must never block the run
     checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
         name=DAY12_CHECKPOINT, validation_definitions=[definition], actions=actions,
         # ids of failing rows, never their values (the scrub action removes what GX adds anyway)

@@ -78,13 +78,18 @@ def test_planted_pii_appears_in_no_results_quarantine_log_or_data_docs(settings,
     assert not leaks, f"{len(leaks)} planted values leaked"
 
 
-def test_data_docs_rebuild_to_the_same_bytes(settings, tmp_path):
+def test_data_docs_and_gx_config_rebuild_to_the_same_bytes(settings, tmp_path):
     samples = day12_write_samples(tmp_path / "data")
     docs = tmp_path / "docs"
 
+    gx_config = settings.ge_project_dir
+
     def snapshot():
         day12_build_docs(settings, samples, docs_dir=docs)
-        return {p.relative_to(docs): p.read_bytes() for p in docs.rglob("*") if p.is_file()}
+        files = {p.relative_to(docs): p.read_bytes() for p in docs.rglob("*") if p.is_file()}
+        files.update({Path("gx") / p.relative_to(gx_config): p.read_bytes() for p in gx_config.rglob("*")
+                      if p.is_file() and "uncommitted" not in p.parts})  # suites, checkpoint: committed too
+        return files
 
     first, second = snapshot(), snapshot()
     assert first.keys() == second.keys() and len(first) > 10
