@@ -9,7 +9,6 @@ day12/evidence/day12_bench_results.json. Target: GX within 2x of pandas on 1M ro
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import io
 import json
 import sys
@@ -17,18 +16,11 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from day12_SUITES_security import DAY12_ACTIONS, DAY12_EVENT_COLUMNS, DAY12_PII_PATTERNS, DAY12_SEVERITY_LEVELS, DAY12_SOURCES
+from day12_SUITES_security import (DAY12_ACTIONS, DAY12_EVENT_COLUMNS, DAY12_PII_PATTERNS, DAY12_SEVERITY_LEVELS,
+                                   DAY12_SOURCES, day12_is_ip)
 
 DAY12_RESULTS = Path(__file__).resolve().parent / "evidence" / "day12_bench_results.json"
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=timezone.utc)
-
-
-def _valid_ip(value) -> bool:
-    try:
-        ipaddress.ip_address(str(value))
-        return True
-    except ValueError:
-        return False
 
 
 def day12_pandas_checks(df, now: datetime, skew_minutes: int = 5, min_rows: int = 100, max_rows: int = 5_000_000) -> dict:
@@ -44,7 +36,7 @@ def day12_pandas_checks(df, now: datetime, skew_minutes: int = 5, min_rows: int 
         "event_time_present": df["event_time"].notna().all(),
         "event_time_not_future": (df["event_time"].dropna() <= latest).all(),
         "ingested_after_event": pair_ok.mean() >= 0.99,
-        "src_ip_valid": df["src_ip"].dropna().map(_valid_ip).all(),
+        "src_ip_valid": df["src_ip"].dropna().map(day12_is_ip).all(),
         "severity_in_set": df["severity"].dropna().isin(DAY12_SEVERITY_LEVELS).all(),
         "action_in_set": df["action"].dropna().isin(DAY12_ACTIONS).all(),
         "dst_port_range": df["dst_port"].dropna().between(0, 65535).all(),

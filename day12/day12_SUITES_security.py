@@ -23,6 +23,15 @@ DAY12_PII_PATTERNS = [
 DAY12_SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 
 
+def day12_is_ip(value) -> bool:
+    """IPv4 or IPv6, by Python's ipaddress (a regex gets IPv6 compression and octet ranges wrong)."""
+    try:
+        ipaddress.ip_address(str(value))
+        return True
+    except ValueError:
+        return False
+
+
 def day12_register_custom_expectations():
     """Define (once) the IP-address expectation: a regex cannot validate IPv6 compression or octet ranges."""
     global ExpectColumnValuesToBeValidIpAddress
@@ -32,19 +41,12 @@ def day12_register_custom_expectations():
     from great_expectations.expectations.expectation import ColumnMapExpectation
     from great_expectations.expectations.metrics import ColumnMapMetricProvider, column_condition_partial
 
-    def _is_ip(value) -> bool:
-        try:
-            ipaddress.ip_address(str(value))
-            return True
-        except ValueError:
-            return False
-
     class Day12ColumnValuesValidIp(ColumnMapMetricProvider):
         condition_metric_name = "column_values.day12_valid_ip_address"
 
         @column_condition_partial(engine=PandasExecutionEngine)
         def _pandas(cls, column, **kwargs):
-            return column.map(_is_ip)
+            return column.map(day12_is_ip)
 
     class ExpectColumnValuesToBeValidIpAddress(ColumnMapExpectation):
         """Expect column values to be IPv4 or IPv6 addresses (checked with Python's ipaddress module)."""
