@@ -1,0 +1,51 @@
+"""Structured logging: one key=value line per event, UTC timestamps, to stderr and a log file.
+
+Tracebacks go to the log file only; the terminal gets the one-line reason.
+"""
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import time
+from pathlib import Path
+
+_STANDARD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
+def _value(value) -> str:
+    text = str(value)
+    return f'"{text}"' if (not text or any(c in text for c in ' ="')) else text
+
+
+class day11_KeyValueFormatter(logging.Formatter):
+    converter = time.gmtime
+
+    def __init__(self, with_tracebacks: bool):
+        super().__init__()
+        self.with_tracebacks = with_tracebacks
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRIBUTES}
+        line = (f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')}Z level={record.levelname} "
+                f"logger={record.name} msg={_value(record.getMessage())}")
+        line += "".join(f" {key}={_value(value)}" for key, value in fields.items())
+        if record.exc_info and self.with_tracebacks:
+            line += "\n" + self.formatException(record.exc_info)
+        elif record.exc_info:
+            line += f" error={_value(record.exc_info[1])}"
+        return line
+
+
+def day11_setup_logging(log_path: Path | None, level: int = logging.INFO) -> None:
+    root = logging.getLogger("day11")
+    root.setLevel(level)
+    root.handlers.clear()
+    root.propagate = False
+    terminal = logging.StreamHandler()
+    terminal.setFormatter(day11_KeyValueFormatter(with_tracebacks=False))
+    root.addHandler(terminal)
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        to_file = logging.handlers.RotatingFileHandler(log_path, maxBytes=5_000_000, backupCount=3, encoding="utf-8")
+        to_file.setFormatter(day11_KeyValueFormatter(with_tracebacks=True))
+        root.addHandler(to_file)

@@ -1,0 +1,44 @@
+"""Retail daily performance report: yesterday's Google Ads + GA4 KPIs to Slack (Block Kit) and e-mail.
+
+    python day11/day11_ORCHESTRATOR_retail_report.py            # yesterday (UTC); real APIs where configured
+    python day11/day11_ORCHESTRATOR_retail_report.py --demo     # local stand-ins for Google, Slack and SMTP
+    python day11/day11_ORCHESTRATOR_retail_report.py --date 2026-11-22 --force
+
+The Python mirror of day11/workflows (the n8n export): same inputs, same KPIs, same message.
+Exit codes: 0 delivered (or already delivered for that date); 1 a delivery failed (Slack's or the
+SMTP server's reply is logged); 2 configuration rejected; 3 source data unusable.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date, datetime, timezone
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Send the retail daily performance report.")
+    parser.add_argument("--date", type=date.fromisoformat, help="report date YYYY-MM-DD (default: yesterday, UTC)")
+    parser.add_argument("--force", action="store_true", help="deliver again even if the ledger says delivered")
+    parser.add_argument("--demo", action="store_true", help="local stand-ins for every external system, demo ledger")
+    args = parser.parse_args(argv)
+    from day11_CONFIG_settings import DAY11_DIR, day11_ConfigError, day11_load_settings
+    from day11_LOG_setup import day11_setup_logging
+
+    demo = {"ads_api_base_url": None, "ga4_api_base_url": None, "slack_webhook_url": None, "smtp_host": None,
+            "ledger_path": DAY11_DIR / "state" / "day11_demo_ledger.sqlite"} if args.demo else {}
+    try:
+        settings = day11_load_settings(**demo)
+    except day11_ConfigError as exc:
+        print(f"configuration rejected: {exc}", file=sys.stderr)
+        return 2
+    day11_setup_logging(settings.output_dir / "day11_execution.log")
+    from day11_PIPELINE_report import day11_default_date, day11_run
+
+    report_date = args.date or settings.report_date or day11_default_date(datetime.now(timezone.utc))
+    outcome = day11_run(settings, report_date=report_date, force=args.force or args.demo)
+    print(outcome.message)
+    return outcome.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Send the retail report every day at 08:00 UTC (DAY11_SCHEDULE_CRON in DAY11_TIMEZONE).
+
+Runbook
+    python day11/day11_SCHEDULER_cron.py               # foreground; Ctrl-C stops after the running job
+    python day11/day11_SCHEDULER_cron.py --print-cron  # CRON_TZ=UTC / 0 8 * * * cd ... && ... ORCHESTRATOR
+
+An explicit UTC timezone (never the laptop's zone), max_instances=1, coalesce and a misfire grace of
+an hour: the report goes out once, even after the machine slept through 08:00. The ledger makes a
+second trigger (cron and the scheduler both installed) deliver nothing twice.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+DAY11_JOB_ID = "day11_retail_report"
+DAY11_MISFIRE_GRACE_SECONDS = 3600
+
+
+def day11_scheduled_report() -> None:
+    from datetime import datetime, timezone
+
+    from day11_CONFIG_settings import day11_load_settings
+    from day11_PIPELINE_report import day11_default_date, day11_run
+
+    day11_run(day11_load_settings(), report_date=day11_default_date(datetime.now(timezone.utc)))
+
+
+def day11_build_scheduler(settings, job=day11_scheduled_report):
+    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.triggers.cron import CronTrigger
+
+    scheduler = BlockingScheduler(timezone=settings.timezone)
+    scheduler.add_job(job, CronTrigger.from_crontab(settings.schedule_cron, timezone=settings.timezone), id=DAY11_JOB_ID,
+                      max_instances=1, coalesce=True, misfire_grace_time=DAY11_MISFIRE_GRACE_SECONDS, replace_existing=True)
+    return scheduler
+
+
+def day11_cron_line(settings, repo, python: str) -> str:
+    return (f"CRON_TZ={settings.timezone}\n{settings.schedule_cron} cd {repo} && {python} "
+            f"day11/day11_ORCHESTRATOR_retail_report.py >> day11/output/day11_cron.log 2>&1")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Daily scheduler for the retail performance report.")
+    parser.add_argument("--print-cron", action="store_true", help="print the equivalent crontab lines and exit")
+    args = parser.parse_args(argv)
+    from day11_CONFIG_settings import DAY11_DIR, day11_ConfigError, day11_load_settings
+    from day11_LOG_setup import day11_setup_logging
+
+    try:
+        settings = day11_load_settings()
+    except day11_ConfigError as exc:
+        print(f"configuration rejected: {exc}", file=sys.stderr)
+        return 2
+    if args.print_cron:
+        print(day11_cron_line(settings, DAY11_DIR.parent, sys.executable))
+        return 0
+    day11_setup_logging(settings.output_dir / "day11_execution.log")
+    scheduler = day11_build_scheduler(settings)
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
