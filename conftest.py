@@ -25,6 +25,12 @@ def require_service(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
+def service_required():
+    """The skip-locally / fail-in-CI policy, for day suites whose services are not set up here."""
+    return require_service
+
+
+@pytest.fixture(scope="session")
 def redis_url() -> str:
     import redis
 

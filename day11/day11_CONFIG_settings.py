@@ -53,6 +53,7 @@ class day11_Settings(BaseSettings):
     timezone: str = "UTC"  # the team reads one clock; UTC has no daylight-saving gaps
     output_dir: Path = DAY11_DIR / "output"  # payloads, logs and the Slack stand-in's captures
     ledger_path: Path = DAY11_DIR / "state" / "day11_ledger.sqlite"  # (date, channel) already posted: no double post
+    n8n_cache_dir: Path | None = None  # unset: ~/.cache/orchestration-week/n8n-<version>, outside the repository
 
     @field_validator("email_to", mode="before")
     @classmethod

@@ -1,0 +1,73 @@
+"""The n8n exports, checked as files: triggers, error handling, and nothing secret inside."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
+MAIN = json.loads((WORKFLOWS / "day11_retail_report_workflow.json").read_text())
+ERROR = json.loads((WORKFLOWS / "day11_error_handler_workflow.json").read_text())
+SECRET_PATTERNS = [
+    r"xox[abposr]-[0-9A-Za-z-]+", r"hooks\.slack\.com/services/", r"AKIA[0-9A-Z]{16}", r"ya29\.[0-9A-Za-z_-]+",
+    r"Bearer\s+[0-9A-Za-z._-]{8,}", r"-----BEGIN [A-Z ]*PRIVATE KEY-----", r"\"(password|apiKey|accessToken|token)\"\s*:",
+    r"SG\.[0-9A-Za-z_-]{16,}", r"whsec_[0-9A-Za-z+/=]{16,}",
+]
+
+
+def _nodes(workflow, kind=None):
+    return [n for n in workflow["nodes"] if kind is None or n["type"] == kind]
+
+
+@pytest.mark.parametrize("workflow", [MAIN, ERROR], ids=["main", "error_handler"])
+def test_no_secret_and_credentials_referenced_by_id_and_name_only(workflow):
+    text = json.dumps(workflow)
+    for pattern in SECRET_PATTERNS:
+        assert not re.search(pattern, text), pattern
+    for node in _nodes(workflow):
+        for credential in (node.get("credentials") or {}).values():
+            assert set(credential) == {"id", "name"}, node["name"]
+
+
+@pytest.mark.parametrize("workflow", [MAIN, ERROR], ids=["main", "error_handler"])
+def test_ids_fit_the_cli_and_node_names_are_unique(workflow):
+    assert len(workflow["id"]) <= 21
+    names = [n["name"] for n in workflow["nodes"]]
+    assert len(names) == len(set(names))
+
+
+def test_schedule_at_eight_utc_and_a_manual_run_now_feed_the_same_chain():
+    (schedule,) = _nodes(MAIN, "n8n-nodes-base.scheduleTrigger")
+    assert schedule["parameters"]["rule"]["interval"][0]["expression"] == "0 8 * * *"
+    assert MAIN["settings"]["timezone"] == "UTC"
+    (manual,) = _nodes(MAIN, "n8n-nodes-base.manualTrigger")
+    first = {MAIN["connections"][t["name"]]["main"][0][0]["node"] for t in (schedule, manual)}
+    assert first == {"Report window"}
+
+
+def test_every_http_node_retries_and_routes_its_errors_to_the_alert_branch():
+    alert = "Alert: report failed"
+    for node in _nodes(MAIN, "n8n-nodes-base.httpRequest"):
+        assert node.get("retryOnFail") and node.get("maxTries", 0) >= 2 and node.get("waitBetweenTries"), node["name"]
+        if node["name"] == alert:
+            continue
+        assert node.get("onError") == "continueErrorOutput", node["name"]
+        error_output = MAIN["connections"][node["name"]]["main"][1]
+        assert [t["node"] for t in error_output] == [alert], node["name"]
+    urls = [n["parameters"]["url"] for n in _nodes(MAIN, "n8n-nodes-base.httpRequest")]
+    assert all(url.startswith("={{ $env.DAY11_") for url in urls)  # the same export runs on real APIs or stand-ins
+
+
+def test_the_error_workflow_is_wired_and_reports_workflow_node_error_and_execution():
+    assert MAIN["settings"]["errorWorkflow"] == ERROR["id"]
+    (trigger,) = _nodes(ERROR, "n8n-nodes-base.errorTrigger")
+    body = _nodes(ERROR, "n8n-nodes-base.httpRequest")[0]["parameters"]["jsonBody"]
+    for part in ("$json.workflow.name", "lastNodeExecuted", "error", "$json.execution.id"):
+        assert part in body
+    assert ERROR["connections"][trigger["name"]]["main"][0][0]["node"] == "Alert Slack"
+
+
+def test_the_canvas_explains_itself():
+    assert len(_nodes(MAIN, "n8n-nodes-base.stickyNote")) >= 2
+    assert {"Fetch Google Ads campaigns", "Fetch GA4 report", "Compute KPIs", "Build Block Kit message",
+            "Post to Slack", "Email the report"} <= {n["name"] for n in MAIN["nodes"]}
