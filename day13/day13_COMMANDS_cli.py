@@ -32,8 +32,6 @@ def day13_command_run(settings, now=lambda: datetime.now(timezone.utc), after_co
 
 def day13_command_route_test(settings, pairs: list[str], now: datetime | None = None) -> int:
     """route-test alert_type=sanctions_hit severity=Critical [entity_id=...]: receivers, silence, inhibition."""
-    from day13_RUNTIME_wiring import day13_load_configs
-
     labels = dict(pair.split("=", 1) for pair in pairs if "=" in pair)
     labels.setdefault("fingerprint", "route-test")
     db = day13_connect(settings.audit_log_path)

@@ -23,7 +23,7 @@ from typing import Callable
 from day13_INGEST_sources import (day13_Alert, day13_InvalidAlert, day13_normalise, day13_read_drop_file, day13_read_eml,
                                   day13_UnreadableFile)
 from day13_NOTIFY_receivers import day13_Dispatcher, day13_Notification, day13_PermanentError, day13_TransientError
-from day13_ROUTING_tree import day13_Routing
+from day13_ROUTING_tree import day13_InhibitionIndex, day13_Routing
 from day13_RULES_classify import DAY13_SEVERITIES, day13_classify, day13_Rules
 from day13_STORE_audit import day13_Audit
 
@@ -209,7 +209,7 @@ class day13_Triage:
         now = self.now()
         since = (now - DAY13_ACTIVE_WINDOW).isoformat()
         active = [json.loads(r["labels"]) for r in self.db.execute("SELECT labels FROM day13_alerts WHERE last_seen >= ?", (since,))]
-        index = self._inhibition_index(active)
+        index = day13_InhibitionIndex(self.routing.inhibitions, active)
         log = self._notification_log(list(self.touched))
         queued: list[tuple] = []
         self.db.execute("BEGIN IMMEDIATE")
@@ -237,18 +237,7 @@ class day13_Triage:
                 log[(row["fingerprint"], row["receiver"])] = (row["status"], row["last_sent_at"])
         return log
 
-    def _inhibition_index(self, active: list[dict]) -> list[dict[tuple, list[dict]]]:
-        """Per inhibition rule: active source alerts by the values of the fields that must be equal."""
-        index = []
-        for rule in self.routing.inhibitions:
-            by_key: dict[tuple, list[dict]] = defaultdict(list)
-            for labels in active:
-                if all(m.matches(labels) for m in rule.source):
-                    by_key[tuple(labels.get(f) for f in rule.equal)].append(labels)
-            index.append(by_key)
-        return index
-
-    def _route_one(self, labels: dict, index, now: datetime, log: dict, queued: list) -> None:
+    def _route_one(self, labels: dict, index: day13_InhibitionIndex, now: datetime, log: dict, queued: list) -> None:
         fingerprint = labels["fingerprint"]
         silence = self.routing.silence_for(labels, now)
         if silence:
@@ -256,15 +245,14 @@ class day13_Triage:
             self.audit.record("silenced", now, fingerprint=fingerprint, rationale=silence.comment,
                               silenced_by=silence.created_by, until=silence.ends_at.isoformat())
             return
-        for rule, by_key in zip(self.routing.inhibitions, index):
-            if all(m.matches(labels) for m in rule.target):
-                sources = [s for s in by_key.get(tuple(labels.get(f) for f in rule.equal), []) if s["fingerprint"] != fingerprint]
-                if sources:
-                    self.summary.inhibited += 1
-                    self.audit.record("inhibited", now, fingerprint=fingerprint,
-                                      rationale=f"{sources[0]['severity']} alert {sources[0]['fingerprint']} for the same "
-                                                f"{', '.join(rule.equal)}", equal=list(rule.equal))
-                    return
+        muted = index.find(labels)
+        if muted:
+            rule, source = muted
+            self.summary.inhibited += 1
+            self.audit.record("inhibited", now, fingerprint=fingerprint,
+                              rationale=f"{source['severity']} alert {source['fingerprint']} for the same "
+                                        f"{', '.join(rule.equal)}", equal=list(rule.equal))
+            return
         for route in self.routing.root.match(labels):
             self._queue(fingerprint, labels, route, now, log, queued)
 

@@ -119,14 +119,29 @@ class day13_Routing:
 
     def inhibitor(self, labels: dict[str, str], active: list[dict[str, str]]) -> tuple[day13_Inhibition, dict] | None:
         """The rule and the active source alert that mute this one, if any (never itself)."""
-        for rule in self.inhibitions:
-            if not all(m.matches(labels) for m in rule.target):
-                continue
-            for other in active:
-                if (other is not labels and all(m.matches(other) for m in rule.source)
-                        and all(other.get(f) == labels.get(f) for f in rule.equal)
-                        and other.get("fingerprint") != labels.get("fingerprint")):
-                    return rule, other
+        return day13_InhibitionIndex(self.inhibitions, active).find(labels)
+
+
+class day13_InhibitionIndex:
+    """Active source alerts per inhibition rule, keyed by the fields that must be equal: one lookup per alert
+    instead of a scan of every active alert (a run can route tens of thousands)."""
+
+    def __init__(self, rules: tuple[day13_Inhibition, ...], active: list[dict[str, str]]):
+        self.rules = rules
+        self.sources: list[dict[tuple, list[dict]]] = []
+        for rule in rules:
+            by_key: dict[tuple, list[dict]] = {}
+            for labels in active:
+                if all(m.matches(labels) for m in rule.source):
+                    by_key.setdefault(tuple(labels.get(f) for f in rule.equal), []).append(labels)
+            self.sources.append(by_key)
+
+    def find(self, labels: dict[str, str]) -> tuple[day13_Inhibition, dict] | None:
+        for rule, by_key in zip(self.rules, self.sources):
+            if all(m.matches(labels) for m in rule.target):
+                for source in by_key.get(tuple(labels.get(f) for f in rule.equal), []):
+                    if source.get("fingerprint") != labels.get("fingerprint"):
+                        return rule, source
         return None
 
 
