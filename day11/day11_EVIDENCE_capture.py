@@ -24,7 +24,8 @@ from datetime import date
 from pathlib import Path
 
 from day11_CONFIG_settings import DAY11_DIR, day11_load_settings
-from day11_N8N_runtime import DAY11_N8N_BASE_ENV, DAY11_N8N_VERSION, day11_install_n8n, day11_n8n_cache, day11_run_n8n
+from day11_N8N_runtime import (DAY11_MAIN_WORKFLOW_ID, DAY11_N8N_BASE_ENV, DAY11_N8N_VERSION, day11_install_n8n,
+                                day11_n8n_cache, day11_prepare_n8n, day11_run_n8n, day11_standin_env)
 from day11_PIPELINE_report import day11_smtp_sink
 from day11_STANDIN_servers import day11_standin
 
@@ -85,21 +86,10 @@ def main() -> int:
     shots.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         home, out = Path(tmp) / "n8n", Path(tmp) / "out"
-        home.mkdir()
         with day11_standin(DAY11_EVIDENCE_DATE, out) as base, day11_smtp_sink(out) as (smtp_host, smtp_port):
-            credentials = [
-                {"id": "day11GoogleBearer", "name": "day11 Google APIs bearer token", "type": "httpHeaderAuth",
-                 "data": {"name": "Authorization", "value": "Bearer stand-in"}},
-                {"id": "day11SmtpAccount1", "name": "day11 SMTP account", "type": "smtp",
-                 "data": {"host": smtp_host, "port": smtp_port, "secure": False, "user": "", "password": "", "disableStartTls": True}}]
-            (home / "credentials.json").write_text(json.dumps(credentials))
-            env = {"DAY11_ADS_API_BASE_URL": base, "DAY11_GA4_API_BASE_URL": base,
-                   "DAY11_SLACK_WEBHOOK_URL": f"{base}/slack/webhook", "DAY11_REPORT_DATE": str(DAY11_EVIDENCE_DATE)}
-            for step in (("import:credentials", f"--input={home / 'credentials.json'}"),
-                         ("import:workflow", f"--input={DAY11_DIR / 'workflows' / 'day11_error_handler_workflow.json'}"),
-                         ("import:workflow", f"--input={DAY11_DIR / 'workflows' / 'day11_retail_report_workflow.json'}")):
-                day11_run_n8n(n8n, home, env, *step).check_returncode()
-            run = day11_run_n8n(n8n, home, env, "execute", "--id=day11RetailReport01", "--rawOutput")
+            env = day11_standin_env(base, DAY11_EVIDENCE_DATE)
+            day11_prepare_n8n(n8n, home, env, smtp_host, smtp_port)
+            run = day11_run_n8n(n8n, home, env, "execute", f"--id={DAY11_MAIN_WORKFLOW_ID}", "--rawOutput")
             run.check_returncode()
             payload = json.loads(next(out.glob("day11_slack_post_*.json")).read_text())
             (evidence / "day11_slack_payload.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
@@ -126,7 +116,7 @@ def main() -> int:
                     except OSError:
                         time.sleep(1)
                 subprocess.run(["node", str(DAY11_DIR / "day11_EVIDENCE_canvas.js"), f"http://127.0.0.1:{port}",
-                                "day11RetailReport01", str(shots / "day11_workflow_canvas.png")],
+                                DAY11_MAIN_WORKFLOW_ID, str(shots / "day11_workflow_canvas.png")],
                                env={**os.environ, "NODE_PATH": str(DAY11_PLAYWRIGHT / "node_modules")},
                                check=True, timeout=180)
             finally:

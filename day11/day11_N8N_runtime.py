@@ -58,3 +58,31 @@ def day11_run_n8n(binary: Path, home: Path, env: dict[str, str], *args: str, tim
     full = {**os.environ, **DAY11_N8N_BASE_ENV, "N8N_USER_FOLDER": str(home),
             "N8N_ENCRYPTION_KEY": "day11-test-encryption-key", **env}
     return subprocess.run([str(binary), *args], env=full, capture_output=True, text=True, timeout=timeout)
+
+
+DAY11_WORKFLOWS = Path(__file__).resolve().parent / "workflows"
+DAY11_MAIN_WORKFLOW_ID = "day11RetailReport01"
+
+
+def day11_standin_env(base_url: str, report_date) -> dict[str, str]:
+    """The $env.DAY11_* values that point the export at the local stand-ins."""
+    return {"DAY11_ADS_API_BASE_URL": base_url, "DAY11_GA4_API_BASE_URL": base_url,
+            "DAY11_SLACK_WEBHOOK_URL": f"{base_url}/slack/webhook", "DAY11_REPORT_DATE": str(report_date)}
+
+
+def day11_prepare_n8n(binary: Path, home: Path, env: dict[str, str], smtp_host: str, smtp_port: int) -> None:
+    """A fresh n8n user folder with stand-in credentials (under the ids the export references) and both
+    workflows imported, the error handler first."""
+    credentials = [
+        {"id": "day11GoogleBearer", "name": "day11 Google APIs bearer token", "type": "httpHeaderAuth",
+         "data": {"name": "Authorization", "value": "Bearer stand-in"}},
+        {"id": "day11SmtpAccount1", "name": "day11 SMTP account", "type": "smtp",
+         "data": {"host": smtp_host, "port": smtp_port, "secure": False, "user": "", "password": "", "disableStartTls": True}}]
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "credentials.json").write_text(json.dumps(credentials))
+    for step in (("import:credentials", f"--input={home / 'credentials.json'}"),
+                 ("import:workflow", f"--input={DAY11_WORKFLOWS / 'day11_error_handler_workflow.json'}"),
+                 ("import:workflow", f"--input={DAY11_WORKFLOWS / 'day11_retail_report_workflow.json'}")):
+        done = day11_run_n8n(binary, home, env, *step)
+        if done.returncode != 0:
+            raise RuntimeError(f"n8n {step[0]} failed: {done.stdout[-1500:]} {done.stderr[-1500:]}")

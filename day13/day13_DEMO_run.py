@@ -12,7 +12,6 @@ import socket
 import threading
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from day13_CONFIG_settings import DAY13_DIR
 from day13_COMMANDS_cli import day13_command_run

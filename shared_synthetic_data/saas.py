@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import string
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timezone
 
 from shared_synthetic_data._common import (
     DEFAULT_END_DATE, DEFAULT_SEED, Dataset, check_size, jsonl_bytes, parse_defects,

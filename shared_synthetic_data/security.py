@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 from shared_synthetic_data._common import (
     DEFAULT_END_DATE, DEFAULT_SEED, Dataset, check_size, csv_bytes, iso_utc, parse_defects,

@@ -9,7 +9,7 @@ and safety incidents / vehicle failures. KPIs are computed from these raw files,
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from shared_synthetic_data._common import (

@@ -11,7 +11,8 @@ import requests
 from day11_BLOCKKIT_message import day11_payload
 from day11_CONFIG_settings import day11_load_settings
 from day11_KPI_report import day11_build_report
-from day11_N8N_runtime import day11_install_n8n, day11_n8n_cache, day11_run_n8n
+from day11_N8N_runtime import (DAY11_MAIN_WORKFLOW_ID, day11_install_n8n, day11_n8n_cache, day11_prepare_n8n,
+                                day11_run_n8n, day11_standin_env)
 from day11_PIPELINE_report import day11_smtp_sink
 from day11_SOURCES_google import day11_fetch_ads, day11_fetch_ga4
 from day11_STANDIN_servers import day11_standin
@@ -30,24 +31,10 @@ def n8n(service_required):
 def _execute(n8n, tmp_path, **standin):
     home, out = tmp_path / "n8n", tmp_path / "out"
     with day11_standin(DAY, out, **standin) as base, day11_smtp_sink(out) as (smtp_host, smtp_port):
-        credentials = [  # stand-in values, generated here: the export itself names credentials by id only
-            {"id": "day11GoogleBearer", "name": "day11 Google APIs bearer token", "type": "httpHeaderAuth",
-             "data": {"name": "Authorization", "value": "Bearer stand-in"}},
-            {"id": "day11SmtpAccount1", "name": "day11 SMTP account", "type": "smtp",
-             "data": {"host": smtp_host, "port": smtp_port, "secure": False, "user": "", "password": "",
-                      "disableStartTls": True}}]
-        home.mkdir()
-        (home / "credentials.json").write_text(json.dumps(credentials))
-        env = {"DAY11_ADS_API_BASE_URL": base, "DAY11_GA4_API_BASE_URL": base,
-               "DAY11_SLACK_WEBHOOK_URL": f"{base}/slack/webhook", "DAY11_REPORT_DATE": str(DAY)}
-        workflows = Path(__file__).resolve().parents[1] / "workflows"
-        steps = [("import:credentials", f"--input={home / 'credentials.json'}"),
-                 ("import:workflow", f"--input={workflows / 'day11_error_handler_workflow.json'}"),
-                 ("import:workflow", f"--input={workflows / 'day11_retail_report_workflow.json'}"),
-                 ("execute", "--id=day11RetailReport01")]
-        for step in steps:
-            done = day11_run_n8n(n8n, home, env, *step)
-            assert done.returncode == 0, f"n8n {step[0]} failed: {done.stdout[-1500:]} {done.stderr[-1500:]}"
+        env = day11_standin_env(base, DAY)
+        day11_prepare_n8n(n8n, home, env, smtp_host, smtp_port)  # stand-in credentials, both workflows
+        done = day11_run_n8n(n8n, home, env, "execute", f"--id={DAY11_MAIN_WORKFLOW_ID}")
+        assert done.returncode == 0, f"n8n execute failed: {done.stdout[-1500:]} {done.stderr[-1500:]}"
         posts = sorted(out.glob("day11_slack_post_*.json"))
         return [json.loads(p.read_text()) for p in posts], sorted(out.glob("day11_email_*.eml"))
 

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from day11_BLOCKKIT_message import day11_blocks, day11_enforce_limits, day11_payload, day11_violations
+from day11_BLOCKKIT_message import day11_blocks, day11_enforce_limits, day11_violations
 from day11_CONFIG_settings import day11_load_settings
 from day11_DELIVERY_channels import day11_DeliveryError, day11_post_slack
 from day11_KPI_report import day11_build_report, day11_change

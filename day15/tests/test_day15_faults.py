@@ -5,7 +5,6 @@ purpose), plus poison entries. Whatever the crashes, each unique event must coun
 aggregates must equal a recomputation from the raw events, nothing may stay pending, and exactly the
 poison entries must end in the dead-letter stream.
 """
-import json
 import os
 import signal
 import subprocess
