@@ -25,7 +25,7 @@ from day13_INGEST_sources import (day13_Alert, day13_InvalidAlert, day13_normali
 from day13_NOTIFY_receivers import day13_Dispatcher, day13_Notification, day13_PermanentError, day13_TransientError
 from day13_ROUTING_tree import day13_InhibitionIndex, day13_Routing
 from day13_RULES_classify import DAY13_SEVERITIES, day13_classify, day13_Rules
-from day13_STORE_audit import day13_Audit
+from day13_STORE_audit import day13_Audit, day13_json
 
 DAY13_LOG = logging.getLogger("day13.triage")
 DAY13_ACTIVE_WINDOW = timedelta(hours=24)  # an alert seen within this window can inhibit others
@@ -128,7 +128,7 @@ class day13_Triage:
         severity, why = day13_classify(alert, count, self.rules)
         rationale = "; ".join(why)
         label_map = alert.labels(severity)
-        labels = json.dumps(label_map, sort_keys=True)
+        labels = day13_json(label_map)
         self._known[fingerprint] = (count, severity)
         self.audit.record("ingested", now, fingerprint=fingerprint, alert_id=alert.alert_id, source=alert.source,
                           source_id=alert.source_id, occurrence=count)
@@ -208,7 +208,8 @@ class day13_Triage:
             return
         now = self.now()
         since = (now - DAY13_ACTIVE_WINDOW).isoformat()
-        active = [json.loads(r["labels"]) for r in self.db.execute("SELECT labels FROM day13_alerts WHERE last_seen >= ?", (since,))]
+        active = [self.touched.get(r["fingerprint"]) or json.loads(r["labels"])  # this run's labels are already parsed
+                  for r in self.db.execute("SELECT fingerprint, labels FROM day13_alerts WHERE last_seen >= ?", (since,))]
         index = day13_InhibitionIndex(self.routing.inhibitions, active)
         log = self._notification_log(list(self.touched))
         queued: list[tuple] = []
@@ -297,15 +298,14 @@ class day13_Triage:
             self._send_group(receiver, group_key, rows, now)
 
     def _send_group(self, receiver: str, group_key: str, rows, now: datetime) -> None:
-        labels = [json.loads(r["labels"]) for r in rows]
-        shown = labels[:self.routing.max_alerts_per_message]
+        shown = [json.loads(r["labels"]) for r in rows[:self.routing.max_alerts_per_message]]
         lines = [f"{l['severity']}: {l['alert_type']} entity {l['entity_id']} account {l['account_id']} "
                  f"({l['jurisdiction'] or '-'}) [{l['fingerprint'][:12]}]" for l in shown]
-        if len(labels) > len(shown):
-            lines.append(f"... and {len(labels) - len(shown)} more")
+        if len(rows) > len(shown):
+            lines.append(f"... and {len(rows) - len(shown)} more")
         values = json.loads(group_key)[1:]
-        note = day13_Notification(receiver, f"{len(labels)} compliance alert(s): {' / '.join(v for v in values if v) or 'all'}",
-                                  tuple(lines), tuple(l["fingerprint"] for l in labels))
+        note = day13_Notification(receiver, f"{len(rows)} compliance alert(s): {' / '.join(v for v in values if v) or 'all'}",
+                                  tuple(lines), tuple(r["fingerprint"] for r in rows))
         try:
             self.dispatcher.deliver(self.routing.receivers[receiver], note)
             status, error = "sent", None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timedelta
 
 DAY13_MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|(\S*))\s*$')
@@ -31,7 +32,11 @@ class day13_Matcher:
         actual = labels.get(self.name, "")
         if self.op in ("=", "!="):
             return (actual == self.value) == (self.op == "=")
-        return bool(re.fullmatch(self.value, actual)) == (self.op == "=~")
+        return (self.pattern.fullmatch(actual) is not None) == (self.op == "=~")
+
+    @cached_property
+    def pattern(self) -> re.Pattern:
+        return re.compile(self.value)
 
     def __str__(self) -> str:
         return f'{self.name}{self.op}"{self.value}"'
