@@ -11,11 +11,12 @@ process is counted too; past DAY15_MAX_RETRIES it goes to the dead-letter stream
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
 from typing import Callable
+
+import orjson
 
 from day15_BUFFER_streams import day15_Buffer, day15_now_ms
 from day15_EVENTS_validation import day15_InvalidEvent, day15_validate_event
@@ -69,18 +70,19 @@ class day15_Consumer:
 
     def process(self, entries: list[tuple[str, dict]], source: str) -> None:
         started = time.monotonic()
-        attempts = self.buffer.record_attempts([entry_id for entry_id, _ in entries])
+        first_delivery = source == "new"
+        attempts = self.buffer.record_attempts([entry_id for entry_id, _ in entries], first_delivery=first_delivery)
         parsed, failures = [], {}
         for entry_id, fields in entries:
             if attempts[entry_id] > self.max_retries:
                 failures[entry_id] = f"delivered {attempts[entry_id]} times without being processed"
                 continue
             try:
-                event = day15_validate_event(json.loads(fields["body"]))
+                event = day15_validate_event(orjson.loads(fields["body"]))
                 parsed.append(day15_StoredEvent(entry_id, event, int(fields["received_at_ms"])))
             except (KeyError, ValueError, day15_InvalidEvent) as exc:
                 failures[entry_id] = f"{type(exc).__name__}: {exc}"
-        new = self._apply(parsed, failures)
+        new = self._apply(parsed, failures, first_delivery)
         dead = self._handle_failures(dict(entries), attempts, failures)
         now = day15_now_ms()
         latencies = sorted(now - item.received_at_ms for item in parsed if item.entry_id not in failures)
@@ -95,7 +97,7 @@ class day15_Consumer:
         if depth["lag"] + depth["pending"] > self.queue_depth_warn:
             DAY15_LOG.warning("queue depth above threshold", extra={**depth, "threshold": self.queue_depth_warn})
 
-    def _apply(self, parsed: list[day15_StoredEvent], failures: dict[str, str]) -> int:
+    def _apply(self, parsed: list[day15_StoredEvent], failures: dict[str, str], first_delivery: bool) -> int:
         """One transaction for the batch; if it fails, entry by entry, so one bad event cannot block the rest."""
         from sqlalchemy.exc import SQLAlchemyError
 
@@ -115,7 +117,7 @@ class day15_Consumer:
                     failures[item.entry_id] = f"store: {str(single)[:300]}"
         if self.hooks.after_commit:
             self.hooks.after_commit()  # a test seam: crash after commit, before the acknowledgement
-        self.buffer.ack([item.entry_id for item in committed])
+        self.buffer.ack([item.entry_id for item in committed], first_delivery=first_delivery)
         return new
 
     def _handle_failures(self, fields_by_id: dict, attempts: dict[str, int], failures: dict[str, str]) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import secrets
 from datetime import datetime, timezone
 
@@ -23,9 +24,17 @@ def day15_new_secret() -> str:
     return DAY15_SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
+@functools.lru_cache(maxsize=16)
+def _webhook(secret: str):
+    """One verifier per secret (it base64-decodes the key once, not per request)."""
+    from standardwebhooks.webhooks import Webhook
+
+    return Webhook(secret)
+
+
 def day15_verify(secrets_: list[str], body: bytes, headers) -> None:
     """Raise day15_SignatureError unless one of the secrets signed (webhook-id, timestamp, raw body)."""
-    from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+    from standardwebhooks.webhooks import WebhookVerificationError
 
     wanted = {name: headers.get(name) for name in ("webhook-id", "webhook-timestamp", "webhook-signature")}
     missing = [name for name, value in wanted.items() if not value]
@@ -34,7 +43,7 @@ def day15_verify(secrets_: list[str], body: bytes, headers) -> None:
     problem = "no matching signature"
     for secret in secrets_:
         try:
-            Webhook(secret).verify(body, wanted, json_parse=False)
+            _webhook(secret).verify(body, wanted, json_parse=False)
             return
         except WebhookVerificationError as exc:
             problem = str(exc).lower()

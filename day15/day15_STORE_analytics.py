@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+import orjson
+
 from sqlalchemy import (BigInteger, Boolean, Column, MetaData, String, Table, Text, bindparam, create_engine, event,
                         func, select, text)
 
@@ -91,8 +93,6 @@ def _insert_ignore(table):
 
 
 # Built once with bind parameters, so the per-event path only binds values (no expression building).
-_SELECT_CUSTOMER = select(day15_customers).where(day15_customers.c.customer_id == bindparam("b_customer"))
-_SELECT_SUBSCRIPTION = select(day15_subscriptions).where(day15_subscriptions.c.subscription_id == bindparam("b_subscription"))
 _UPDATE_SUBSCRIPTION = day15_subscriptions.update().where(
     day15_subscriptions.c.subscription_id == bindparam("b_subscription")).values(
     {c: bindparam(f"b_{c}") for c in ("customer_id", "status", "mrr_cents", "last_created", "last_event_id")})
@@ -102,6 +102,73 @@ _UPDATE_CUSTOMER = day15_customers.update().where(day15_customers.c.customer_id 
 
 def _day(epoch_seconds: int) -> str:
     return datetime.fromtimestamp(epoch_seconds, timezone.utc).date().isoformat()
+
+
+class _BatchState:
+    """The subscriptions and customers a batch touches: read in two queries, changed in memory in event
+    order, written back with one executemany per kind (instead of five statements per event).
+    FOR UPDATE (PostgreSQL; SQLite holds the write lock from BEGIN IMMEDIATE) keeps a concurrent
+    consumer from applying changes to the same rows between this read and the write."""
+
+    def __init__(self, subscriptions: dict[str, dict], customers: dict[str, dict]):
+        self.subscriptions, self.customers = subscriptions, customers
+        self.new_subscriptions: set[str] = set()
+        self.new_customers: set[str] = set()
+        self.changed_subscriptions: set[str] = set()
+        self.changed_customers: set[str] = set()
+        self.movements: list[dict] = []
+
+    @classmethod
+    def load(cls, conn, events: list[dict]) -> "_BatchState":
+        sub_ids = sorted({e["data"]["object"]["id"] for e in events if e["type"] != "customer.created"})
+        customer_ids = sorted({e["data"]["object"]["id"] if e["type"] == "customer.created" else e["data"]["object"]["customer"]
+                               for e in events})
+        subscriptions = {row.subscription_id: dict(row._mapping) for row in conn.execute(
+            select(day15_subscriptions).where(day15_subscriptions.c.subscription_id.in_(sub_ids)).with_for_update())} \
+            if sub_ids else {}
+        customers = {row.customer_id: dict(row._mapping) for row in conn.execute(
+            select(day15_customers).where(day15_customers.c.customer_id.in_(customer_ids)).with_for_update())}
+        return cls(subscriptions, customers)
+
+    def customer(self, customer_id: str) -> dict:
+        row = self.customers.get(customer_id)
+        if row is None:
+            row = self.customers[customer_id] = {"customer_id": customer_id, "mrr_cents": 0, "had_mrr": False}
+            self.new_customers.add(customer_id)
+        return row
+
+    def apply_subscription(self, evt: dict, obj: dict) -> None:
+        current = self.subscriptions.get(obj["id"])
+        if current and (current["last_created"], current["last_event_id"]) > (evt["created"], evt["id"]):
+            return  # delivered out of order: a later state is already applied
+        mrr = day15_subscription_mrr(obj)
+        old_subscription_mrr = current["mrr_cents"] if current else 0
+        self.subscriptions[obj["id"]] = {"subscription_id": obj["id"], "customer_id": obj["customer"], "status": obj["status"],
+                                         "mrr_cents": mrr, "last_created": evt["created"], "last_event_id": evt["id"]}
+        (self.changed_subscriptions if current else self.new_subscriptions).add(obj["id"])
+        customer = self.customer(obj["customer"])
+        old_customer_mrr = customer["mrr_cents"]
+        new_customer_mrr = old_customer_mrr - old_subscription_mrr + mrr
+        kind = day15_movement(old_customer_mrr, new_customer_mrr, customer["had_mrr"])
+        if kind:
+            self.movements.append({"event_id": evt["id"], "day": _day(evt["created"]), "customer_id": obj["customer"],
+                                   "kind": kind, "delta_cents": new_customer_mrr - old_customer_mrr})
+        customer["mrr_cents"], customer["had_mrr"] = new_customer_mrr, customer["had_mrr"] or new_customer_mrr > 0
+        if obj["customer"] not in self.new_customers:
+            self.changed_customers.add(obj["customer"])
+
+    def write(self, conn) -> None:
+        new_subs = [self.subscriptions[i] for i in sorted(self.new_subscriptions)]
+        changed_subs = [{"b_subscription": i, **{f"b_{k}": v for k, v in self.subscriptions[i].items() if k != "subscription_id"}}
+                        for i in sorted(self.changed_subscriptions - self.new_subscriptions)]
+        new_customers = [self.customers[i] for i in sorted(self.new_customers)]
+        changed_customers = [{"b_customer": i, "b_mrr": self.customers[i]["mrr_cents"], "b_had_mrr": self.customers[i]["had_mrr"]}
+                             for i in sorted(self.changed_customers)]
+        for statement, rows in ((day15_subscriptions.insert(), new_subs), (_UPDATE_SUBSCRIPTION, changed_subs),
+                                (day15_customers.insert(), new_customers), (_UPDATE_CUSTOMER, changed_customers),
+                                (day15_movements.insert(), self.movements)):
+            if rows:
+                conn.execute(statement, rows)  # a list of rows runs as executemany
 
 
 @dataclass(frozen=True)
@@ -132,7 +199,7 @@ class day15_Store:
                 conn.execute(day15_processed.insert(), [
                     {"event_id": i.event["id"], "event_type": i.event["type"], "created": i.event["created"],
                      "received_at_ms": i.received_at_ms, "processed_at_ms": processed_at_ms,
-                     "raw": json.dumps(i.event, separators=(",", ":"), sort_keys=True)} for i in fresh])
+                     "raw": orjson.dumps(i.event, option=orjson.OPT_SORT_KEYS).decode()} for i in fresh])
                 self._apply_rows(conn, [i.event for i in fresh])
             if before_commit:
                 before_commit()  # a test seam: crash here and nothing of the batch is kept
@@ -146,39 +213,16 @@ class day15_Store:
         for table, rows in (("day15_activity", activity), ("day15_signups", signups)):
             if rows:
                 self._insert[table](conn, rows)
-        for evt in events:  # state changes depend on the row before them: one at a time, in batch order
-            if evt["type"].startswith("customer.subscription."):
-                self._apply_subscription(conn, evt, evt["data"]["object"])
-            elif evt["type"] == "customer.created":
-                self._customer(conn, evt["data"]["object"]["id"])
+        changes = [e for e in events if e["type"].startswith("customer.subscription.") or e["type"] == "customer.created"]
+        if changes:
+            state = _BatchState.load(conn, changes)
+            for evt in changes:  # state changes depend on the state before them: in batch order, in memory
+                if evt["type"] == "customer.created":
+                    state.customer(evt["data"]["object"]["id"])
+                else:
+                    state.apply_subscription(evt, evt["data"]["object"])
+            state.write(conn)
 
-    def _customer(self, conn, customer_id: str):
-        row = conn.execute(_SELECT_CUSTOMER, {"b_customer": customer_id}).first()
-        if row is None:
-            conn.execute(day15_customers.insert(), {"customer_id": customer_id, "mrr_cents": 0, "had_mrr": False})
-            return 0, False
-        return row.mrr_cents, row.had_mrr
-
-    def _apply_subscription(self, conn, evt: dict, obj: dict) -> None:
-        current = conn.execute(_SELECT_SUBSCRIPTION, {"b_subscription": obj["id"]}).first()
-        if current and (current.last_created, current.last_event_id) > (evt["created"], evt["id"]):
-            return  # delivered out of order: a later state is already applied
-        mrr = day15_subscription_mrr(obj)
-        values = {"customer_id": obj["customer"], "status": obj["status"], "mrr_cents": mrr,
-                  "last_created": evt["created"], "last_event_id": evt["id"]}
-        if current:
-            conn.execute(_UPDATE_SUBSCRIPTION, {"b_subscription": obj["id"], **{f"b_{k}": v for k, v in values.items()}})
-        else:
-            conn.execute(day15_subscriptions.insert(), {"subscription_id": obj["id"], **values})
-        old_customer_mrr, had_mrr = self._customer(conn, obj["customer"])
-        new_customer_mrr = old_customer_mrr - (current.mrr_cents if current else 0) + mrr
-        kind = day15_movement(old_customer_mrr, new_customer_mrr, had_mrr)
-        if kind:
-            conn.execute(day15_movements.insert(), {"event_id": evt["id"], "day": _day(evt["created"]),
-                                                    "customer_id": obj["customer"], "kind": kind,
-                                                    "delta_cents": new_customer_mrr - old_customer_mrr})
-        conn.execute(_UPDATE_CUSTOMER, {"b_customer": obj["customer"], "b_mrr": new_customer_mrr,
-                                        "b_had_mrr": had_mrr or new_customer_mrr > 0})
 
     # --- reading ------------------------------------------------------------------------------
     def summary(self, now: datetime | None = None, window_days: int = 30) -> dict:
