@@ -32,21 +32,32 @@ DAY12_VALUE_KEYS = ("unexpected_list", "partial_unexpected_list", "partial_unexp
                     "partial_unexpected_index_list", "unexpected_index_query", "details")
 
 
+def _index_ids(payload: dict, id_column: str) -> list:
+    """Failing-row ids from unexpected_index_list, in either GX shape: one dict per row ({id: x, column: value}),
+    or, with exclude_unexpected_values, one dict of id lists ({id: [x, y, ...]})."""
+    ids = []
+    for row in payload.get("unexpected_index_list") or []:
+        if isinstance(row, dict) and id_column in row:
+            value = row[id_column]
+            ids.extend(value if isinstance(value, list) else [value])
+    return ids
+
+
 def day12_scrub_result(result, id_column: str) -> None:
     """Strip every failing value from one expectation result, keeping only the ids of failing rows."""
     payload = result.result or {}
-    ids = [row.get(id_column) for row in payload.get("unexpected_index_list") or [] if isinstance(row, dict)]
+    ids = _index_ids(payload, id_column)
     for key in DAY12_VALUE_KEYS:
         payload.pop(key, None)
     if ids:
-        payload["unexpected_index_list"] = [{id_column: i} for i in ids]
+        payload["unexpected_index_list"] = [{id_column: ids}]  # GX's compact, value-free shape
     if result.expectation_config.type in ("expect_column_values_to_not_match_regex_list",):
         payload.pop("observed_value", None)
     result.result = payload
 
 
 def day12_failed_ids(result, id_column: str) -> list[str]:
-    return [str(row[id_column]) for row in (result.result or {}).get("unexpected_index_list") or [] if id_column in row]
+    return [str(i) for i in _index_ids(result.result or {}, id_column)]
 
 
 class day12_ScrubAction(ValidationAction):

@@ -35,6 +35,8 @@ class day12_Settings(BaseSettings):
     clock_skew_minutes: int = Field(5, ge=0, le=1440)  # NTP-synced sources drift seconds; 5 min covers a bad one
     min_rows: int = Field(100, ge=0)  # a near-empty file is a broken export, not a quiet day
     max_rows: int = Field(5_000_000, ge=1)  # far above a day's volume: more means a replay or a loop
+    min_rows_per_source: int = Field(10, ge=0)  # fewer events from one source in a file: it has (nearly) stopped
+    max_rows_per_source: int = Field(2_500_000, ge=1)  # half the file ceiling from one source: a loop or a flood
     slack_webhook_url: SecretStr | None = None  # unset: failures are reported as log lines only
     schedule_interval_minutes: int = Field(15, ge=1, le=1440)  # drop folder polling period
     timezone: str = "UTC"  # security timelines are kept in UTC

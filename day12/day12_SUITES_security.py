@@ -58,6 +58,49 @@ def day12_register_custom_expectations():
     return ExpectColumnValuesToBeValidIpAddress
 
 
+def day12_register_source_volume_expectation():
+    """Define (once) the per-value row-count expectation: a source that went silent (0 rows) or nearly
+    silent fails, and so does one flooding the export. GX has no built-in for counts per listed value."""
+    global ExpectColumnValueCountsToBeBetween
+    if "ExpectColumnValueCountsToBeBetween" in globals():
+        return ExpectColumnValueCountsToBeBetween
+    from typing import Optional, Union
+
+    from great_expectations.core.suite_parameters import SuiteParameterDict
+    from great_expectations.execution_engine import PandasExecutionEngine
+    from great_expectations.expectations.expectation import ColumnAggregateExpectation
+    from great_expectations.expectations.metrics import ColumnAggregateMetricProvider, column_aggregate_value
+
+    class Day12ColumnValueCounts(ColumnAggregateMetricProvider):
+        metric_name = "column.day12_value_counts"
+
+        @column_aggregate_value(engine=PandasExecutionEngine)
+        def _pandas(cls, column, **kwargs):
+            return {str(value): int(count) for value, count in column.value_counts(dropna=True).items()}
+
+    class ExpectColumnValueCountsToBeBetween(ColumnAggregateExpectation):
+        """Expect every value in value_set to occur between min_value and max_value times (inclusive)."""
+
+        value_set: list
+        min_value: Optional[Union[int, SuiteParameterDict]] = None
+        max_value: Optional[Union[int, SuiteParameterDict]] = None
+        metric_dependencies = ("column.day12_value_counts",)
+        success_keys = ("value_set", "min_value", "max_value")
+        args_keys = ("column", "value_set", "min_value", "max_value")
+
+        def _validate(self, metrics, runtime_configuration=None, execution_engine=None):
+            counts, kwargs = metrics["column.day12_value_counts"], self._get_success_kwargs()
+            low, high = kwargs.get("min_value"), kwargs.get("max_value")
+            observed = {value: counts.get(value, 0) for value in kwargs["value_set"]}
+            outside = sorted(v for v, n in observed.items() if (low is not None and n < low) or (high is not None and n > high))
+            return {"success": not outside, "result": {"observed_value": observed, "details": {"outside_bounds": outside}}}
+
+    # this module's annotations are strings (from __future__); resolve them with the names imported above
+    ExpectColumnValueCountsToBeBetween.update_forward_refs(Optional=Optional, Union=Union, SuiteParameterDict=SuiteParameterDict)
+    globals()["ExpectColumnValueCountsToBeBetween"] = ExpectColumnValueCountsToBeBetween
+    return ExpectColumnValueCountsToBeBetween
+
+
 def _expect(cls, severity: str, reason: str, description: str, **kwargs):
     return cls(description=description, meta={"severity": severity, "reason": reason}, **kwargs)
 
@@ -66,6 +109,7 @@ def day12_event_expectations() -> list:
     import great_expectations.expectations as gxe
 
     ip = day12_register_custom_expectations()
+    volume = day12_register_source_volume_expectation()
     return [
         _expect(gxe.ExpectTableColumnsToMatchSet, "critical", "a changed schema silently breaks every detection rule",
                 "The export has exactly the agreed columns", column_set=DAY12_EVENT_COLUMNS, exact_match=True),
@@ -92,8 +136,9 @@ def day12_event_expectations() -> list:
         _expect(gxe.ExpectColumnValuesToMatchRegex, "info", "an ATT&CK id that does not resolve breaks technique coverage reports",
                 "mitre_technique looks like T1234 or T1234.001 when present", column="mitre_technique",
                 regex=r"^T\d{4}(?:\.\d{3})?$"),
-        _expect(gxe.ExpectColumnDistinctValuesToContainSet, "critical", "a log source that went silent is a blind spot, or an attacker",
-                "every expected log source sent events", column="source", value_set=DAY12_SOURCES),
+        _expect(volume, "critical", "a log source that went silent is a blind spot, or an attacker; one flooding the export is a loop",
+                "every expected log source sent a plausible number of events", column="source", value_set=DAY12_SOURCES,
+                min_value={"$PARAMETER": "day12_min_rows_per_source"}, max_value={"$PARAMETER": "day12_max_rows_per_source"}),
         _expect(gxe.ExpectTableRowCountToBeBetween, "warning", "a near-empty or runaway export is a broken pipeline, not a quiet day",
                 "row count is within the expected volume", min_value={"$PARAMETER": "day12_min_rows"},
                 max_value={"$PARAMETER": "day12_max_rows"}),
@@ -124,4 +169,5 @@ def day12_runtime_parameters(settings, now: datetime) -> dict:
     import pandas as pd
 
     return {"day12_latest_event_time": pd.Timestamp(now + timedelta(minutes=settings.clock_skew_minutes)),
-            "day12_min_rows": settings.min_rows, "day12_max_rows": settings.max_rows}
+            "day12_min_rows": settings.min_rows, "day12_max_rows": settings.max_rows,
+            "day12_min_rows_per_source": settings.min_rows_per_source, "day12_max_rows_per_source": settings.max_rows_per_source}

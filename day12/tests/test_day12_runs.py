@@ -95,3 +95,11 @@ def test_data_docs_and_gx_config_rebuild_to_the_same_bytes(settings, tmp_path):
     assert first.keys() == second.keys() and len(first) > 10
     assert [str(k) for k in first if first[k] != second[k]] == []
     assert not any(b"great-expectations-web-assets.s3" in v and k.suffix == ".html" for k, v in first.items())
+
+
+def test_the_gx_batch_fingerprint_switch_still_exists_and_is_off(sample, validate):
+    """An upgrade that renames GX's threshold would silently bring back a full-table hash per run."""
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    validate(sample().head(200))
+    assert pandas_execution_engine.HASH_THRESHOLD == 0
