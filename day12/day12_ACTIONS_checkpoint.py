@@ -15,6 +15,8 @@ from typing import Literal
 
 from great_expectations.checkpoint.actions import ValidationAction
 
+from day12_SUITES_security import DAY12_ROW_ID
+
 DAY12_LOG = logging.getLogger("day12.checkpoint")
 DAY12_DIR = Path(__file__).resolve().parent
 
@@ -32,7 +34,7 @@ DAY12_VALUE_KEYS = ("unexpected_list", "partial_unexpected_list", "partial_unexp
                     "partial_unexpected_index_list", "unexpected_index_query", "details")
 
 
-def _index_ids(payload: dict, id_column: str) -> list:
+def _index_ids(payload: dict, id_column: str = DAY12_ROW_ID) -> list:
     """Failing-row ids from unexpected_index_list, in either GX shape: one dict per row ({id: x, column: value}),
     or, with exclude_unexpected_values, one dict of id lists ({id: [x, y, ...]})."""
     ids = []
@@ -43,7 +45,7 @@ def _index_ids(payload: dict, id_column: str) -> list:
     return ids
 
 
-def day12_scrub_result(result, id_column: str) -> None:
+def day12_scrub_result(result, id_column: str = DAY12_ROW_ID) -> None:
     """Strip every failing value from one expectation result, keeping only the ids of failing rows."""
     payload = result.result or {}
     ids = _index_ids(payload, id_column)
@@ -56,13 +58,12 @@ def day12_scrub_result(result, id_column: str) -> None:
     result.result = payload
 
 
-def day12_failed_ids(result, id_column: str) -> list[str]:
+def day12_failed_ids(result, id_column: str = DAY12_ROW_ID) -> list[str]:
     return [str(i) for i in _index_ids(result.result or {}, id_column)]
 
 
 class day12_ScrubAction(ValidationAction):
     type: Literal["day12_scrub"] = "day12_scrub"
-    id_column: str = "event_id"
 
     def run(self, checkpoint_result, action_context=None):
         from great_expectations.data_context.data_context.context_factory import project_manager
@@ -70,7 +71,7 @@ class day12_ScrubAction(ValidationAction):
         store = project_manager.get_validation_results_store()  # the context running this checkpoint
         for key, run_result in checkpoint_result.run_results.items():
             for result in run_result.results:
-                day12_scrub_result(result, self.id_column)
+                day12_scrub_result(result)
             # the run's own time (fixed by the caller for reproducible docs) instead of GX's wall clock
             run_result.meta["validation_time"] = checkpoint_result.run_id.run_time.isoformat()
             run_result.meta.pop("batch_markers", None)
@@ -78,31 +79,37 @@ class day12_ScrubAction(ValidationAction):
         return {"scrubbed": len(checkpoint_result.run_results)}
 
 
+def day12_dataset_of(run_result) -> str:
+    return run_result.suite_name.removeprefix("day12_").removesuffix("_suite")
+
+
 class day12_QuarantineAction(ValidationAction):
-    """Writes the failing event_ids per expectation (with severity) to a quarantine file: ids, never values."""
+    """Writes the failing row ids per dataset and expectation (with severity) to a quarantine file: ids, never values."""
 
     type: Literal["day12_quarantine"] = "day12_quarantine"
     quarantine_dir: str
-    id_column: str = "event_id"
 
     def run(self, checkpoint_result, action_context=None):
-        entries, ids = [], set()
+        entries, ids = [], {}
         for run_result in checkpoint_result.run_results.values():
+            dataset = day12_dataset_of(run_result)
+            ids.setdefault(dataset, set())
             for result in run_result.results:
                 if result.success:
                     continue
-                failing = day12_failed_ids(result, self.id_column)
-                ids.update(failing)
-                entries.append({"expectation": result.expectation_config.type,
+                failing = day12_failed_ids(result)
+                ids[dataset].update(failing)
+                entries.append({"dataset": dataset, "expectation": result.expectation_config.type,
                                 "description": result.expectation_config.description,
                                 "severity": (result.expectation_config.meta or {}).get("severity", "warning"),
                                 "failing_ids": sorted(failing),
                                 "unexpected_count": (result.result or {}).get("unexpected_count")})
         target = day12_resolve(self.quarantine_dir) / f"{checkpoint_result.run_id.run_name}_quarantine.json"
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps({"run": checkpoint_result.run_id.run_name, "quarantined_ids": sorted(ids),
+        target.write_text(json.dumps({"run": checkpoint_result.run_id.run_name,
+                                      "quarantined_ids": {d: sorted(i) for d, i in sorted(ids.items())},
                                       "failures": entries}, indent=2) + "\n")
-        return {"quarantine_file": str(target), "quarantined": len(ids)}
+        return {"quarantine_file": str(target), "quarantined": sum(len(i) for i in ids.values())}
 
 
 class day12_NotifyAction(ValidationAction):
@@ -114,7 +121,8 @@ class day12_NotifyAction(ValidationAction):
     def run(self, checkpoint_result, action_context=None):
         import os
 
-        failed = [(r.expectation_config.meta or {}).get("severity", "warning") + ": " + (r.expectation_config.description or "")
+        failed = [f"{day12_dataset_of(run)}: " + (r.expectation_config.meta or {}).get("severity", "warning") + ": "
+                  + (r.expectation_config.description or "")
                   for run in checkpoint_result.run_results.values() for r in run.results if not r.success]
         if not failed:
             return {"notified": False}

@@ -68,12 +68,14 @@ def main() -> int:
     evidence, shots = DAY12_DIR / "evidence", DAY12_DIR / "screenshots"
     evidence.mkdir(exist_ok=True)
     shots.mkdir(exist_ok=True)
-    for name in ("day12-demo-security_events_dirty", "day12-demo-vulnerability_scan_dirty"):
-        shutil.copyfile(settings.results_dir / f"{name}.json", evidence / f"{name}_results.json")
-        shutil.copyfile(settings.quarantine_dir / f"{name}_quarantine.json", evidence / f"{name}_quarantine.json")
+    for stale in evidence.glob("day12-demo-*.json"):
+        stale.unlink()
+    name = "day12-demo-dirty"
+    shutil.copyfile(settings.results_dir / f"{name}.json", evidence / f"{name}_results.json")
+    shutil.copyfile(settings.quarantine_dir / f"{name}_quarantine.json", evidence / f"{name}_quarantine.json")
     with tempfile.TemporaryDirectory() as work:
         site = day12_offline_site(DAY12_DOCS_DIR, Path(work))
-        failing = next(site.glob("validations/day12_security_events_suite/day12-demo-security_events_dirty/*/*.html"))
+        failing = next(site.glob("validations/day12_security_events_suite/day12-demo-dirty/*/*.html"))
         day12_screenshot(site / "index.html", shots / "day12_data_docs_index.png", 620)
         day12_screenshot(failing, shots / "day12_data_docs_failing_validation.png", 1400)
     print(f"evidence written: {evidence.relative_to(DAY12_DIR.parent)}/, {shots.relative_to(DAY12_DIR.parent)}/")

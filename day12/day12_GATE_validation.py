@@ -3,21 +3,26 @@
     result = day12_validate_dataframe(df, dataset="security_events")
     if not result.success: stop the pipeline (result.max_failed_severity, result.quarantined_ids)
 
-Without a project folder it validates in an ephemeral GX context and writes nothing. With one (the
-orchestrator), it runs day12_validation_checkpoint: scrub, quarantine, Data Docs, notify.
+day12_validate_dataframe validates one DataFrame in an ephemeral GX context and writes nothing
+(unless given a quarantine folder). The orchestrator instead runs day12_validation_checkpoint in the
+committed project: each input is typed and staged as Parquet, and one checkpoint run validates every
+staged dataset against its own suite, then scrubs, quarantines, rebuilds Data Docs and notifies once.
 Great Expectations is imported here, lazily: it takes seconds to import.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from day12_SUITES_security import DAY12_DATASETS, DAY12_SEVERITY_RANK, day12_runtime_parameters
+from day12_SUITES_security import DAY12_DATASETS, DAY12_ROW_ID, DAY12_SEVERITY_RANK, day12_runtime_parameters
 
 DAY12_LOG = logging.getLogger("day12.gate")
-DAY12_DATASOURCE = "day12_security"
+DAY12_DATASOURCE = "day12_security"  # in-memory DataFrames (the importable gate)
+DAY12_STAGING = "day12_staging"  # typed Parquet files the checkpoint reads (the orchestrator)
+DAY12_STAGING_DIR = "uncommitted/staging"  # inside the GX folder, so the stored config names no machine path
 DAY12_CHECKPOINT = "day12_validation_checkpoint"
 DAY12_DOCS_SITE = "day12_site"
 DAY12_DEFAULT_DOCS = Path(__file__).resolve().parent / "data_docs"  # committed, so auditors can browse it
@@ -48,6 +53,10 @@ def day12_prepare(df, dataset: str):
     for column in DAY12_NUMERIC_COLUMNS[dataset]:
         if column in df:
             df[column] = pd.to_numeric(df[column], errors="coerce")
+    # Failing rows are reported by index. Each dataset's own id becomes an index under one shared name, so one
+    # checkpoint result format names the failing rows of every dataset (GX shares it across validations).
+    id_column = DAY12_ID_COLUMNS[dataset]
+    df.index = pd.Index(df[id_column] if id_column in df else pd.RangeIndex(len(df)), name=DAY12_ROW_ID)
     return df
 
 
@@ -77,26 +86,10 @@ def day12_context(project_dir: Path | None):
     return gx.get_context(mode="file", project_root_dir=str(project_dir))
 
 
-def day12_ensure(context, dataset: str, *, quarantine_dir: Path | None = None, docs_dir: Path | None = None):
-    """Datasource, suite (rebuilt from code, so the stored JSON never drifts), validation definition, checkpoint."""
+def _suite(context, dataset: str):
+    """The suite, rebuilt from code with stable ids, so the stored JSON never drifts from the code."""
     import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
 
-    from day12_ACTIONS_checkpoint import (day12_LocaliseDocsAction, day12_NotifyAction, day12_portable,
-                                          day12_QuarantineAction, day12_ScrubAction)
-
-    try:
-        source = context.data_sources.get(DAY12_DATASOURCE)  # keep the other dataset's asset: never replace
-    except KeyError:
-        source = context.data_sources.add_pandas(DAY12_DATASOURCE)
-    try:
-        asset = source.get_asset(dataset)
-    except LookupError:
-        asset = source.add_dataframe_asset(dataset)
-    try:
-        batch = asset.get_batch_definition("whole_file")
-    except (KeyError, LookupError):
-        batch = asset.add_batch_definition_whole_dataframe("whole_file")
     suite_name = f"day12_{dataset}_suite"
     suite = gx.ExpectationSuite(name=suite_name, id=_stable_id(suite_name),
                                 meta={"dataset": dataset, "owner": "security data engineering"})
@@ -104,31 +97,96 @@ def day12_ensure(context, dataset: str, *, quarantine_dir: Path | None = None, d
         suite.add_expectation(expectation)
     for n, expectation in enumerate(suite.expectations):
         expectation.id = _stable_id(f"{suite_name}:{n}:{expectation.expectation_type}")  # same id on every rebuild
-    suite = context.suites.add_or_update(suite)
-    definition = context.validation_definitions.add_or_update(gx.ValidationDefinition(
-        name=f"day12_{dataset}_validation", id=_stable_id(f"{dataset}_validation"), data=batch, suite=suite))
-    id_column = DAY12_ID_COLUMNS[dataset]
-    actions = [day12_ScrubAction(name="scrub_failing_values", id_column=id_column)]
-    if quarantine_dir is not None:
-        actions += [day12_QuarantineAction(name="quarantine_failing_rows", quarantine_dir=day12_portable(quarantine_dir),
-                                           id_column=id_column),
-                    UpdateDataDocsAction(name="update_data_docs", site_names=[DAY12_DOCS_SITE]),
-                    day12_LocaliseDocsAction(name="localise_data_docs", docs_dir=day12_portable(docs_dir or DAY12_DEFAULT_DOCS)),
-                    day12_NotifyAction(name="notify_on_failure")]
+    return context.suites.add_or_update(suite)
+
+
+def _dataframe_batch(context, dataset: str):
+    try:
+        source = context.data_sources.get(DAY12_DATASOURCE)
+    except KeyError:
+        source = context.data_sources.add_pandas(DAY12_DATASOURCE)
+    try:
+        asset = source.get_asset(dataset)
+    except LookupError:
+        asset = source.add_dataframe_asset(dataset)
+    try:
+        return asset.get_batch_definition("whole_file")
+    except (KeyError, LookupError):
+        return asset.add_batch_definition_whole_dataframe("whole_file")
+
+
+def _staged_batch(context, dataset: str):
+    try:
+        source = context.data_sources.get(DAY12_STAGING)
+    except KeyError:
+        source = context.data_sources.add_pandas_filesystem(DAY12_STAGING, base_directory=Path(DAY12_STAGING_DIR))
+    try:
+        asset = source.get_asset(dataset)
+    except LookupError:
+        asset = source.add_parquet_asset(dataset)
+    try:
+        return asset.get_batch_definition("staged")
+    except (KeyError, LookupError):
+        return asset.add_batch_definition_path("staged", path=f"{dataset}.parquet")
+
+
+def _checkpoint(context, definitions: list, actions: list):
+    import great_expectations as gx
+
     try:
         context.checkpoints.get(DAY12_CHECKPOINT)  # updating in place keeps its id, so the JSON does not churn
     except Exception:  # missing, or stored by an older version of this code in a shape it no longer loads
         stored = Path(getattr(context, "root_directory", None) or "/nonexistent") / "checkpoints" / f"{DAY12_CHECKPOINT}.json"
         stored.unlink(missing_ok=True)  # code owns the checkpoint: a stale file must never block the run
-    checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
-        name=DAY12_CHECKPOINT, validation_definitions=[definition], actions=actions,
+    return context.checkpoints.add_or_update(gx.Checkpoint(
+        name=DAY12_CHECKPOINT, validation_definitions=definitions, actions=actions,
         # ids of failing rows, never their values: GX leaves the values out (exclude_unexpected_values) and
         # returns one compact id list per expectation; the scrub action removes anything else GX adds
-        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [id_column],
-                       "exclude_unexpected_values": True,
-                       "partial_unexpected_count": 0, "include_unexpected_rows": False,
-                       "return_unexpected_index_query": False}))
-    return checkpoint
+        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [DAY12_ROW_ID],
+                       "exclude_unexpected_values": True, "partial_unexpected_count": 0,
+                       "include_unexpected_rows": False, "return_unexpected_index_query": False}))
+
+
+def day12_ensure(context, dataset: str, *, quarantine_dir: Path | None = None):
+    """The in-memory gate's checkpoint: one DataFrame validation, scrubbed (and quarantined when asked)."""
+    import great_expectations as gx
+
+    from day12_ACTIONS_checkpoint import day12_portable, day12_QuarantineAction, day12_ScrubAction
+
+    definition = context.validation_definitions.add_or_update(gx.ValidationDefinition(
+        name=f"day12_{dataset}_validation", id=_stable_id(f"{dataset}_validation"), data=_dataframe_batch(context, dataset),
+        suite=_suite(context, dataset)))
+    actions = [day12_ScrubAction(name="scrub_failing_values")]
+    if quarantine_dir is not None:
+        actions.append(day12_QuarantineAction(name="quarantine_failing_rows", quarantine_dir=day12_portable(quarantine_dir)))
+    return _checkpoint(context, [definition], actions)
+
+
+def day12_ensure_checkpoint(context, datasets: list[str], *, quarantine_dir: Path, docs_dir: Path | None = None):
+    """day12_validation_checkpoint in the project: one validation per staged dataset, each against its own suite,
+    then the actions once for the whole run: scrub, quarantine, Data Docs, notify."""
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    from day12_ACTIONS_checkpoint import (day12_LocaliseDocsAction, day12_NotifyAction, day12_portable,
+                                          day12_QuarantineAction, day12_ScrubAction)
+
+    definitions = [context.validation_definitions.add_or_update(gx.ValidationDefinition(
+        name=f"day12_{dataset}_validation", id=_stable_id(f"{dataset}_validation"), data=_staged_batch(context, dataset),
+        suite=_suite(context, dataset))) for dataset in sorted(datasets)]
+    actions = [day12_ScrubAction(name="scrub_failing_values"),
+               day12_QuarantineAction(name="quarantine_failing_rows", quarantine_dir=day12_portable(quarantine_dir)),
+               UpdateDataDocsAction(name="update_data_docs", site_names=[DAY12_DOCS_SITE]),
+               day12_LocaliseDocsAction(name="localise_data_docs", docs_dir=day12_portable(docs_dir or DAY12_DEFAULT_DOCS)),
+               day12_NotifyAction(name="notify_on_failure")]
+    return _checkpoint(context, definitions, actions)
+
+
+def day12_stage(context, dataset: str, df) -> None:
+    """Write the typed frame where the checkpoint's Parquet asset for this dataset reads it."""
+    folder = Path(context.root_directory) / DAY12_STAGING_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    day12_prepare(df, dataset).to_parquet(folder / f"{dataset}.parquet")
 
 
 def day12_ensure_docs_site(context, docs_dir: Path) -> None:
@@ -161,7 +219,7 @@ def day12_summarise(dataset: str, suite_result) -> day12_GateResult:
         rows.append(row)
         if not result.success:
             failed.append(row)
-            ids.update(day12_failed_ids(result, DAY12_ID_COLUMNS[dataset]))
+            ids.update(day12_failed_ids(result))
     worst = max((r["severity"] for r in failed), key=DAY12_SEVERITY_RANK.get, default=None)
     stats = {k: v for k, v in (suite_result.statistics or {}).items()}
     return day12_GateResult(dataset, suite_result.success, worst, tuple(failed), tuple(sorted(ids)), stats, tuple(rows))
@@ -170,7 +228,7 @@ def day12_summarise(dataset: str, suite_result) -> day12_GateResult:
 def day12_validate_dataframe(df, dataset: str = "security_events", *, settings=None, now: datetime | None = None,
                              context=None, run_name: str | None = None, quarantine_dir: Path | None = None,
                              fixed_time: datetime | None = None) -> day12_GateResult:
-    """Validate one dataframe against its dataset's suite. Writes nothing unless given a file context."""
+    """Validate one DataFrame against its dataset's suite, in memory. Writes nothing unless given quarantine_dir."""
     from great_expectations.core.run_identifier import RunIdentifier
 
     from day12_CONFIG_settings import day12_load_settings
@@ -186,3 +244,23 @@ def day12_validate_dataframe(df, dataset: str = "security_events", *, settings=N
                              expectation_parameters=day12_runtime_parameters(settings, now), run_id=run_id)
     (suite_result,) = outcome.run_results.values()
     return day12_summarise(dataset, suite_result)
+
+
+def day12_run_checkpoint(context, frames: dict, *, settings, now: datetime, run_name: str, docs_dir: Path | None = None,
+                         fixed_time: datetime | None = None) -> dict[str, day12_GateResult]:
+    """Stage each dataset's frame and run day12_validation_checkpoint once over all of them: dataset -> result."""
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    for dataset, df in frames.items():
+        day12_stage(context, dataset, df)
+    # GX resolves a filesystem datasource's relative base_directory against the working directory, and the
+    # committed config must not name a machine path: so the staged assets are set up and read from the GX folder.
+    with contextlib.chdir(context.root_directory):
+        checkpoint = day12_ensure_checkpoint(context, list(frames), quarantine_dir=settings.quarantine_dir, docs_dir=docs_dir)
+        outcome = checkpoint.run(expectation_parameters=day12_runtime_parameters(settings, now),
+                                 run_id=RunIdentifier(run_name=run_name, run_time=fixed_time or now))
+    results = {}
+    for suite_result in outcome.run_results.values():
+        dataset = suite_result.suite_name.removeprefix("day12_").removesuffix("_suite")
+        results[dataset] = day12_summarise(dataset, suite_result)
+    return results

@@ -1,11 +1,12 @@
 """Validate a security dataset with Great Expectations before it reaches the SIEM.
 
     python day12/day12_ORCHESTRATOR_validation.py --input events.csv       # or .parquet
+    python day12/day12_ORCHESTRATOR_validation.py --input events.csv scan.parquet   # one checkpoint run, every suite
     python day12/day12_ORCHESTRATOR_validation.py --demo                   # clean and dirty samples, rebuilds Data Docs
     python day12/day12_ORCHESTRATOR_validation.py --input events.csv --force   # even if unchanged since the last success
 
 Exit codes: 0 all expectations passed (or the input is unchanged since the last success); 1 only
-warning/info expectations failed; 2 a critical expectation failed; 3 the input could not be read.
+warning/info expectations failed; 2 a critical expectation failed; 3 an input could not be read.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Great Expectations data-quality gate for security data.")
-    parser.add_argument("--input", type=Path, help="CSV or Parquet file to validate")
+    parser.add_argument("--input", type=Path, nargs="+", help="CSV or Parquet file(s) to validate, at most one per dataset")
     parser.add_argument("--dataset", choices=("security_events", "vulnerability_scan"), help="default: from the columns")
     parser.add_argument("--force", action="store_true", help="validate even if the file is unchanged")
     parser.add_argument("--demo", action="store_true", help="validate generated clean and dirty samples, rebuild Data Docs")
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration rejected: {exc}", file=sys.stderr)
         return 3
     day12_setup_logging(settings.results_dir.parent / "logs" / "day12_validation.log")
-    args.input = args.input or settings.data_source_path
+    args.input = args.input or ([settings.data_source_path] if settings.data_source_path else None)
     if not args.input and not args.demo:
         parser.error("give --input PATH (or set DAY12_DATA_SOURCE_PATH) or --demo")
     if args.demo:
@@ -38,10 +39,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return day12_demo(settings)
     from day12_GATE_validation import day12_context
-    from day12_PIPELINE_run import day12_run_file
+    from day12_PIPELINE_run import day12_run_files
 
-    outcome = day12_run_file(settings, args.input, dataset=args.dataset, force=args.force,
-                             context=day12_context(settings.ge_project_dir.parent))
+    outcome = day12_run_files(settings, args.input, dataset=args.dataset, force=args.force,
+                              context=day12_context(settings.ge_project_dir.parent))
     print(outcome.message)
     return outcome.exit_code
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
-"""One validation run of a file: read, skip if unchanged, gate, write the results JSON, exit code.
+"""One validation run: read the inputs, skip unchanged ones, run the checkpoint over all of them, write
+the results JSON, return the exit code.
 
 Exit codes: 0 every expectation passed; 1 only warning/info expectations failed; 2 a critical one
-failed; 3 the input could not be read. The results JSON names each expectation, its severity and
-statistics, and identifies failing rows by id only.
+failed; 3 an input could not be read. One run validates at most one file per dataset (security events,
+vulnerability scan): day12_validation_checkpoint validates each against its own suite in one go. The
+results JSON names each expectation, its severity and statistics, and identifies failing rows by id only.
 """
 from __future__ import annotations
 
@@ -26,52 +28,97 @@ class day12_RunOutcome:
     results_path: Path | None = None
 
 
+@dataclass(frozen=True)
+class day12_Input:
+    path: Path
+    dataset: str
+    df: object
+    content_hash: str
+
+
 def _state(settings) -> dict:
     path = settings.results_dir / "day12_last_success.json"
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def day12_run_file(settings, path: Path, *, dataset: str | None = None, force: bool = False, context=None,
-                   run_name: str | None = None, fixed_time: datetime | None = None,
-                   now: datetime | None = None) -> day12_RunOutcome:
-    from day12_GATE_validation import day12_validate_dataframe
+def day12_load_input(settings, path: Path, *, dataset: str | None = None, force: bool = False) -> day12_Input | None:
+    """The file read and recognised, or None if unchanged since its last successful run; day12_InputError if unreadable."""
+    path = Path(path)
+    content_hash = day12_content_hash(path) if path.is_file() else ""
+    if not force and content_hash and _state(settings).get(str(path.resolve())) == content_hash:
+        DAY12_LOG.info("input unchanged since the last successful run; skipped", extra={"input": path.name})
+        return None
+    df = day12_read_input(path)
+    return day12_Input(path, day12_detect_dataset(df, path, dataset), df, content_hash)
 
+
+def day12_validate_inputs(settings, inputs: list[day12_Input], *, context=None, run_name: str | None = None,
+                          fixed_time: datetime | None = None, now: datetime | None = None,
+                          docs_dir: Path | None = None) -> day12_RunOutcome:
+    """One checkpoint run over inputs of distinct datasets."""
     import os
 
+    from day12_GATE_validation import day12_context, day12_run_checkpoint
+
     started = time.monotonic()
-    path = Path(path)
+    seen: dict[str, Path] = {}
+    for item in inputs:
+        if item.dataset in seen:
+            raise ValueError(f"{item.path.name} and {seen[item.dataset].name} are both {item.dataset}: one file per dataset per run")
+        seen[item.dataset] = item.path
     if settings.slack_webhook_url:  # read by the notify action at run time; never written into the checkpoint JSON
         os.environ["DAY12_SLACK_WEBHOOK_URL"] = settings.slack_webhook_url.get_secret_value()
+    now = now or datetime.now(timezone.utc)
+    run_name = run_name or f"day12-{now:%Y%m%dT%H%M%SZ}"
+    context = context or day12_context(settings.ge_project_dir.parent)
+    results = day12_run_checkpoint(context, {i.dataset: i.df for i in inputs}, settings=settings, now=now,
+                                   run_name=run_name, fixed_time=fixed_time, docs_dir=docs_dir)
+    sections = []
+    for item in sorted(inputs, key=lambda i: i.dataset):
+        result = results[item.dataset]
+        sections.append({"input": item.path.name, "content_sha256": item.content_hash, "dataset": item.dataset,
+                         "rows": len(item.df), "success": result.success, "max_failed_severity": result.max_failed_severity,
+                         "statistics": result.statistics, "quarantined_ids": list(result.quarantined_ids),
+                         "expectations": list(result.expectations)})
+    from day12_SUITES_security import DAY12_SEVERITY_RANK
+
+    worst = max((s["max_failed_severity"] for s in sections if s["max_failed_severity"]), key=DAY12_SEVERITY_RANK.get, default=None)
+    settings.results_dir.mkdir(parents=True, exist_ok=True)
+    results_path = settings.results_dir / f"{run_name}.json"
+    results_path.write_text(json.dumps({"run": run_name, "success": worst is None, "max_failed_severity": worst,
+                                        "datasets": sections}, indent=2, default=str) + "\n")
+    passed = {str(i.path.resolve()): i.content_hash for i in inputs if results[i.dataset].success}
+    if passed:
+        (settings.results_dir / "day12_last_success.json").write_text(json.dumps(_state(settings) | passed, indent=2) + "\n")
+    code = DAY12_EXIT[worst]
+    DAY12_LOG.info("validation finished", extra={
+        "run": run_name, "datasets": ",".join(s["dataset"] for s in sections), "rows": sum(s["rows"] for s in sections),
+        "success": worst is None, "failed": sum(len([e for e in s["expectations"] if not e["success"]]) for s in sections),
+        "worst": worst or "none", "quarantined": sum(len(s["quarantined_ids"]) for s in sections), "exit_code": code,
+        "duration_s": round(time.monotonic() - started, 2)})
+    verdicts = [f"{s['input']} ({s['dataset']}, {s['rows']} rows): " + (
+        "all expectations passed" if s["success"] else
+        f"{sum(not e['success'] for e in s['expectations'])} expectation(s) failed, worst {s['max_failed_severity']}")
+        for s in sections]
+    return day12_RunOutcome(code, "; ".join(verdicts) + f"; results: {results_path}", results_path)
+
+
+def day12_run_files(settings, paths: list[Path], *, dataset: str | None = None, force: bool = False, **run) -> day12_RunOutcome:
+    """Read every input (any unreadable one: exit 3, nothing validated), then one checkpoint run over the changed ones."""
+    inputs, skipped = [], []
     try:
-        content_hash = day12_content_hash(path) if path.is_file() else ""
-        if not force and content_hash and _state(settings).get(str(path.resolve())) == content_hash:
-            DAY12_LOG.info("input unchanged since the last successful run; skipped", extra={"input": path.name})
-            return day12_RunOutcome(0, f"{path.name}: unchanged since the last successful run, skipped (use --force)")
-        df = day12_read_input(path)
-        dataset = day12_detect_dataset(df, path, dataset)
+        for path in paths:
+            item = day12_load_input(settings, path, dataset=dataset, force=force)
+            if item is None:
+                skipped.append(Path(path).name)
+            else:
+                inputs.append(item)
+        if len({i.dataset for i in inputs}) < len(inputs):
+            raise day12_InputError(f"{', '.join(i.path.name for i in inputs)}: give at most one file per dataset per run")
     except day12_InputError as exc:
         DAY12_LOG.error("input unreadable", extra={"error": str(exc)})
         return day12_RunOutcome(3, f"input could not be read: {exc}")
-    now = now or datetime.now(timezone.utc)
-    run_name = run_name or f"day12-{dataset}-{now:%Y%m%dT%H%M%SZ}"
-    result = day12_validate_dataframe(df, dataset, settings=settings, now=now, context=context, run_name=run_name,
-                                      quarantine_dir=settings.quarantine_dir, fixed_time=fixed_time)
-    settings.results_dir.mkdir(parents=True, exist_ok=True)
-    results_path = settings.results_dir / f"{run_name}.json"
-    results_path.write_text(json.dumps({
-        "run": run_name, "input": path.name, "content_sha256": content_hash, "dataset": dataset, "rows": len(df),
-        "success": result.success, "max_failed_severity": result.max_failed_severity,
-        "statistics": result.statistics, "quarantined_ids": list(result.quarantined_ids),
-        "expectations": list(result.expectations)}, indent=2, default=str) + "\n")
-    if result.success:
-        state = _state(settings) | {str(path.resolve()): content_hash}
-        (settings.results_dir / "day12_last_success.json").write_text(json.dumps(state, indent=2) + "\n")
-    code = DAY12_EXIT[result.max_failed_severity]
-    DAY12_LOG.info("validation finished", extra={"run": run_name, "dataset": dataset, "rows": len(df),
-                                                  "success": result.success, "failed": len(result.failed_expectations),
-                                                  "worst": result.max_failed_severity or "none",
-                                                  "quarantined": len(result.quarantined_ids), "exit_code": code,
-                                                  "duration_s": round(time.monotonic() - started, 2)})
-    verdict = "all expectations passed" if result.success else \
-        f"{len(result.failed_expectations)} expectation(s) failed, worst {result.max_failed_severity}"
-    return day12_RunOutcome(code, f"{path.name} ({dataset}, {len(df)} rows): {verdict}; results: {results_path}", results_path)
+    if not inputs:
+        return day12_RunOutcome(0, "; ".join(f"{name}: unchanged since the last successful run, skipped (use --force)"
+                                             for name in skipped))
+    return day12_validate_inputs(settings, inputs, **run)

@@ -21,6 +21,7 @@ DAY12_PII_PATTERNS = [
     r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",  # e-mail address
 ]
 DAY12_SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+DAY12_ROW_ID = "day12_row_id"  # the index name under which each dataset's own id identifies failing rows
 
 
 def day12_is_ip(value) -> bool:

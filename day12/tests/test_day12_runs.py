@@ -9,7 +9,7 @@ import pytest
 
 from day12_DEMO_docs import DAY12_DEMO_NOW, day12_build_docs, day12_write_samples
 from day12_GATE_validation import day12_context
-from day12_PIPELINE_run import day12_run_file
+from day12_PIPELINE_run import day12_run_files
 from shared_synthetic_data import security
 
 NOW = DAY12_DEMO_NOW
@@ -21,17 +21,17 @@ def _file(tmp_path, defects=(), name="events.csv", dataset="security_events"):
     return path
 
 
-def _run(settings, path, **kwargs):
-    return day12_run_file(settings, path, context=day12_context(settings.ge_project_dir.parent), now=NOW, **kwargs)
+def _run(settings, *paths, **kwargs):
+    return day12_run_files(settings, list(paths), context=day12_context(settings.ge_project_dir.parent), now=NOW, **kwargs)
 
 
 @pytest.mark.parametrize(("defects", "code"), [((), 0), (("clock_skew",), 1), (("pii",), 2)])
 def test_exit_code_follows_the_worst_failed_severity(settings, tmp_path, defects, code):
     outcome = _run(settings, _file(tmp_path, defects))
     assert outcome.exit_code == code
-    results = json.loads(outcome.results_path.read_text())
-    assert results["rows"] == 2_000 and len(results["expectations"]) == 13
-    assert {"description", "severity", "reason", "success", "unexpected_count"} <= set(results["expectations"][0])
+    (section,) = json.loads(outcome.results_path.read_text())["datasets"]
+    assert section["rows"] == 2_000 and len(section["expectations"]) == 13
+    assert {"description", "severity", "reason", "success", "unexpected_count"} <= set(section["expectations"][0])
 
 
 @pytest.mark.parametrize(("content", "message"), [
@@ -47,6 +47,27 @@ def test_unreadable_input_is_exit_3_with_a_clear_message(settings, tmp_path, con
     assert outcome.exit_code == 3 and message in outcome.message
 
 
+def test_one_checkpoint_run_validates_every_suite(settings, tmp_path):
+    events = _file(tmp_path, ("pii",))
+    scan = _file(tmp_path, ("out_of_range",), name="scan.csv", dataset="vulnerability_scan")
+    outcome = _run(settings, events, scan, run_name="both")
+    results = json.loads(outcome.results_path.read_text())
+    assert [(s["dataset"], s["max_failed_severity"]) for s in results["datasets"]] == [
+        ("security_events", "critical"), ("vulnerability_scan", "critical")]
+    checkpoint = json.loads((settings.ge_project_dir / "checkpoints" / "day12_validation_checkpoint.json").read_text())
+    assert [v["name"] for v in checkpoint["validation_definitions"]] == [
+        "day12_security_events_validation", "day12_vulnerability_scan_validation"]
+    quarantine = json.loads((settings.quarantine_dir / "both_quarantine.json").read_text())
+    assert set(quarantine["quarantined_ids"]) == {"security_events", "vulnerability_scan"}
+    assert all(i.startswith("F") or "-" in i for i in quarantine["quarantined_ids"]["vulnerability_scan"])
+    assert outcome.exit_code == 2
+
+
+def test_two_files_of_one_dataset_in_one_run_are_refused(settings, tmp_path):
+    outcome = _run(settings, _file(tmp_path), _file(tmp_path, name="other.csv"))
+    assert outcome.exit_code == 3 and "at most one file per dataset" in outcome.message
+
+
 def test_an_unchanged_input_is_skipped_unless_forced(settings, tmp_path):
     path = _file(tmp_path)
     assert _run(settings, path).results_path is not None
@@ -59,6 +80,7 @@ def test_quarantine_file_lists_failing_ids_per_expectation(settings, tmp_path):
     outcome = _run(settings, _file(tmp_path, ("invalid_ips",)), run_name="ips")
     quarantine = json.loads((settings.quarantine_dir / "ips_quarantine.json").read_text())
     failure = next(f for f in quarantine["failures"] if "src_ip" in f["description"])
+    assert failure["dataset"] == "security_events" and quarantine["quarantined_ids"]["security_events"]
     expected = security.generate(size=2_000, defects=["invalid_ips"]).injected["invalid_ips"]
     assert failure["failing_ids"] == expected and failure["severity"] == "critical"
     assert outcome.exit_code == 2

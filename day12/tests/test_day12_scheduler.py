@@ -12,10 +12,15 @@ def test_a_pass_validates_new_files_and_skips_unchanged_ones(settings, caplog):
     (settings.drop_folder / "clean.csv").write_bytes(security.generate(size=500).files["security/security_events.csv"])
     (settings.drop_folder / "dirty.csv").write_bytes(
         security.generate(size=500, defects=["pii"]).files["security/security_events.csv"])
+    (settings.drop_folder / "scan.csv").write_bytes(security.generate(size=500).files["security/vulnerability_scan.csv"])
+    (settings.drop_folder / "broken.csv").write_bytes(b"a,b\n1,2\n")
     (settings.drop_folder / "notes.txt").write_text("ignored")
-    assert day12_validate_drop_folder(settings) == {"clean.csv": 0, "dirty.csv": 2}
-    assert day12_validate_drop_folder(settings) == {"clean.csv": 0, "dirty.csv": 2}
-    assert "unchanged since the last successful run" in caplog.text  # clean.csv, the second time
+    expected = {"broken.csv": 3, "clean.csv": 0, "dirty.csv": 2, "scan.csv": 0}
+    assert day12_validate_drop_folder(settings) == expected
+    rounds = [r for r in caplog.records if r.getMessage() == "validation finished"]
+    assert [r.datasets for r in rounds] == ["security_events,vulnerability_scan", "security_events"]  # one file per dataset per run
+    assert day12_validate_drop_folder(settings) == expected
+    assert "unchanged since the last successful run" in caplog.text  # clean.csv and scan.csv, the second time
 
 
 def test_schedule_and_cron_line(settings, tmp_path):
