@@ -100,34 +100,28 @@ def _suite(context, dataset: str):
     return context.suites.add_or_update(suite)
 
 
+def _get_or_add(get, add, *missing: type[Exception]):
+    try:
+        return get()
+    except missing:
+        return add()
+
+
 def _dataframe_batch(context, dataset: str):
-    try:
-        source = context.data_sources.get(DAY12_DATASOURCE)
-    except KeyError:
-        source = context.data_sources.add_pandas(DAY12_DATASOURCE)
-    try:
-        asset = source.get_asset(dataset)
-    except LookupError:
-        asset = source.add_dataframe_asset(dataset)
-    try:
-        return asset.get_batch_definition("whole_file")
-    except (KeyError, LookupError):
-        return asset.add_batch_definition_whole_dataframe("whole_file")
+    sources = context.data_sources
+    source = _get_or_add(lambda: sources.get(DAY12_DATASOURCE), lambda: sources.add_pandas(DAY12_DATASOURCE), KeyError)
+    asset = _get_or_add(lambda: source.get_asset(dataset), lambda: source.add_dataframe_asset(dataset), LookupError)
+    return _get_or_add(lambda: asset.get_batch_definition("whole_file"),
+                       lambda: asset.add_batch_definition_whole_dataframe("whole_file"), KeyError, LookupError)
 
 
 def _staged_batch(context, dataset: str):
-    try:
-        source = context.data_sources.get(DAY12_STAGING)
-    except KeyError:
-        source = context.data_sources.add_pandas_filesystem(DAY12_STAGING, base_directory=Path(DAY12_STAGING_DIR))
-    try:
-        asset = source.get_asset(dataset)
-    except LookupError:
-        asset = source.add_parquet_asset(dataset)
-    try:
-        return asset.get_batch_definition("staged")
-    except (KeyError, LookupError):
-        return asset.add_batch_definition_path("staged", path=f"{dataset}.parquet")
+    sources = context.data_sources
+    source = _get_or_add(lambda: sources.get(DAY12_STAGING),
+                         lambda: sources.add_pandas_filesystem(DAY12_STAGING, base_directory=Path(DAY12_STAGING_DIR)), KeyError)
+    asset = _get_or_add(lambda: source.get_asset(dataset), lambda: source.add_parquet_asset(dataset), LookupError)
+    return _get_or_add(lambda: asset.get_batch_definition("staged"),
+                       lambda: asset.add_batch_definition_path("staged", path=f"{dataset}.parquet"), KeyError, LookupError)
 
 
 def _checkpoint(context, definitions: list, actions: list):

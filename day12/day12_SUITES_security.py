@@ -6,6 +6,7 @@ runtime parameters ($PARAMETER), filled in by day12_runtime_parameters().
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 from datetime import datetime, timedelta
 
@@ -33,11 +34,9 @@ def day12_is_ip(value) -> bool:
         return False
 
 
+@functools.cache  # GX registers an expectation class when it is defined: define each one once
 def day12_register_custom_expectations():
-    """Define (once) the IP-address expectation: a regex cannot validate IPv6 compression or octet ranges."""
-    global ExpectColumnValuesToBeValidIpAddress
-    if "ExpectColumnValuesToBeValidIpAddress" in globals():
-        return ExpectColumnValuesToBeValidIpAddress
+    """The IP-address expectation: a regex cannot validate IPv6 compression or octet ranges."""
     from great_expectations.execution_engine import PandasExecutionEngine
     from great_expectations.expectations.expectation import ColumnMapExpectation
     from great_expectations.expectations.metrics import ColumnMapMetricProvider, column_condition_partial
@@ -55,16 +54,13 @@ def day12_register_custom_expectations():
         map_metric = "column_values.day12_valid_ip_address"
         success_keys = ("mostly",)
 
-    globals()["ExpectColumnValuesToBeValidIpAddress"] = ExpectColumnValuesToBeValidIpAddress
     return ExpectColumnValuesToBeValidIpAddress
 
 
+@functools.cache
 def day12_register_source_volume_expectation():
-    """Define (once) the per-value row-count expectation: a source that went silent (0 rows) or nearly
-    silent fails, and so does one flooding the export. GX has no built-in for counts per listed value."""
-    global ExpectColumnValueCountsToBeBetween
-    if "ExpectColumnValueCountsToBeBetween" in globals():
-        return ExpectColumnValueCountsToBeBetween
+    """The per-value row-count expectation: a source that went silent (0 rows) or nearly silent fails, and
+    so does one flooding the export. GX has no built-in for counts per listed value."""
     from typing import Optional, Union
 
     from great_expectations.core.suite_parameters import SuiteParameterDict
@@ -98,7 +94,6 @@ def day12_register_source_volume_expectation():
 
     # this module's annotations are strings (from __future__); resolve them with the names imported above
     ExpectColumnValueCountsToBeBetween.update_forward_refs(Optional=Optional, Union=Union, SuiteParameterDict=SuiteParameterDict)
-    globals()["ExpectColumnValueCountsToBeBetween"] = ExpectColumnValueCountsToBeBetween
     return ExpectColumnValueCountsToBeBetween
 
 
