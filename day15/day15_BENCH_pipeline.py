@@ -20,6 +20,7 @@ import sqlite3
 import sys
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -141,7 +142,8 @@ def bench_single_requests(client, url, secret, events, server_pid: int, threads=
 
 
 def bench_consumer(client, workdir: Path, events, batch: int):
-    buffer, bodies, runs = day15_Buffer(client), [(e["id"], day15_encode(e)) for e in events], iter(range(1_000))
+    buffer, bodies = day15_Buffer(client), [(e["id"], day15_encode(e)) for e in events]
+    runs = iter(uuid.uuid4().hex[:8] for _ in range(1_000))  # a fresh database file per run
 
     def fill() -> None:
         _reset(client)
