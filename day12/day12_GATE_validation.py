@@ -141,15 +141,18 @@ def _checkpoint(context, definitions: list, actions: list):
                        "include_unexpected_rows": False, "return_unexpected_index_query": False}))
 
 
-def day12_ensure(context, dataset: str, *, quarantine_dir: Path | None = None):
-    """The in-memory gate's checkpoint: one DataFrame validation, scrubbed (and quarantined when asked)."""
+def _definition(context, dataset: str, batch):
     import great_expectations as gx
 
+    return context.validation_definitions.add_or_update(gx.ValidationDefinition(
+        name=f"day12_{dataset}_validation", id=_stable_id(f"{dataset}_validation"), data=batch, suite=_suite(context, dataset)))
+
+
+def day12_ensure(context, dataset: str, *, quarantine_dir: Path | None = None):
+    """The in-memory gate's checkpoint: one DataFrame validation, scrubbed (and quarantined when asked)."""
     from day12_ACTIONS_checkpoint import day12_portable, day12_QuarantineAction, day12_ScrubAction
 
-    definition = context.validation_definitions.add_or_update(gx.ValidationDefinition(
-        name=f"day12_{dataset}_validation", id=_stable_id(f"{dataset}_validation"), data=_dataframe_batch(context, dataset),
-        suite=_suite(context, dataset)))
+    definition = _definition(context, dataset, _dataframe_batch(context, dataset))
     actions = [day12_ScrubAction(name="scrub_failing_values")]
     if quarantine_dir is not None:
         actions.append(day12_QuarantineAction(name="quarantine_failing_rows", quarantine_dir=day12_portable(quarantine_dir)))
@@ -159,15 +162,12 @@ def day12_ensure(context, dataset: str, *, quarantine_dir: Path | None = None):
 def day12_ensure_checkpoint(context, datasets: list[str], *, quarantine_dir: Path, docs_dir: Path | None = None):
     """day12_validation_checkpoint in the project: one validation per staged dataset, each against its own suite,
     then the actions once for the whole run: scrub, quarantine, Data Docs, notify."""
-    import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
 
     from day12_ACTIONS_checkpoint import (day12_LocaliseDocsAction, day12_NotifyAction, day12_portable,
                                           day12_QuarantineAction, day12_ScrubAction)
 
-    definitions = [context.validation_definitions.add_or_update(gx.ValidationDefinition(
-        name=f"day12_{dataset}_validation", id=_stable_id(f"{dataset}_validation"), data=_staged_batch(context, dataset),
-        suite=_suite(context, dataset))) for dataset in sorted(datasets)]
+    definitions = [_definition(context, dataset, _staged_batch(context, dataset)) for dataset in sorted(datasets)]
     actions = [day12_ScrubAction(name="scrub_failing_values"),
                day12_QuarantineAction(name="quarantine_failing_rows", quarantine_dir=day12_portable(quarantine_dir)),
                UpdateDataDocsAction(name="update_data_docs", site_names=[DAY12_DOCS_SITE]),
