@@ -92,7 +92,7 @@ def _insert_ignore(table):
     return lambda conn, rows: conn.execute(statement, rows)  # a list of rows runs as executemany
 
 
-# Built once with bind parameters, so the per-event path only binds values (no expression building).
+# Built once with bind parameters, so a batch only binds values (no expression building).
 _UPDATE_SUBSCRIPTION = day15_subscriptions.update().where(
     day15_subscriptions.c.subscription_id == bindparam("b_subscription")).values(
     {c: bindparam(f"b_{c}") for c in ("customer_id", "status", "mrr_cents", "last_created", "last_event_id")})
@@ -108,7 +108,8 @@ class _BatchState:
     """The subscriptions and customers a batch touches: read in two queries, changed in memory in event
     order, written back with one executemany per kind (instead of five statements per event).
     FOR UPDATE (PostgreSQL; SQLite holds the write lock from BEGIN IMMEDIATE) keeps a concurrent
-    consumer from applying changes to the same rows between this read and the write."""
+    consumer from changing the same rows between this read and the write; a row that does not exist yet
+    is guarded by its primary key (a concurrent insert fails the batch, which is then applied entry by entry)."""
 
     def __init__(self, subscriptions: dict[str, dict], customers: dict[str, dict]):
         self.subscriptions, self.customers = subscriptions, customers
