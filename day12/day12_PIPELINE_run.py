@@ -122,3 +122,42 @@ def day12_run_files(settings, paths: list[Path], *, dataset: str | None = None, 
         return day12_RunOutcome(0, "; ".join(f"{name}: unchanged since the last successful run, skipped (use --force)"
                                              for name in skipped))
     return day12_validate_inputs(settings, inputs, **run)
+
+
+def day12_validate_drop_folder(settings) -> dict[str, int]:
+    """Exit code per file of this pass (the scheduled job; also callable on its own).
+
+    Files are read one by one (an unreadable one gets 3 and blocks nothing), then validated in rounds of at
+    most one file per dataset, each round one run of day12_validation_checkpoint over every suite."""
+    from day12_GATE_validation import day12_context
+
+    if not settings.drop_folder.is_dir():
+        return {}
+    log = logging.getLogger("day12.dropfolder")
+    context = day12_context(settings.ge_project_dir.parent)
+    codes, pending = {}, []
+    for path in sorted(p for p in settings.drop_folder.iterdir() if p.suffix.lower() in (".csv", ".parquet")):
+        try:
+            item = day12_load_input(settings, path)
+        except day12_InputError as exc:
+            log.error("input unreadable", extra={"input": path.name, "error": str(exc)})
+            codes[path.name] = 3
+            continue
+        if item is None:
+            codes[path.name] = 0  # unchanged since its last successful run
+        else:
+            pending.append(item)
+    while pending:
+        round_, pending = _one_per_dataset(pending)
+        code = day12_validate_inputs(settings, round_, context=context).exit_code
+        codes.update({item.path.name: code for item in round_})
+    log.info("drop folder pass", extra={"files": len(codes), "failed": sum(1 for c in codes.values() if c)})
+    return dict(sorted(codes.items()))
+
+
+def _one_per_dataset(items: list) -> tuple[list, list]:
+    chosen, rest, seen = [], [], set()
+    for item in items:
+        (rest if item.dataset in seen else chosen).append(item)
+        seen.add(item.dataset)
+    return chosen, rest

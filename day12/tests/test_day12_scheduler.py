@@ -2,7 +2,8 @@
 import logging
 from datetime import datetime, timedelta, timezone
 
-from day12_SCHEDULER_dropfolder import DAY12_JOB_ID, day12_build_scheduler, day12_cron_line, day12_validate_drop_folder
+from day12_PIPELINE_run import day12_validate_drop_folder
+from day12_SCHEDULER_dropfolder import DAY12_JOB_ID, day12_build_scheduler, day12_cron_line
 from shared_synthetic_data import security
 
 
