@@ -34,32 +34,32 @@ DAY12_VALUE_KEYS = ("unexpected_list", "partial_unexpected_list", "partial_unexp
                     "partial_unexpected_index_list", "unexpected_index_query", "details")
 
 
-def _index_ids(payload: dict, id_column: str = DAY12_ROW_ID) -> list:
+def _index_ids(payload: dict) -> list:
     """Failing-row ids from unexpected_index_list, in either GX shape: one dict per row ({id: x, column: value}),
     or, with exclude_unexpected_values, one dict of id lists ({id: [x, y, ...]})."""
     ids = []
     for row in payload.get("unexpected_index_list") or []:
-        if isinstance(row, dict) and id_column in row:
-            value = row[id_column]
+        if isinstance(row, dict) and DAY12_ROW_ID in row:
+            value = row[DAY12_ROW_ID]
             ids.extend(value if isinstance(value, list) else [value])
     return ids
 
 
-def day12_scrub_result(result, id_column: str = DAY12_ROW_ID) -> None:
+def day12_scrub_result(result) -> None:
     """Strip every failing value from one expectation result, keeping only the ids of failing rows."""
     payload = result.result or {}
-    ids = _index_ids(payload, id_column)
+    ids = _index_ids(payload)
     for key in DAY12_VALUE_KEYS:
         payload.pop(key, None)
     if ids:
-        payload["unexpected_index_list"] = [{id_column: ids}]  # GX's compact, value-free shape
+        payload["unexpected_index_list"] = [{DAY12_ROW_ID: ids}]  # GX's compact, value-free shape
     if result.expectation_config.type in ("expect_column_values_to_not_match_regex_list",):
         payload.pop("observed_value", None)
     result.result = payload
 
 
-def day12_failed_ids(result, id_column: str = DAY12_ROW_ID) -> list[str]:
-    return [str(i) for i in _index_ids(result.result or {}, id_column)]
+def day12_failed_ids(result) -> list[str]:
+    return [str(i) for i in _index_ids(result.result or {})]
 
 
 class day12_ScrubAction(ValidationAction):

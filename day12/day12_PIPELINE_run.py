@@ -55,17 +55,14 @@ def day12_load_input(settings, path: Path, *, dataset: str | None = None, force:
 def day12_validate_inputs(settings, inputs: list[day12_Input], *, context=None, run_name: str | None = None,
                           fixed_time: datetime | None = None, now: datetime | None = None,
                           docs_dir: Path | None = None) -> day12_RunOutcome:
-    """One checkpoint run over inputs of distinct datasets."""
+    """One checkpoint run over inputs of distinct datasets (day12_InputError otherwise)."""
     import os
 
     from day12_GATE_validation import day12_context, day12_run_checkpoint
 
     started = time.monotonic()
-    seen: dict[str, Path] = {}
-    for item in inputs:
-        if item.dataset in seen:
-            raise ValueError(f"{item.path.name} and {seen[item.dataset].name} are both {item.dataset}: one file per dataset per run")
-        seen[item.dataset] = item.path
+    if len({i.dataset for i in inputs}) < len(inputs):
+        raise day12_InputError(f"{', '.join(i.path.name for i in inputs)}: give at most one file per dataset per run")
     if settings.slack_webhook_url:  # read by the notify action at run time; never written into the checkpoint JSON
         os.environ["DAY12_SLACK_WEBHOOK_URL"] = settings.slack_webhook_url.get_secret_value()
     now = now or datetime.now(timezone.utc)
@@ -113,15 +110,13 @@ def day12_run_files(settings, paths: list[Path], *, dataset: str | None = None, 
                 skipped.append(Path(path).name)
             else:
                 inputs.append(item)
-        if len({i.dataset for i in inputs}) < len(inputs):
-            raise day12_InputError(f"{', '.join(i.path.name for i in inputs)}: give at most one file per dataset per run")
+        if not inputs:
+            return day12_RunOutcome(0, "; ".join(f"{name}: unchanged since the last successful run, skipped (use --force)"
+                                                 for name in skipped))
+        return day12_validate_inputs(settings, inputs, **run)
     except day12_InputError as exc:
         DAY12_LOG.error("input unreadable", extra={"error": str(exc)})
         return day12_RunOutcome(3, f"input could not be read: {exc}")
-    if not inputs:
-        return day12_RunOutcome(0, "; ".join(f"{name}: unchanged since the last successful run, skipped (use --force)"
-                                             for name in skipped))
-    return day12_validate_inputs(settings, inputs, **run)
 
 
 def day12_validate_drop_folder(settings) -> dict[str, int]:

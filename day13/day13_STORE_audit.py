@@ -54,7 +54,7 @@ CREATE TRIGGER IF NOT EXISTS day13_audit_no_delete BEFORE DELETE ON day13_audit
 DAY13_AUDIT_COLUMNS = ("at", "actor", "action", "fingerprint", "alert_id", "rules_version", "routing_version",
                        "rationale", "details")
 DAY13_GENESIS = "0" * 64
-DAY13_DETAILS_FALLBACK = json.JSONEncoder(default=str)
+DAY13_DETAILS_FALLBACK = json.JSONEncoder(default=str, sort_keys=True)  # sorted like the orjson path
 DAY13_ACTIONS = ("ingested", "quarantined", "classified", "routed", "notified", "notify_failed", "inhibited",
                  "silenced", "sla_breached", "escalated", "config_loaded", "config_rejected")
 
