@@ -175,8 +175,9 @@ def _fields(fields: dict) -> dict[str, str]:
 
 
 def _entries(reply) -> list[tuple[str, dict]]:
-    return [(_text(entry_id), _fields(fields)) for _, entries in (reply or []) for entry_id, fields in entries
-            if fields]
+    """XREADGROUP's reply as (entry id, fields) in text; written out inline, as this runs for every entry."""
+    return [(entry_id.decode(), {k.decode(): v.decode() for k, v in fields.items()})
+            for _, entries in (reply or []) for entry_id, fields in entries if fields]
 
 
 def day15_encode(event: dict) -> bytes:

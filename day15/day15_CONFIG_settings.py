@@ -33,8 +33,8 @@ class day15_Settings(BaseSettings):
     webhook_host: str = "127.0.0.1"  # loopback unless deliberately exposed
     webhook_port: int = Field(5000, ge=1, le=65535)  # the port senders post to
     webhook_secret: SecretStr | None = None  # whsec_...; unset: a demo secret is generated at start
-    batch_size: int = Field(100, ge=1, le=10_000)  # events per micro-batch
-    batch_max_wait_ms: int = Field(200, ge=1, le=60_000)  # a partial batch waits at most this long
+    batch_size: int = Field(500, ge=1, le=10_000)  # events per micro-batch at most (Kafka's max.poll.records default)
+    batch_max_wait_ms: int = Field(100, ge=1, le=60_000)  # a partial batch waits at most this long
     max_retries: int = Field(5, ge=1, le=100)  # deliveries before an entry goes to the dead-letter stream
     idempotency_ttl_hours: int = Field(72, ge=1, le=720)  # senders retry for up to about three days
     consumers: int = Field(2, ge=1, le=32)  # consumer processes in one group
