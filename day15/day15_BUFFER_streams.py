@@ -135,9 +135,13 @@ class day15_Buffer:
 
     def depth(self) -> dict[str, int]:
         """lag (never delivered) and pending (delivered, not acknowledged): what is still to do."""
-        if not self.redis.exists(DAY15_STREAM):
+        import redis
+
+        try:
+            groups = self.redis.xinfo_groups(DAY15_STREAM)  # one round trip: it runs after every batch
+        except redis.ResponseError:  # no stream yet
             return {"lag": 0, "pending": 0}
-        for group in self.redis.xinfo_groups(DAY15_STREAM):
+        for group in groups:
             if _text(group["name"]) == DAY15_GROUP:
                 lag = group.get("lag")
                 if lag is None:  # Redis cannot tell after trimming; count the entries after last-delivered-id

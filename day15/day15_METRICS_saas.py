@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 
 DAY15_MRR_STATUSES = frozenset({"active", "past_due"})
 DAY15_MONTHS_PER_INTERVAL = {"day": Fraction(12, 365), "week": Fraction(12, 52), "month": Fraction(1), "year": Fraction(12)}
@@ -19,12 +20,14 @@ DAY15_MOVEMENTS = ("new", "expansion", "contraction", "churn", "reactivation")
 def day15_subscription_mrr(subscription: dict) -> int:
     if subscription.get("status") not in DAY15_MRR_STATUSES:
         return 0
-    total = Fraction(0)
-    for item in subscription["items"]["data"]:
-        recurring = item["price"]["recurring"]
-        months = DAY15_MONTHS_PER_INTERVAL[recurring["interval"]] * recurring["interval_count"]
-        total += Fraction(item["price"]["unit_amount"] * item["quantity"]) / months
-    return round(total)
+    return round(sum(_monthly(item["price"]["unit_amount"] * item["quantity"], item["price"]["recurring"]["interval"],
+                              item["price"]["recurring"]["interval_count"]) for item in subscription["items"]["data"]))
+
+
+@lru_cache(maxsize=4_096)
+def _monthly(amount_cents: int, interval: str, interval_count: int) -> Fraction:
+    """One item's amount per month, exact. A SaaS has a handful of price points, so each is worked out once."""
+    return Fraction(amount_cents) / (DAY15_MONTHS_PER_INTERVAL[interval] * interval_count)
 
 
 def day15_movement(old_customer_mrr: int, new_customer_mrr: int, had_mrr_before: bool) -> str | None:

@@ -24,7 +24,6 @@ from day15_STORE_analytics import day15_Store, day15_StoredEvent, _percentile
 
 DAY15_LOG = logging.getLogger("day15.consumer")
 DAY15_IDLE_BLOCK_MS = 1_000  # an idle consumer re-checks stop requests and the janitor this often
-DAY15_DEPTH_EVERY_S = 1.0  # queue depth is a gauge: asking Redis once a second, not per batch, is enough to warn
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,6 @@ class day15_Consumer:
         self.batch_size, self.max_wait_ms, self.max_retries = batch_size, max_wait_ms, max_retries
         self.claim_idle_ms, self.queue_depth_warn = claim_idle_ms, queue_depth_warn
         self.acknowledged = 0  # entries done with: committed or dead-lettered, then acked
-        self._depth, self._depth_checked = {"lag": 0, "pending": 0}, float("-inf")
 
     def run(self, should_stop: Callable[[], bool]) -> None:
         self.buffer.ensure_group()
@@ -91,7 +89,7 @@ class day15_Consumer:
         now = day15_now_ms()
         latencies = sorted(now - item.received_at_ms for item in parsed if item.entry_id not in failures)
         self.acknowledged += len(entries) - (len(failures) - dead)
-        depth = self._queue_depth()
+        depth = self.buffer.depth()
         fields = {"consumer": self.name, "source": source, "size": len(entries), "new": new,
                   "repeats": len(parsed) - new - sum(1 for p in parsed if p.entry_id in failures),
                   "failed": len(failures) - dead, "dead_lettered": dead,
@@ -101,11 +99,6 @@ class day15_Consumer:
         DAY15_LOG.info("batch committed", extra=fields)
         if depth["lag"] + depth["pending"] > self.queue_depth_warn:
             DAY15_LOG.warning("queue depth above threshold", extra={**depth, "threshold": self.queue_depth_warn})
-
-    def _queue_depth(self) -> dict[str, int]:
-        if time.monotonic() - self._depth_checked >= DAY15_DEPTH_EVERY_S:
-            self._depth, self._depth_checked = self.buffer.depth(), time.monotonic()
-        return self._depth
 
     def _apply(self, parsed: list[day15_StoredEvent], failures: dict[str, str], first_delivery: bool) -> int:
         """One transaction for the batch; if it fails, entry by entry, so one bad event cannot block the rest."""
