@@ -110,18 +110,18 @@ class _DriverSql:
         return ", ".join([self.mark] * count)
 
     def insert(self, table: Table, ignore_existing: bool = False) -> str:
-        columns = [c.name for c in table.columns]
+        columns = _columns(table)
         return (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({self.marks(len(columns))})"
                 + (" ON CONFLICT DO NOTHING" if ignore_existing else ""))
 
     def update(self, table: Table) -> str:
         """UPDATE every column but the key; parameters: the other columns in order, then the key."""
-        key, *others = [c.name for c in table.columns]
+        key, *others = _columns(table)
         return f"UPDATE {table.name} SET {', '.join(f'{c} = {self.mark}' for c in others)} WHERE {key} = {self.mark}"
 
     def select_keys(self, table: Table, count: int, locked: bool = False) -> str:
         key = table.primary_key.columns.values()[0].name
-        columns = ", ".join(c.name for c in table.columns) if locked else key
+        columns = ", ".join(_columns(table)) if locked else key
         return f"SELECT {columns} FROM {table.name} WHERE {key} IN ({self.marks(count)})" + (self.lock if locked else "")
 
 
