@@ -144,7 +144,6 @@ def bench_single_requests(client, url, secret, events, server_pid: int, threads=
 
 def bench_consumer(client, workdir: Path, events, batch: int):
     buffer, bodies = day15_Buffer(client), [(e["id"], day15_encode(e)) for e in events]
-    runs = iter(uuid.uuid4().hex[:8] for _ in range(1_000))  # a fresh database file per run
 
     def fill() -> None:
         _reset(client)
@@ -162,7 +161,7 @@ def bench_consumer(client, workdir: Path, events, batch: int):
 
     def durable_loop() -> float:  # the least a consumer that must not lose events does: insert, commit, ack
         fill()
-        db = sqlite3.connect(workdir / f"durable_{next(runs)}.sqlite", isolation_level=None)
+        db = sqlite3.connect(workdir / f"durable_{uuid.uuid4().hex[:8]}.sqlite", isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("CREATE TABLE raw (entry_id TEXT PRIMARY KEY, body TEXT NOT NULL)")
@@ -179,7 +178,7 @@ def bench_consumer(client, workdir: Path, events, batch: int):
 
     def ours() -> float:
         fill()
-        store = day15_Store(day15_create_engine(f"sqlite:///{workdir / f'consumer_{next(runs)}.sqlite'}"))
+        store = day15_Store(day15_create_engine(f"sqlite:///{workdir / f'consumer_{uuid.uuid4().hex[:8]}.sqlite'}"))
         consumer = day15_Consumer(buffer, store, name="bench", batch_size=batch, max_wait_ms=50, max_retries=5,
                                   claim_idle_ms=60_000, queue_depth_warn=len(events) + 1)
         started = time.perf_counter()

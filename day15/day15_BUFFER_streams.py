@@ -97,7 +97,7 @@ class day15_Buffer:
     def claim_idle(self, consumer: str, min_idle_ms: int, count: int) -> list[tuple[str, dict]]:
         """XAUTOCLAIM: take over entries pending longer than min_idle_ms (a dead consumer's, or a failed try)."""
         _, claimed, *_ = self.redis.xautoclaim(DAY15_STREAM, DAY15_GROUP, consumer, min_idle_ms, "0-0", count=count)
-        return [(_text(entry_id), _fields(fields)) for entry_id, fields in claimed if fields]
+        return _decoded(claimed)
 
     def ack(self, entry_ids: list[str], *, first_delivery: bool = False) -> None:
         """XACK; re-delivered entries also drop their attempt counter (first deliveries never had one)."""
@@ -151,7 +151,7 @@ class day15_Buffer:
 
     # --- dead-letter tools --------------------------------------------------------------------
     def dead_letters(self, count: int = 100) -> list[tuple[str, dict]]:
-        return [(_text(i), _fields(f)) for i, f in self.redis.xrange(DAY15_DEAD_LETTER, count=count)]
+        return _decoded(self.redis.xrange(DAY15_DEAD_LETTER, count=count))
 
     def replay(self, entry_ids: list[str] | None = None) -> int:
         """Put dead letters back on the stream (same event id, so the store still counts them once)."""
@@ -174,14 +174,16 @@ def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _fields(fields: dict) -> dict[str, str]:
-    return {_text(k): _text(v) for k, v in fields.items()}
+def _decoded(entries) -> list[tuple[str, dict]]:
+    """Stream entries as (entry id, fields) in text, skipping entries deleted meanwhile (no fields).
+    Written out inline, as this runs for every entry a consumer reads."""
+    return [(entry_id.decode(), {k.decode(): v.decode() for k, v in fields.items()}) for entry_id, fields in entries
+            if fields]
 
 
 def _entries(reply) -> list[tuple[str, dict]]:
-    """XREADGROUP's reply as (entry id, fields) in text; written out inline, as this runs for every entry."""
-    return [(entry_id.decode(), {k.decode(): v.decode() for k, v in fields.items()})
-            for _, entries in (reply or []) for entry_id, fields in entries if fields]
+    """XREADGROUP's reply (one list of entries per stream) as _decoded entries."""
+    return _decoded(entry for _, entries in (reply or []) for entry in entries)
 
 
 def day15_encode(event: dict) -> bytes:

@@ -94,8 +94,8 @@ class _DriverSql:
 
     Sampled under load, SQLAlchemy Core spent more time turning each row's parameters into bind values
     than the database spent storing the rows. So the schema and the reads stay in SQLAlchemy, and these
-    statements are built once from the same Table objects, in the driver's placeholder style, and take
-    plain tuples in column order. Every statement here is valid on SQLite (3.24+) and PostgreSQL."""
+    statements are built from the same Table objects, in the driver's placeholder style, and take plain
+    tuples in column order. Every statement here is valid on SQLite (3.24+) and PostgreSQL."""
 
     _MARKS = {"qmark": "?", "format": "%s", "pyformat": "%s"}  # sqlite3 and pyodbc; psycopg, psycopg2 and PyMySQL
 
