@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fault", choices=("before_commit", "after_commit"),
                         help="fault drill: SIGKILL this process at that point of its first batch (recovery tests, game days)")
     args = parser.parse_args(argv)
-    from day15_PROCESSING_batches import day15_ConsumerHooks
+    from day15_PROCESSING_batches import day15_ConsumerHooks, day15_settle_heap
     from day15_RUNTIME_wiring import day15_build_consumer, day15_startup
 
     settings = day15_startup("consumer")
@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stop.__setitem__("requested", True))
     die = lambda: os.kill(os.getpid(), signal.SIGKILL)  # noqa: E731 - as abrupt as a power cut
     hooks = day15_ConsumerHooks(**({args.fault: die} if args.fault else {}))
-    day15_build_consumer(settings, args.name, hooks=hooks).run(lambda: stop["requested"])
+    consumer = day15_build_consumer(settings, args.name, hooks=hooks)
+    day15_settle_heap()
+    consumer.run(lambda: stop["requested"])
     return 0
 
 

@@ -1,0 +1,75 @@
+"""The consumer in-process, the same code on the real Redis and on fakeredis: what it reads, keeps and parks."""
+import pytest
+
+from day15_BUFFER_streams import DAY15_DEAD_LETTER, DAY15_STREAM, day15_Buffer, day15_encode
+from day15_METRICS_saas import day15_recompute
+from day15_PROCESSING_batches import day15_Consumer
+
+# entries no ingress writes, but another producer or a hand-made XADD could: each must end in the
+# dead-letter stream with all its fields and an error naming the problem, never stop the consumer
+FOREIGN = [
+    ({"event_id": "no-body", "received_at_ms": "1"}, "no body"),
+    ({"event_id": "no-utf8", "body": b'{"id": "\xff"}', "received_at_ms": "1"}, "JSONDecodeError"),
+    ({"event_id": "bad-time", "body": b'{"id": "x"}', "received_at_ms": "1 2"}, "received_at_ms"),
+    ({"event_id": "not-json", "body": "{broken", "received_at_ms": "1"}, "JSONDecodeError"),
+]
+
+
+@pytest.fixture(params=["real", "fake"])
+def buffer(request):
+    client = request.getfixturevalue("real_redis") if request.param == "real" else request.getfixturevalue("fake_buffer").redis
+    buffer = day15_Buffer(client)
+    buffer.ensure_group()
+    return buffer
+
+
+def _drain(consumer: day15_Consumer, buffer: day15_Buffer) -> None:
+    for _ in range(50):  # a bounded number of batches: a consumer that stops making progress fails the test
+        if buffer.depth() == {"lag": 0, "pending": 0}:
+            return
+        consumer.process(consumer.collect_batch(lambda: False), source="new")
+    raise AssertionError(f"not drained: {buffer.depth()}")
+
+
+def test_every_event_is_kept_once_and_every_foreign_entry_is_parked_with_its_fields(buffer, store, saas_events):
+    events = saas_events[0]
+    for event in events:  # repeats included: the store, not the stream, makes them count once
+        buffer.redis.xadd(DAY15_STREAM, {"event_id": event["id"], "body": day15_encode(event), "received_at_ms": 1})
+    for fields, _ in FOREIGN:
+        buffer.redis.xadd(DAY15_STREAM, fields)
+    consumer = day15_Consumer(buffer, store, name="c", batch_size=64, max_wait_ms=10, max_retries=1, claim_idle_ms=60_000)
+
+    _drain(consumer, buffer)
+
+    reference = day15_recompute(events)
+    summary = store.summary()
+    assert summary["processed"] == reference.unique_events
+    assert (summary["mrr_cents"], summary["active_customers"]) == (reference.mrr_cents, reference.active_customers)
+    letters = {fields[b"event_id"].decode(): fields for _, fields in buffer.redis.xrange(DAY15_DEAD_LETTER)}
+    assert set(letters) == {fields["event_id"] for fields, _ in FOREIGN}
+    for fields, problem in FOREIGN:
+        letter = letters[fields["event_id"]]
+        assert problem in letter[b"error"].decode()
+        body = fields.get("body")
+        assert letter.get(b"body") == (body.encode() if isinstance(body, str) else body)
+    assert consumer.acknowledged == len(events) + len(FOREIGN)
+
+
+def test_the_read_script_returns_what_a_plain_xreadgroup_returns(buffer):
+    for fields, _ in FOREIGN:
+        buffer.redis.xadd(DAY15_STREAM, fields)
+    scripted = buffer.read_new("c", 10, block_ms=0)
+    plain = buffer.read_own_pending("c", 10)  # the same entries again, now pending, through redis-py's parser
+    assert scripted == plain and len(scripted) == len(FOREIGN)
+    assert buffer.read_new("c", 10, block_ms=0) == [] and buffer.read_new("c", 10, block_ms=20) == []
+
+
+def test_a_batch_larger_than_one_script_run_is_read_in_chunks(buffer, store, monkeypatch):
+    import day15_BUFFER_streams
+
+    monkeypatch.setattr(day15_BUFFER_streams, "DAY15_READ_CHUNK", 7)  # one script run holds Redis: runs stay short
+    for n in range(30):
+        buffer.redis.xadd(DAY15_STREAM, {"event_id": f"e{n}", "body": "{}", "received_at_ms": "1"})
+    consumer = day15_Consumer(buffer, store, name="c", batch_size=20, max_wait_ms=1_000, max_retries=1, claim_idle_ms=60_000)
+    assert len(batch := consumer.collect_batch(lambda: False)) == 20
+    assert len({entry.entry_id for entry in batch}) == 20
