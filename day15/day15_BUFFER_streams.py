@@ -148,6 +148,12 @@ class day15_Buffer:
         reply = self.redis.xreadgroup(DAY15_GROUP, consumer, {DAY15_STREAM: ">"}, count=count, block=block_ms)
         return _from_reply(reply)
 
+    def read_ahead(self, consumer: str, count: int) -> "day15_ReadAhead":
+        """Send the read script for the next batch and return at once; the answer waits in
+        day15_ReadAhead.entries(). While a backlog lasts, Redis reads the next batch on its core while this
+        consumer applies the current one on the other, instead of each waiting for the other in turn."""
+        return day15_ReadAhead(self, consumer, min(count, DAY15_READ_CHUNK))
+
     def read_own_pending(self, consumer: str, count: int) -> list[day15_Entry]:
         """Entries delivered to this consumer name and never acknowledged (it crashed mid-batch)."""
         return _from_reply(self.redis.xreadgroup(DAY15_GROUP, consumer, {DAY15_STREAM: "0"}, count=count))
@@ -221,6 +227,48 @@ class day15_Buffer:
         removed = self.redis.xlen(DAY15_DEAD_LETTER)
         self.redis.delete(DAY15_DEAD_LETTER)
         return removed
+
+
+class day15_ReadAhead:
+    """A read-script call in flight on a pool connection of its own (so the consumer's other commands,
+    such as the XACK of the batch in hand, never queue behind its answer). Its entries are delivered to
+    this consumer as soon as Redis runs it: if the consumer dies first, they wait in its pending list,
+    like any batch in progress, for its restart or the janitor."""
+
+    def __init__(self, buffer: day15_Buffer, consumer: str, count: int):
+        self._buffer, self._consumer, self._count = buffer, consumer, count
+        self._pool = buffer.redis.connection_pool
+        self._connection = self._pool.get_connection()
+        try:
+            self._connection.send_command("EVALSHA", buffer._read.sha, 1, DAY15_STREAM, DAY15_GROUP, consumer, count)
+        except BaseException:
+            self.discard()
+            raise
+
+    def entries(self) -> list[day15_Entry]:
+        """The entries read ahead (waits for Redis's answer if it has not come yet)."""
+        from redis.exceptions import NoScriptError
+
+        try:
+            packed = self._connection.read_response()
+        except NoScriptError:  # Redis restarted and forgot its scripts: the ordinary read loads it again
+            self._release()
+            return self._buffer.read_new(self._consumer, self._count, block_ms=0)
+        except BaseException:
+            self.discard()
+            raise
+        self._release()
+        return _unpacked(*packed) if packed else []
+
+    def discard(self) -> None:
+        """Give the connection back without reading the answer: closed first, so no later command reads it."""
+        if self._connection is not None:
+            self._connection.disconnect()
+            self._release()
+
+    def _release(self) -> None:
+        self._pool.release(self._connection)
+        self._connection = None
 
 
 def _text(value) -> str:

@@ -19,7 +19,7 @@ from typing import Callable
 
 import orjson
 
-from day15_BUFFER_streams import day15_Buffer, day15_Entry, day15_now_ms
+from day15_BUFFER_streams import day15_Buffer, day15_Entry, day15_ReadAhead, day15_now_ms
 from day15_EVENTS_validation import day15_InvalidEvent, day15_validate_event
 from day15_STORE_analytics import day15_Store, day15_StoredEvent, _percentile
 
@@ -57,21 +57,34 @@ class day15_Consumer:
         self.buffer.ensure_group()
         while not should_stop() and (own := self.buffer.read_own_pending(self.name, self.batch_size)):
             self.process(own, source="own-pending")
-        last_claim = 0.0
-        while not should_stop():
-            if time.monotonic() - last_claim >= self.claim_idle_ms / 2000:
-                last_claim = time.monotonic()
-                claimed = self.buffer.claim_idle(self.name, self.claim_idle_ms, self.batch_size)
-                if claimed:
-                    self.process(claimed, source="claimed")
-            batch = self.collect_batch(should_stop)
-            if batch:
-                self.process(batch, source="new")
+        last_claim, ahead = 0.0, None
+        try:
+            while not should_stop():
+                if time.monotonic() - last_claim >= self.claim_idle_ms / 2000:
+                    last_claim = time.monotonic()
+                    claimed = self.buffer.claim_idle(self.name, self.claim_idle_ms, self.batch_size)
+                    if claimed:
+                        self.process(claimed, source="claimed")
+                batch, ahead = self.collect_batch(should_stop, ahead), None
+                if len(batch) >= self.batch_size:  # a backlog: Redis reads the next batch while this one is applied
+                    ahead = self.buffer.read_ahead(self.name, self.batch_size)
+                if batch:
+                    self.process(batch, source="new")
+            if ahead is not None:  # already delivered to this consumer: finishing it too leaves nothing pending at exit
+                ahead, batch = None, ahead.entries()
+                if batch:
+                    self.process(batch, source="new")
+        finally:
+            if ahead is not None:  # the loop failed: its entries stay pending for the restart or the janitor
+                ahead.discard()
         DAY15_LOG.info("consumer stopped cleanly", extra={"consumer": self.name, "acknowledged": self.acknowledged})
 
-    def collect_batch(self, should_stop: Callable[[], bool]) -> list[day15_Entry]:
-        entries = self.buffer.read_new(self.name, self.batch_size, block_ms=DAY15_IDLE_BLOCK_MS)
-        deadline = time.monotonic() + self.max_wait_ms / 1000  # the wait starts when the batch's first entry arrived
+    def collect_batch(self, should_stop: Callable[[], bool], ahead: day15_ReadAhead | None = None) -> list[day15_Entry]:
+        """A batch closes at batch_size, or max_wait_ms after its first entry arrived, whichever comes first."""
+        entries = ahead.entries() if ahead else []
+        if not entries:
+            entries = self.buffer.read_new(self.name, self.batch_size, block_ms=DAY15_IDLE_BLOCK_MS)
+        deadline = time.monotonic() + self.max_wait_ms / 1000
         while entries and len(entries) < self.batch_size and not should_stop():
             remaining_ms = int((deadline - time.monotonic()) * 1000)
             if remaining_ms <= 0:

@@ -73,3 +73,59 @@ def test_a_batch_larger_than_one_script_run_is_read_in_chunks(buffer, store, mon
     consumer = day15_Consumer(buffer, store, name="c", batch_size=20, max_wait_ms=1_000, max_retries=1, claim_idle_ms=60_000)
     assert len(batch := consumer.collect_batch(lambda: False)) == 20
     assert len({entry.entry_id for entry in batch}) == 20
+
+
+def _queue(buffer: day15_Buffer, events: list[dict]) -> None:
+    for event in events:
+        buffer.redis.xadd(DAY15_STREAM, {"event_id": event["id"], "body": day15_encode(event), "received_at_ms": "1"})
+
+
+def test_a_read_ahead_answers_later_with_what_a_read_would_have_returned(buffer):
+    for n in range(15):
+        buffer.redis.xadd(DAY15_STREAM, {"event_id": f"e{n}", "body": "{}", "received_at_ms": "1"})
+    ahead = buffer.read_ahead("c", 10)
+    assert buffer.depth()["lag"] in (5, 15)  # other commands go on meanwhile, on other connections
+    entries = ahead.entries()
+    assert entries == buffer.read_own_pending("c", 10) and len(entries) == 10
+    assert buffer.read_ahead("c", 10).entries() == buffer.read_own_pending("c", 15)[10:]
+    assert buffer.read_ahead("c", 10).entries() == []
+
+
+def test_a_read_ahead_survives_redis_forgetting_its_scripts(buffer):
+    buffer.redis.xadd(DAY15_STREAM, {"event_id": "e", "body": "{}", "received_at_ms": "1"})
+    buffer.redis.script_flush()  # what a Redis restart or failover does to the script cache
+    assert [entry.entry_id for entry in buffer.read_ahead("c", 10).entries()] == [
+        entry.entry_id for entry in buffer.read_own_pending("c", 10)]
+
+
+def test_a_consumer_told_to_stop_applies_the_batch_it_read_ahead_and_leaves_nothing_pending(buffer, store, saas_events):
+    events = list({event["id"]: event for event in saas_events[0]}.values())[:25]
+    _queue(buffer, events)
+    consumer = day15_Consumer(buffer, store, name="c", batch_size=10, max_wait_ms=10, max_retries=1, claim_idle_ms=60_000)
+
+    consumer.run(lambda: consumer.acknowledged >= 10)  # asked to stop after the first batch, with the second read ahead
+
+    assert consumer.acknowledged == 20
+    assert buffer.depth() == {"lag": 5, "pending": 0}
+    assert store.summary()["processed"] == 20
+
+
+def test_a_consumer_that_fails_leaves_its_read_ahead_pending_for_its_restart(buffer, store, saas_events):
+    from day15_PROCESSING_batches import day15_ConsumerHooks
+
+    events = list({event["id"]: event for event in saas_events[0]}.values())[:25]
+    _queue(buffer, events)
+
+    def crash() -> None:
+        raise RuntimeError("the store's disk went away")
+
+    failing = day15_Consumer(buffer, store, name="c", batch_size=10, max_wait_ms=10, max_retries=5, claim_idle_ms=60_000,
+                             hooks=day15_ConsumerHooks(before_commit=crash))
+    with pytest.raises(RuntimeError):
+        failing.run(lambda: False)
+    assert buffer.depth() == {"lag": 5, "pending": 20}  # the failed batch and the one read ahead
+    assert buffer.redis.connection_pool._in_use_connections == set()  # the read ahead gave its connection back
+
+    restarted = day15_Consumer(buffer, store, name="c", batch_size=10, max_wait_ms=10, max_retries=5, claim_idle_ms=60_000)
+    restarted.run(lambda: buffer.depth() == {"lag": 0, "pending": 0})
+    assert store.summary()["processed"] == 25
