@@ -27,7 +27,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from day15_BUFFER_streams import DAY15_GROUP, DAY15_STREAM, day15_Buffer, day15_encode
-from day15_PROCESSING_batches import day15_Consumer, day15_settle_heap
+from day15_PROCESSING_batches import day15_Consumer
+from day15_RUNTIME_wiring import day15_settle_heap
 from day15_SIGNING_webhooks import day15_new_secret, day15_sign
 from day15_STORE_analytics import _percentile, day15_create_engine, day15_Store
 from day15_SUPERVISOR_processes import day15_free_port
@@ -283,6 +284,7 @@ def _serve(port: int, secret: str, store_path: str) -> None:
     app = day15_create_app(day15_Buffer(client, maxlen=10_000_000), day15_Store(day15_create_engine(f"sqlite:///{store_path}")),
                            [secret], max_body_bytes=settings.max_body_bytes, max_batch_events=settings.max_batch_events)
     app.add_url_rule("/bench/bare", "bare", lambda: ("", 202), methods=["POST"])  # same server, no work
+    day15_settle_heap()  # as the webhook server does once it is wired
     create_server(app, host="127.0.0.1", port=port, **day15_server_options(settings)).run()
 
 

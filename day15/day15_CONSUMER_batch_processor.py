@@ -18,8 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fault", choices=("before_commit", "after_commit"),
                         help="fault drill: SIGKILL this process at that point of its first batch (recovery tests, game days)")
     args = parser.parse_args(argv)
-    from day15_PROCESSING_batches import day15_ConsumerHooks, day15_settle_heap
-    from day15_RUNTIME_wiring import day15_build_consumer, day15_startup
+    from day15_PROCESSING_batches import day15_ConsumerHooks
+    from day15_RUNTIME_wiring import day15_build_consumer, day15_settle_heap, day15_startup
 
     settings = day15_startup("consumer")
     if settings is None:

@@ -11,7 +11,6 @@ process is counted too; past DAY15_MAX_RETRIES it goes to the dead-letter stream
 """
 from __future__ import annotations
 
-import gc
 import logging
 import time
 from dataclasses import dataclass
@@ -25,15 +24,6 @@ from day15_STORE_analytics import day15_Store, day15_StoredEvent, _percentile
 
 DAY15_LOG = logging.getLogger("day15.consumer")
 DAY15_IDLE_BLOCK_MS = 1_000  # an idle consumer re-checks stop requests and the janitor this often
-
-
-def day15_settle_heap() -> None:
-    """Call once the consumer is wired, before its loop: what is alive then lives as long as the process,
-    so it goes into the permanent generation (gc.freeze). A batch's parsed events all live until its commit,
-    so collections promote thousands of them per batch and then trigger full collections, which re-scanned
-    the whole start-up heap (SQLAlchemy, redis-py) every time: up to a sixth of the consumer's time."""
-    gc.collect()
-    gc.freeze()
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Receive signed SaaS webhooks into the Redis buffer.")
     parser.add_argument("--debug", action="store_true", help="Flask's development server with the debugger (never in production)")
     args = parser.parse_args(argv)
-    from day15_RUNTIME_wiring import day15_build_app, day15_startup
+    from day15_RUNTIME_wiring import day15_build_app, day15_settle_heap, day15_startup
 
     settings = day15_startup("webhook")
     if settings is None:
         return 2
     app = day15_build_app(settings)
+    day15_settle_heap()
     log = logging.getLogger("day15.webhook")
     log.info("webhook server listening", extra={"host": settings.webhook_host, "port": settings.webhook_port,
                                                 "signatures": "required" if settings.webhook_secret else "off"})

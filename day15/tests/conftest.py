@@ -24,6 +24,15 @@ def fake_buffer():
     return day15_Buffer(fakeredis.FakeRedis(server=fakeredis.FakeServer()), maxlen=100_000, seen_ttl_seconds=3600)
 
 
+@pytest.fixture(params=["real", "fake"])
+def buffer(request):
+    """The same buffer code on the real Redis and on fakeredis."""
+    client = request.getfixturevalue("real_redis") if request.param == "real" else request.getfixturevalue("fake_buffer").redis
+    buffer = day15_Buffer(client)
+    buffer.ensure_group()
+    return buffer
+
+
 @pytest.fixture
 def store(tmp_path):
     return day15_Store(day15_create_engine(f"sqlite:///{tmp_path / 'analytics.sqlite'}"))

@@ -15,14 +15,6 @@ FOREIGN = [
 ]
 
 
-@pytest.fixture(params=["real", "fake"])
-def buffer(request):
-    client = request.getfixturevalue("real_redis") if request.param == "real" else request.getfixturevalue("fake_buffer").redis
-    buffer = day15_Buffer(client)
-    buffer.ensure_group()
-    return buffer
-
-
 def _drain(consumer: day15_Consumer, buffer: day15_Buffer) -> None:
     for _ in range(50):  # a bounded number of batches: a consumer that stops making progress fails the test
         if buffer.depth() == {"lag": 0, "pending": 0}:

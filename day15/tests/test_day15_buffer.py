@@ -1,0 +1,24 @@
+"""What ingress puts in the stream, on the real Redis and on fakeredis: every event intact, each id once."""
+from day15_BUFFER_streams import DAY15_STREAM
+
+
+def _stream(buffer) -> list[dict]:
+    return [{k.decode(): v for k, v in fields.items()} for _, fields in buffer.redis.xrange(DAY15_STREAM)]
+
+
+def test_every_event_is_queued_byte_for_byte_with_its_id_and_receipt_time(buffer):
+    events = [("evt 1", b'{"a": 1}'), ("évt-2", '{"name": "Zoë 🚀"}'), ("3", b""), ("evt_4", b'{"x": "1 2 3"}')]
+
+    assert buffer.enqueue(events, 1_700_000_000_123) == [True] * 4
+
+    assert _stream(buffer) == [{"event_id": event_id.encode(), "body": body if isinstance(body, bytes) else body.encode(),
+                                "received_at_ms": b"1700000000123"} for event_id, body in events]
+
+
+def test_an_id_seen_before_in_the_same_request_or_an_earlier_one_is_a_duplicate(buffer):
+    assert buffer.enqueue([("a", b"1"), ("b", b"2"), ("a", b"3")], 1) == [True, True, False]
+    assert buffer.enqueue([("b", b"4"), ("c", b"5")], 2, ignored=1) == [False, True]
+
+    assert [fields["body"] for fields in _stream(buffer)] == [b"1", b"2", b"5"]
+    counters = buffer.counters()
+    assert (counters["received"], counters["queued"], counters["duplicates"], counters["ignored"]) == (6, 3, 2, 1)
