@@ -4,8 +4,9 @@ Ingress runs one Lua script per request, so "mark the id seen" and "XADD the eve
 not at all: an event is never marked seen without being queued, which would make the sender's retry
 look like a duplicate and lose the event. MAXLEN is approximate (~) and set far above any backlog
 (DAY15_STREAM_MAXLEN), so trimming only ever drops entries that were acknowledged long ago.
-The consumer's side has two scripts too: one reads a batch as two strings (read_new says why), one
-parks an entry in the dead-letter stream and acknowledges it in one step.
+The consumer's side has scripts too: one reads a batch as two strings (read_new says why), one
+acknowledges a batch whose ids come as one string, one parks an entry in the dead-letter stream and
+acknowledges it in one step.
 """
 from __future__ import annotations
 
@@ -66,6 +67,23 @@ for i, entry in ipairs(entries) do
 end
 return {table.concat(head, ' '), table.concat(bodies)}
 """
+DAY15_ACK_SCRIPT = """
+-- KEYS: stream, attempts. ARGV: group, entry ids separated by spaces, '1' to drop their attempt counters.
+-- XACK (and HDEL) in steps of 1,000 ids: unpack() has a limit far below the largest batch.
+local ids, acked = {}, 0
+local function flush()
+  if #ids == 0 then return end
+  acked = acked + redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+  if ARGV[3] == '1' then redis.call('HDEL', KEYS[2], unpack(ids)) end
+  ids = {}
+end
+for id in string.gmatch(ARGV[2], '%S+') do
+  ids[#ids + 1] = id
+  if #ids == 1000 then flush() end
+end
+flush()
+return acked
+"""
 DAY15_DEAD_LETTER_SCRIPT = """
 -- KEYS: stream, dead-letter stream, attempts, counters. ARGV: group, entry id, error, now ms.
 -- The entry is copied with all its fields from the stream itself (still there: it is pending), parked
@@ -108,6 +126,7 @@ class day15_Buffer:
         self.redis, self.maxlen, self.seen_ttl = client, maxlen, seen_ttl_seconds
         self._enqueue = client.register_script(DAY15_ENQUEUE_SCRIPT)
         self._read = client.register_script(DAY15_READ_SCRIPT)
+        self._ack = client.register_script(DAY15_ACK_SCRIPT)
         self._dead_letter = client.register_script(DAY15_DEAD_LETTER_SCRIPT)
 
     # --- ingress ------------------------------------------------------------------------------
@@ -170,16 +189,10 @@ class day15_Buffer:
         return _as_entries(claimed)
 
     def ack(self, entry_ids: list[str], *, first_delivery: bool = False) -> None:
-        """XACK; re-delivered entries also drop their attempt counter (first deliveries never had one)."""
-        if not entry_ids:
-            return
-        if first_delivery:
-            self.redis.xack(DAY15_STREAM, DAY15_GROUP, *entry_ids)
-            return
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.xack(DAY15_STREAM, DAY15_GROUP, *entry_ids)
-        pipe.hdel(DAY15_ATTEMPTS, *entry_ids)
-        pipe.execute()
+        """XACK; re-delivered entries also drop their attempt counter (first deliveries never had one).
+        The ids travel as one string: redis-py packs every command argument in pure Python."""
+        if entry_ids:
+            self._ack(keys=[DAY15_STREAM, DAY15_ATTEMPTS], args=[DAY15_GROUP, " ".join(entry_ids), "0" if first_delivery else "1"])
 
     def record_attempts(self, entry_ids: list[str], *, first_delivery: bool) -> dict[str, int]:
         """The attempt number of each entry, counted in Redis before processing, so a crash loop is counted too.

@@ -1,5 +1,5 @@
 """What ingress puts in the stream, on the real Redis and on fakeredis: every event intact, each id once."""
-from day15_BUFFER_streams import DAY15_STREAM
+from day15_BUFFER_streams import DAY15_ATTEMPTS, DAY15_STREAM
 
 
 def _stream(buffer) -> list[dict]:
@@ -22,3 +22,19 @@ def test_an_id_seen_before_in_the_same_request_or_an_earlier_one_is_a_duplicate(
     assert [fields["body"] for fields in _stream(buffer)] == [b"1", b"2", b"5"]
     counters = buffer.counters()
     assert (counters["received"], counters["queued"], counters["duplicates"], counters["ignored"]) == (6, 3, 2, 1)
+
+
+def test_acknowledging_a_batch_larger_than_one_unpack_clears_it_and_its_attempt_counters(buffer):
+    for n in range(2_500):
+        buffer.redis.xadd(DAY15_STREAM, {"event_id": f"e{n}", "body": "{}", "received_at_ms": "1"})
+    ids = []
+    while entries := buffer.read_new("c", 2_500, block_ms=0):
+        ids += [entry.entry_id for entry in entries]
+    assert len(set(ids)) == 2_500
+    attempts = buffer.record_attempts(ids, first_delivery=False)  # as a re-delivery would count them
+    assert set(attempts.values()) == {2}
+
+    buffer.ack(ids, first_delivery=False)
+
+    assert buffer.depth() == {"lag": 0, "pending": 0}
+    assert buffer.redis.hlen(DAY15_ATTEMPTS) == 0
