@@ -23,8 +23,9 @@ class day15_InvalidEvent(ValueError):
 
 
 def _require(obj, key: str, path: str, kind, detail: str):
-    value = obj.get(key) if isinstance(obj, dict) else None
-    if not isinstance(value, kind) or isinstance(value, bool):
+    # exact types: JSON parsers build no subclasses, and a bool must not pass as an int
+    value = obj.get(key) if type(obj) is dict else None
+    if type(value) is not kind:
         raise day15_InvalidEvent(f"{path}.{key}".lstrip("."), detail)
     return value
 
