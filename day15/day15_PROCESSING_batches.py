@@ -5,7 +5,9 @@ Order of work, and why:
   2. every half claim interval, XAUTOCLAIM entries idle longer than DAY15_CLAIM_IDLE_MS, from dead
      consumers or from failed attempts (this is both the janitor and the retry);
   3. new entries: a batch closes at DAY15_BATCH_SIZE or DAY15_BATCH_MAX_WAIT_MS after its first
-     entry arrived, whichever comes first.
+     entry arrived, whichever comes first. After a full batch (a backlog), the next one is read ahead:
+     Redis runs the read on its core while this process applies the batch in hand on the other.
+     A stop request finishes both; a failure leaves the one read ahead pending, like the one in hand.
 Each entry's attempt is counted in Redis *before* it is processed, so an entry that crashes the
 process is counted too; past DAY15_MAX_RETRIES it goes to the dead-letter stream with its error.
 """
