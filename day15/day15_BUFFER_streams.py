@@ -255,24 +255,35 @@ class day15_ReadAhead:
     like any batch in progress, for its restart or the janitor."""
 
     def __init__(self, buffer: day15_Buffer, consumer: str, count: int):
+        from redis.exceptions import ConnectionError, TimeoutError
+
         self._buffer, self._consumer, self._count = buffer, consumer, count
-        self._pool = buffer.redis.connection_pool
-        self._connection = self._pool.get_connection()
+        self._pool, self._connection = buffer.redis.connection_pool, None
         try:
+            self._connection = self._pool.get_connection()
             self._connection.send_command("EVALSHA", buffer._read.sha, 1, DAY15_STREAM, DAY15_GROUP, consumer, count)
+        except (ConnectionError, TimeoutError):
+            self.discard()  # entries() then reads the ordinary way, with redis-py's retries
         except BaseException:
             self.discard()
             raise
 
     def entries(self) -> list[day15_Entry]:
         """The entries read ahead (waits for Redis's answer if it has not come yet)."""
-        from redis.exceptions import NoScriptError
+        from redis.exceptions import ConnectionError, NoScriptError, TimeoutError
 
+        if self._connection is None:
+            return self._read_now()
         try:
             packed = self._connection.read_response()
         except NoScriptError:  # Redis restarted and forgot its scripts: the ordinary read loads it again
             self._release()
-            return self._buffer.read_new(self._consumer, self._count, block_ms=0)
+            return self._read_now()
+        except (ConnectionError, TimeoutError):
+            # The answer is lost. If Redis ran the read, those entries wait in this consumer's pending
+            # list and the janitor claims them after DAY15_CLAIM_IDLE_MS: late, never lost.
+            self.discard()
+            return self._read_now()
         except BaseException:
             self.discard()
             raise
@@ -284,6 +295,9 @@ class day15_ReadAhead:
         if self._connection is not None:
             self._connection.disconnect()
             self._release()
+
+    def _read_now(self) -> list[day15_Entry]:
+        return self._buffer.read_new(self._consumer, self._count, block_ms=0)
 
     def _release(self) -> None:
         self._pool.release(self._connection)

@@ -1,4 +1,6 @@
 """The consumer in-process, the same code on the real Redis and on fakeredis: what it reads, keeps and parks."""
+import socket
+
 import pytest
 
 from day15_BUFFER_streams import DAY15_DEAD_LETTER, DAY15_STREAM, day15_Buffer, day15_encode
@@ -121,3 +123,19 @@ def test_a_consumer_that_fails_leaves_its_read_ahead_pending_for_its_restart(buf
     restarted = day15_Consumer(buffer, store, name="c", batch_size=10, max_wait_ms=10, max_retries=5, claim_idle_ms=60_000)
     restarted.run(lambda: buffer.depth() == {"lag": 0, "pending": 0})
     assert store.summary()["processed"] == 25
+
+
+def test_a_read_ahead_whose_connection_dies_reads_again_and_loses_nothing(real_redis):
+    buffer = day15_Buffer(real_redis)
+    buffer.ensure_group()
+    for n in range(15):
+        real_redis.xadd(DAY15_STREAM, {"event_id": f"e{n}", "body": "{}", "received_at_ms": "1"})
+    ahead = buffer.read_ahead("c", 10)
+    ahead._connection._sock.shutdown(socket.SHUT_RDWR)  # the connection dies with the read's answer unread
+
+    entries = ahead.entries()  # no error: read again the ordinary way
+
+    pending = {entry.entry_id for entry in buffer.read_own_pending("c", 100)}
+    assert entries and {entry.entry_id for entry in entries} <= pending
+    assert len(pending) + buffer.depth()["lag"] == 15  # the lost answer's entries are pending, for the janitor
+    assert len(buffer.claim_idle("c", 0, 100)) == len(pending)
