@@ -1,8 +1,8 @@
 """One consumer process of the group: python day15/day15_CONSUMER_batch_processor.py --name consumer-1
 
 Normally started (and restarted) by day15_ORCHESTRATOR_main.py. SIGTERM or SIGINT: stop reading,
-finish and commit the batch in hand (and the one read ahead, if any), acknowledge them, exit 0. A stable --name matters: on restart the
-consumer first takes back its own unacknowledged entries.
+finish and commit the batch in hand (and the one read ahead, if any), acknowledge them, exit 0.
+A stable --name matters: on restart the consumer first takes back its own unacknowledged entries.
 """
 from __future__ import annotations
 
