@@ -73,7 +73,7 @@ class day15_Consumer:
 
     def collect_batch(self, should_stop: Callable[[], bool], ahead: day15_ReadAhead | None = None) -> list[day15_Entry]:
         """A batch closes at batch_size, or max_wait_ms after its first entry arrived, whichever comes first."""
-        entries = ahead.entries() if ahead else []
+        entries = ahead.entries() if ahead is not None else []
         if not entries:
             entries = self.buffer.read_new(self.name, self.batch_size, block_ms=DAY15_IDLE_BLOCK_MS)
         deadline = time.monotonic() + self.max_wait_ms / 1000
