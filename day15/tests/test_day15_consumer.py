@@ -69,6 +69,11 @@ def test_a_batch_larger_than_one_script_run_is_read_in_chunks(buffer, store, mon
     assert len({entry.entry_id for entry in batch}) == 20
 
 
+def _unique(saas_events, count: int) -> list[dict]:
+    """The first `count` distinct events of the generated stream (its repeats left out)."""
+    return list({event["id"]: event for event in saas_events[0]}.values())[:count]
+
+
 def _queue(buffer: day15_Buffer, events: list[dict]) -> None:
     for event in events:
         buffer.redis.xadd(DAY15_STREAM, {"event_id": event["id"], "body": day15_encode(event), "received_at_ms": "1"})
@@ -93,8 +98,7 @@ def test_a_read_ahead_survives_redis_forgetting_its_scripts(buffer):
 
 
 def test_a_consumer_told_to_stop_applies_the_batch_it_read_ahead_and_leaves_nothing_pending(buffer, store, saas_events):
-    events = list({event["id"]: event for event in saas_events[0]}.values())[:25]
-    _queue(buffer, events)
+    _queue(buffer, _unique(saas_events, 25))
     consumer = day15_Consumer(buffer, store, name="c", batch_size=10, max_wait_ms=10, max_retries=1, claim_idle_ms=60_000)
 
     consumer.run(lambda: consumer.acknowledged >= 10)  # asked to stop after the first batch, with the second read ahead
@@ -107,8 +111,7 @@ def test_a_consumer_told_to_stop_applies_the_batch_it_read_ahead_and_leaves_noth
 def test_a_consumer_that_fails_leaves_its_read_ahead_pending_for_its_restart(buffer, store, saas_events):
     from day15_PROCESSING_batches import day15_ConsumerHooks
 
-    events = list({event["id"]: event for event in saas_events[0]}.values())[:25]
-    _queue(buffer, events)
+    _queue(buffer, _unique(saas_events, 25))
 
     def crash() -> None:
         raise RuntimeError("the store's disk went away")
