@@ -20,9 +20,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from day13_CONFIG_settings import DAY13_DIR, day13_load_settings
-from day13_PIPELINE_triage import day13_run_triage, day13_Triage
-from day13_RUNTIME_wiring import day13_dispatcher, day13_load_configs
-from day13_STORE_audit import day13_connect
+from day13_PIPELINE_triage import day13_run_triage
+from day13_RUNTIME_wiring import day13_run_context
+from day13_STORE_audit import day13_Store
 
 DAY13_RESULTS = DAY13_DIR / "evidence" / "day13_bench_results.json"
 DAY13_FILE_ALERTS = 1_000  # alerts per drop file, like an hourly export
@@ -51,18 +51,19 @@ def bench_baseline(records: list[dict], folder: Path) -> float:
 
 def bench_pipeline(records: list[dict], folder: Path) -> tuple[float, dict]:
     settings = day13_load_settings(env_file=None, audit_log_path=folder / "audit.db", drop_dir=folder / "drop",
-                                   inbox_dir=folder / "inbox", outbox_dir=folder / "outbox", lock_path=folder / "lock")
+                                   inbox_dir=folder / "inbox", outbox_dir=folder / "outbox", lock_path=folder / "lock",
+                                   file_settle_seconds=0)
     settings.drop_dir.mkdir(parents=True)
     for n in range(0, len(records), DAY13_FILE_ALERTS):
         (settings.drop_dir / f"alerts_{n // DAY13_FILE_ALERTS:04d}.json").write_text(json.dumps(records[n:n + DAY13_FILE_ALERTS]))
     with ExitStack() as stack:
-        db = day13_connect(settings.audit_log_path)
-        rules, routing = day13_load_configs(db, settings, datetime.now(timezone.utc))
-        triage = day13_Triage(db, rules, routing, day13_dispatcher(settings, db, stack))
+        store = day13_Store.open(settings.audit_log_path)
+        stack.callback(store.close)
+        ctx = day13_run_context(settings, store, stack)
         started = time.perf_counter()
-        summary = day13_run_triage(triage, drop_dir=settings.drop_dir, inbox_dir=settings.inbox_dir)
+        summary = day13_run_triage(ctx, drop_dir=settings.drop_dir, inbox_dir=settings.inbox_dir)
         elapsed = time.perf_counter() - started
-        audit_rows = db.execute("SELECT COUNT(*) FROM day13_audit").fetchone()[0]
+        audit_rows = store.count("day13_audit")
     return len(records) / elapsed, {**summary.fields(), "audit_rows": audit_rows}
 
 

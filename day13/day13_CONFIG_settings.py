@@ -37,6 +37,9 @@ class day13_Settings(BaseSettings):
     api_host: str = "127.0.0.1"  # loopback unless deliberately exposed
     api_port: int = Field(8013, ge=1, le=65535)  # POST /alerts listens here
     max_body_bytes: int = Field(65_536, ge=1_024)  # an alert is small; larger bodies get 413
+    api_token: SecretStr | None = None  # senders send "Authorization: Bearer <token>"; unset: loopback only
+    api_hmac_secret: SecretStr | None = None  # or sign the body: X-Day13-Signature: sha256=<hex HMAC>
+    file_settle_seconds: float = Field(10.0, ge=0, le=3_600)  # a drop file untouched this long is complete
     slack_webhook_url: SecretStr | None = None  # unset: a local Slack stand-in records the posts
     smtp_host: str | None = None  # unset: the embedded SMTP sink on loopback
     smtp_port: int = Field(587, ge=1, le=65535)  # the submission port most providers use with STARTTLS

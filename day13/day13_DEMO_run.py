@@ -15,8 +15,8 @@ from datetime import datetime, timedelta, timezone
 
 from day13_CONFIG_settings import DAY13_DIR
 from day13_COMMANDS_cli import day13_command_run
-from day13_PIPELINE_triage import day13_sla_report
-from day13_STORE_audit import day13_connect, day13_verify_audit
+from day13_ESCALATE_sla import day13_sla_report
+from day13_STORE_audit import day13_Store
 
 DAY13_DEMO_DIR = DAY13_DIR / "state" / "demo"
 DAY13_DEMO_ALERTS = 400
@@ -31,7 +31,7 @@ def _post_api_payloads(settings, lines: list[str]) -> Counter:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = create_server(day13_create_api(settings.audit_log_path, max_body_bytes=settings.max_body_bytes),
+    server = create_server(day13_create_api(settings),
                            host="127.0.0.1", port=port, threads=4)
     threading.Thread(target=server.run, daemon=True).start()
     codes: Counter = Counter()
@@ -50,7 +50,7 @@ def day13_demo(settings) -> int:
     demo = settings.model_copy(update={
         "audit_log_path": DAY13_DEMO_DIR / "day13_demo_audit.db", "drop_dir": DAY13_DEMO_DIR / "drop",
         "inbox_dir": DAY13_DEMO_DIR / "inbox", "outbox_dir": DAY13_DEMO_DIR / "outbox", "lock_path": DAY13_DEMO_DIR / "demo.lock",
-        "slack_webhook_url": None, "smtp_host": None, "ticket_api_url": None})
+        "slack_webhook_url": None, "smtp_host": None, "ticket_api_url": None, "file_settle_seconds": 0.0})
     yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
     dataset = compliance.generate(size=DAY13_DEMO_ALERTS, defects=("duplicates", "malformed"), end_date=yesterday)
     staging = DAY13_DEMO_DIR / "generated"
@@ -60,14 +60,12 @@ def day13_demo(settings) -> int:
     api_codes = _post_api_payloads(demo, (staging / "compliance" / "api_payloads.jsonl").read_text().splitlines())
     day13_command_run(demo)
     day13_command_run(demo)  # the same sources again: nothing new, nothing notified twice
-    db = day13_connect(demo.audit_log_path)
-    checked, broken, _ = day13_verify_audit(db)
-    counts = {r["action"]: r["n"] for r in db.execute("SELECT action, COUNT(*) AS n FROM day13_audit GROUP BY action")}
-    alerts = db.execute("SELECT COUNT(*) FROM day13_alerts").fetchone()[0]
-    tickets = db.execute("SELECT COUNT(*) FROM day13_tickets").fetchone()[0]
-    slack = db.execute("SELECT COUNT(*) FROM day13_slack_outbox").fetchone()[0]
-    sla = {r["severity"]: r["breaches"] for r in day13_sla_report(db)}
-    db.close()
+    store = day13_Store.open(demo.audit_log_path)
+    checked, broken, _ = store.verify_audit()
+    counts = store.audit_counts()
+    alerts, tickets, slack = (store.count(t) for t in ("day13_alerts", "day13_tickets", "day13_slack_outbox"))
+    sla = {r["severity"]: r["breaches"] for r in day13_sla_report(store)}
+    store.close()
     mails = len(list(demo.outbox_dir.glob("*.eml"))) if demo.outbox_dir.is_dir() else 0
     print(f"day13 demo: API answered {dict(sorted(api_codes.items()))}; {counts.get('ingested', 0)} alerts ingested into "
           f"{alerts} distinct alerts ({counts.get('ingested', 0) - alerts} repeats), {counts.get('quarantined', 0)} quarantined, "

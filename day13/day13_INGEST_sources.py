@@ -3,6 +3,11 @@
 Sources: JSON and CSV files in the drop folder, RFC 5322 .eml messages in the inbox folder (parsed
 with the stdlib email package; the Message-ID is the source id), and bodies POSTed to /alerts.
 A record that cannot be trusted is never guessed at: it is quarantined with the reason naming the field.
+
+Limits, checked before anything is stored (DAY13_LIMITS names them all): file and record sizes,
+JSON nesting depth, number length (digits) and amount precision, text field lengths, valid Unicode
+(no lone surrogates, no NUL). A record beyond one is quarantined on its own where the format keeps
+records apart (JSON arrays, CSV rows); a file beyond one (size, nesting, encoding) is quarantined whole.
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import email.policy
 import hashlib
 import io
 import json
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from datetime import datetime, timedelta, timezone
@@ -22,8 +28,24 @@ DAY13_FIELDS = ("alert_id", "source_system", "alert_type", "entity_id", "account
                 "currency", "jurisdiction", "match_score", "created_at", "description")
 DAY13_REQUIRED = ("alert_id", "alert_type", "entity_id", "created_at")
 DAY13_IDENTITY = ("alert_type", "entity_id", "account_id", "customer_id", "amount", "currency", "jurisdiction")
-DAY13_MAX_FIELD_CHARS = 10_000  # a longer field is an export gone wrong, not an alert
-DAY13_MAX_FILE_BYTES = 20_000_000
+DAY13_MAX_FIELD_CHARS = 10_000  # a longer description is an export gone wrong, not an alert
+DAY13_MAX_ID_CHARS = 200  # ids, types and codes are labels: short, and they enter every message
+DAY13_FREE_TEXT = ("description",)  # the one field allowed DAY13_MAX_FIELD_CHARS
+DAY13_MAX_FILE_BYTES = 20_000_000  # ~50,000 alerts; a bigger drop is a runaway export
+DAY13_MAX_RECORD_BYTES = 65_536  # one alert as JSON; the API's body limit is the same order
+DAY13_MAX_RECORD_FIELDS = 64  # twelve are known; hundreds of keys is not an alert
+DAY13_MAX_JSON_DEPTH = 8  # a drop file is a list of flat objects (depth 2); deeper is hostile or broken
+DAY13_MAX_NUMBER_CHARS = 40  # digits of a JSON number; Python's int() would otherwise take thousands
+DAY13_MAX_AMOUNT_DIGITS = 15  # integer digits of an amount: 10^15 is beyond any single transaction
+DAY13_AMOUNT_PLACES = 6  # decimal places kept exactly; more is a float artefact or an attack on Decimal
+DAY13_LIMITS = {"file_bytes": DAY13_MAX_FILE_BYTES, "record_bytes": DAY13_MAX_RECORD_BYTES,
+                "record_fields": DAY13_MAX_RECORD_FIELDS, "json_depth": DAY13_MAX_JSON_DEPTH,
+                "number_chars": DAY13_MAX_NUMBER_CHARS, "amount_digits": DAY13_MAX_AMOUNT_DIGITS,
+                "amount_places": DAY13_AMOUNT_PLACES, "id_chars": DAY13_MAX_ID_CHARS, "text_chars": DAY13_MAX_FIELD_CHARS}
+DAY13_BAD_CHARS = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates: no database or mail takes them
+DAY13_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+DAY13_JSON_BRACKETS = re.compile(r"[\[\]{}]")
+DAY13_MAX_SOURCE_ID_CHARS = 998  # RFC 5322's line length: a Message-ID never needs more
 DAY13_FUTURE_SKEW = timedelta(hours=1)  # upstream clocks drift; more than this is a broken timestamp
 DAY13_RAW_ENCODER = json.JSONEncoder(default=str, sort_keys=True)  # built once: json.dumps(default=...) builds one per call
 
@@ -35,7 +57,40 @@ class day13_InvalidAlert(ValueError):
 
 
 class day13_UnreadableFile(ValueError):
-    """The whole file cannot be read (encoding, truncated JSON, missing headers or columns)."""
+    """The whole file cannot be read (encoding, truncated JSON, missing headers or columns, a limit)."""
+
+
+class day13_BadNumber:
+    """A JSON number beyond DAY13_MAX_NUMBER_CHARS or a NaN/Infinity: kept as a marker, so only its record fails."""
+
+    def __init__(self, text: str):
+        self.reason = (f"a number of {len(text):,} characters (limit {DAY13_MAX_NUMBER_CHARS})"
+                       if len(text) > DAY13_MAX_NUMBER_CHARS else f"{text} is not a finite number")
+
+    def __str__(self) -> str:
+        return f"<{self.reason}>"
+
+
+def _number(text: str):
+    """JSON numbers stay text (what _text would make of them anyway), bounded before int() or Decimal sees them."""
+    return text if len(text) <= DAY13_MAX_NUMBER_CHARS else day13_BadNumber(text)
+
+
+def day13_load_json(text: str):
+    """json.loads with the nesting depth checked first (no RecursionError) and every number bounded."""
+    depth = deepest = 0
+    for bracket in DAY13_JSON_BRACKETS.findall(DAY13_JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > deepest:
+            deepest = depth
+            if deepest > DAY13_MAX_JSON_DEPTH:
+                raise day13_UnreadableFile(f"JSON nested deeper than {DAY13_MAX_JSON_DEPTH} levels (limit json_depth)")
+    try:
+        return json.loads(text, parse_int=_number, parse_float=_number, parse_constant=day13_BadNumber)
+    except json.JSONDecodeError as exc:
+        raise day13_UnreadableFile(f"truncated or invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:  # unbalanced input the bracket count cannot see; kept as a class, not a crash
+        raise day13_UnreadableFile(f"JSON nested deeper than {DAY13_MAX_JSON_DEPTH} levels (limit json_depth)") from None
 
 
 @dataclass(frozen=True)
@@ -62,6 +117,11 @@ class day13_Alert:
         identity = [str(getattr(self, name) if getattr(self, name) is not None else "") for name in DAY13_IDENTITY]
         return hashlib.sha256("\x1f".join(identity).encode()).hexdigest()[:32]
 
+    @property
+    def content_hash(self) -> str:
+        """What was sent under this source id: a re-send with other content is a conflict, not a repeat."""
+        return hashlib.sha256(self.raw.encode()).hexdigest()[:32]
+
     def labels(self, severity: str) -> dict[str, str]:
         return {"alert_type": self.alert_type, "severity": severity, "source": self.source,
                 "source_system": self.source_system, "jurisdiction": self.jurisdiction or "",
@@ -75,15 +135,38 @@ def _text(record: dict, name: str, required: bool = False) -> str:
         value = value.strip()
     elif value is None:
         value = ""
+    elif isinstance(value, day13_BadNumber):
+        raise day13_InvalidAlert(name, value.reason)
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         value = str(value).strip()
     else:
         raise day13_InvalidAlert(name, f"must be text, got {type(value).__name__}")
     if required and not value:
         raise day13_InvalidAlert(name, "is required")
-    if len(value) > DAY13_MAX_FIELD_CHARS:
-        raise day13_InvalidAlert(name, f"is {len(value):,} characters (limit {DAY13_MAX_FIELD_CHARS:,})")
+    limit = DAY13_MAX_FIELD_CHARS if name in DAY13_FREE_TEXT else DAY13_MAX_ID_CHARS
+    if len(value) > limit:
+        raise day13_InvalidAlert(name, f"is {len(value):,} characters (limit {limit:,})")
+    if not value.isascii() and DAY13_BAD_CHARS.search(value):
+        raise day13_InvalidAlert(name, "is not valid Unicode text (a lone surrogate or NUL)")
     return value
+
+
+def _amount(text: str) -> Decimal | None:
+    if not text:
+        return None
+    if len(text) > DAY13_MAX_NUMBER_CHARS:
+        raise day13_InvalidAlert("amount", f"is {len(text):,} characters (limit {DAY13_MAX_NUMBER_CHARS})")
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise day13_InvalidAlert("amount", f"{text[:40]!r} is not a number") from None
+    if not amount.is_finite() or amount < 0:
+        raise day13_InvalidAlert("amount", "must be a finite amount >= 0")
+    if amount and amount.adjusted() >= DAY13_MAX_AMOUNT_DIGITS:  # adjusted() needs no context: no overflow
+        raise day13_InvalidAlert("amount", f"has more than {DAY13_MAX_AMOUNT_DIGITS} integer digits (limit amount_digits)")
+    if amount.as_tuple().exponent < -DAY13_AMOUNT_PLACES and amount != amount.quantize(Decimal(1).scaleb(-DAY13_AMOUNT_PLACES)):
+        raise day13_InvalidAlert("amount", f"has more than {DAY13_AMOUNT_PLACES} decimal places (limit amount_places)")
+    return amount
 
 
 def _created_at(record: dict, now: datetime) -> datetime:
@@ -104,22 +187,22 @@ def day13_normalise(record, source: str, now: datetime, source_id: str | None = 
     """A validated alert, or day13_InvalidAlert naming the first field that is wrong."""
     if not isinstance(record, dict):
         raise day13_InvalidAlert("alert", "must be a JSON object")
+    if len(record) > DAY13_MAX_RECORD_FIELDS:
+        raise day13_InvalidAlert("alert", f"has {len(record):,} fields (limit {DAY13_MAX_RECORD_FIELDS})")
     fields = {name: _text(record, name, name in DAY13_REQUIRED) for name in DAY13_FIELDS if name not in ("created_at",)}
-    amount = None
-    if fields["amount"]:
-        try:
-            amount = Decimal(fields["amount"])
-        except InvalidOperation:
-            raise day13_InvalidAlert("amount", f"{fields['amount'][:40]!r} is not a number") from None
-        if not amount.is_finite() or amount < 0:
-            raise day13_InvalidAlert("amount", "must be a finite amount >= 0")
+    if source_id is not None and (len(source_id) > DAY13_MAX_SOURCE_ID_CHARS or DAY13_BAD_CHARS.search(source_id)):
+        raise day13_InvalidAlert("source_id", f"is over {DAY13_MAX_SOURCE_ID_CHARS} characters or not valid Unicode text")
+    raw = DAY13_RAW_ENCODER.encode(record)
+    if len(raw) > DAY13_MAX_RECORD_BYTES:
+        raise day13_InvalidAlert("alert", f"is {len(raw):,} bytes as JSON (limit {DAY13_MAX_RECORD_BYTES:,})")
+    amount = _amount(fields["amount"])
     currency = fields["currency"].upper() or None
     if currency is not None and (len(currency) != 3 or not currency.isalpha()):
         raise day13_InvalidAlert("currency", f"{currency!r} is not an ISO 4217 code")
     score = None
     if fields["match_score"]:
         try:
-            score = int(fields["match_score"])
+            score = int(fields["match_score"])  # at most DAY13_MAX_ID_CHARS digits
         except ValueError:
             raise day13_InvalidAlert("match_score", f"{fields['match_score'][:20]!r} is not a whole number") from None
         if not 0 <= score <= 100:
@@ -130,13 +213,7 @@ def day13_normalise(record, source: str, now: datetime, source_id: str | None = 
         entity_id=fields["entity_id"], account_id=fields["account_id"], customer_id=fields["customer_id"],
         amount=amount, currency=currency, jurisdiction=fields["jurisdiction"].upper() or None, match_score=score,
         created_at=_created_at(record, now), description=fields["description"],
-        raw=DAY13_RAW_ENCODER.encode(record)[:20_000])
-
-
-def _bytes(path: Path) -> bytes:
-    if path.stat().st_size > DAY13_MAX_FILE_BYTES:
-        raise day13_UnreadableFile(f"{path.stat().st_size:,} bytes is over the {DAY13_MAX_FILE_BYTES:,} byte limit")
-    return path.read_bytes()
+        raw=raw)
 
 
 def _utf8(data: bytes) -> str:
@@ -146,27 +223,52 @@ def _utf8(data: bytes) -> str:
         raise day13_UnreadableFile(f"not UTF-8 (byte {exc.start}: {data[exc.start:exc.start + 1]!r})") from None
 
 
-def day13_read_drop_file(path: Path) -> list[dict]:
-    """Records of a .json (a list of objects, or one object) or .csv drop file."""
-    text = _utf8(_bytes(path))
-    if path.suffix.lower() == ".json":
+class day13_BadRecord:
+    """A record the file format itself could not deliver (a CSV row the csv module refused); quarantined alone."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def _csv_records(text: str):
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        fieldnames = reader.fieldnames or []
+    except csv.Error as exc:
+        raise day13_UnreadableFile(f"unreadable CSV header: {exc}") from None
+    missing = [name for name in DAY13_REQUIRED if name not in fieldnames]
+    if missing:
+        raise day13_UnreadableFile(f"missing column(s) {', '.join(missing)}")
+    while True:
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise day13_UnreadableFile(f"truncated or invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-        return data if isinstance(data, list) else [data]
-    if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(io.StringIO(text))
-        missing = [name for name in DAY13_REQUIRED if name not in (reader.fieldnames or [])]
-        if missing:
-            raise day13_UnreadableFile(f"missing column(s) {', '.join(missing)}")
-        return list(reader)
-    raise day13_UnreadableFile(f"unsupported file type {path.suffix!r} (expected .json or .csv)")
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a field over the csv module's limit, a NUL: this row only
+            yield day13_BadRecord(f"CSV line {reader.line_num}: {exc}")
+            continue
+        yield row
 
 
-def day13_read_eml(path: Path) -> tuple[str, dict]:
+def day13_read_drop_file(name: str, data: bytes) -> list:
+    """Records of a .json (a list of objects, or one object) or .csv drop file, given its name and bytes."""
+    if len(data) > DAY13_MAX_FILE_BYTES:
+        raise day13_UnreadableFile(f"{len(data):,} bytes is over the {DAY13_MAX_FILE_BYTES:,} byte limit")
+    suffix = Path(name).suffix.lower()
+    if suffix not in (".json", ".csv"):
+        raise day13_UnreadableFile(f"unsupported file type {suffix!r} (expected .json or .csv)")
+    text = _utf8(data)
+    if suffix == ".json":
+        loaded = day13_load_json(text)
+        return loaded if isinstance(loaded, list) else [loaded]
+    return list(_csv_records(text))
+
+
+def day13_read_eml(data: bytes) -> tuple[str, dict]:
     """(Message-ID, record) of an alert e-mail whose body is 'field: value' lines."""
-    message = email.message_from_bytes(_bytes(path), policy=email.policy.default)
+    if len(data) > DAY13_MAX_FILE_BYTES:
+        raise day13_UnreadableFile(f"{len(data):,} bytes is over the {DAY13_MAX_FILE_BYTES:,} byte limit")
+    message = email.message_from_bytes(data, policy=email.policy.default)
     missing = [h for h in ("Message-ID", "Date", "From") if not message.get(h)]
     if missing:
         raise day13_UnreadableFile(f"missing header(s) {', '.join(missing)}")

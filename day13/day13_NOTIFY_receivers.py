@@ -3,10 +3,16 @@
 A receiver in the routing file lists slack_configs, email_configs and/or ticket_configs; the
 dispatcher sends one grouped notification to each. Failures are sorted once, here: transient
 (HTTP 429/5xx, SMTP 4xx, timeouts, refused connections) or permanent (HTTP 4xx, SMTP 5xx).
+
+Every notification carries its outbox idempotency key. The ticket API gets it as an Idempotency-Key
+header, e-mail as a Message-ID derived from it (receivers and mailbox stores drop a Message-ID they
+already have), so a re-send after a crash is no repeat there. Slack incoming webhooks take no key.
+Text entering Slack mrkdwn (section text and the fallback `text`) has & < > escaped, so an alert
+field such as `<!channel>` is shown, never acted on.
 """
 from __future__ import annotations
 
-import json
+import hashlib
 import smtplib
 import socket
 import ssl
@@ -26,16 +32,54 @@ class day13_PermanentError(Exception):
     pass
 
 
+DAY13_SLACK_SECTION_CHARS = 2_900  # Slack's section text limit is 3,000 characters
+DAY13_SLACK_HEADER_CHARS = 150  # Slack's header block limit
+
+
 @dataclass(frozen=True)
 class day13_Notification:
     receiver: str
     title: str
     lines: tuple[str, ...]
     fingerprints: tuple[str, ...]
+    more: int = 0  # alerts in the group beyond the lines shown
+    key: str = ""  # the outbox idempotency key
+
+    @property
+    def all_lines(self) -> tuple[str, ...]:
+        return self.lines + ((f"… and {self.more} more",) if self.more else ())
 
     @property
     def text(self) -> str:
-        return self.title + "\n" + "\n".join(self.lines)
+        return self.title + "\n" + "\n".join(self.all_lines)
+
+
+def day13_mrkdwn_escape(text: str) -> str:
+    """Slack's three control characters: `<!channel>`, `<@U123>` and links become plain text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def day13_slack_payload(channel: str, note: day13_Notification) -> dict:
+    """Header (plain_text, never parsed), section (escaped mrkdwn, cut at whole lines keeping '… and N more')."""
+    lines, used, dropped = [], 0, 0
+    for n, line in enumerate(note.lines):
+        escaped = day13_mrkdwn_escape(line)
+        room = DAY13_SLACK_SECTION_CHARS - 40  # keeps space for the "… and N more" line
+        if used + len(escaped) + 1 > room:
+            dropped = len(note.lines) - n
+            break
+        lines.append(escaped)
+        used += len(escaped) + 1
+    more = note.more + dropped
+    if more:
+        lines.append(f"… and {more} more")
+    blocks = [{"type": "header", "text": {"type": "plain_text", "text": note.title[:DAY13_SLACK_HEADER_CHARS]}},
+              {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:DAY13_SLACK_SECTION_CHARS] or "-"}}]
+    return {"channel": channel, "text": day13_mrkdwn_escape(note.title), "blocks": blocks}
+
+
+def day13_message_id(key: str) -> str:
+    return f"<{key}@day13.local>"
 
 
 def _http_post(url: str, payload: dict, headers: dict | None = None, timeout: float = 10) -> None:
@@ -57,20 +101,17 @@ class day13_SlackWebhook:
         self.url = url
 
     def send(self, channel: str, note: day13_Notification) -> None:
-        blocks = [{"type": "header", "text": {"type": "plain_text", "text": note.title[:150]}},
-                  {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(note.lines)[:2900] or "-"}}]
-        _http_post(self.url, {"channel": channel, "text": note.title, "blocks": blocks})
+        _http_post(self.url, day13_slack_payload(channel, note))
 
 
 class day13_LocalSlack:
-    """The embedded Slack stand-in: posts land in day13_slack_outbox."""
+    """The embedded Slack stand-in: the payload Slack would get lands in day13_slack_outbox (no idempotency)."""
 
-    def __init__(self, db):
-        self.db = db
+    def __init__(self, store):
+        self.store = store
 
     def send(self, channel: str, note: day13_Notification) -> None:
-        self.db.execute("INSERT INTO day13_slack_outbox (channel, payload, posted_at) VALUES (?, ?, ?)",
-                        (channel, json.dumps({"text": note.title, "lines": note.lines}), datetime.now(timezone.utc).isoformat()))
+        self.store.local_slack_post(channel, day13_slack_payload(channel, note), datetime.now(timezone.utc))
 
 
 class day13_SmtpEmail:
@@ -82,7 +123,8 @@ class day13_SmtpEmail:
     def send(self, to: str, note: day13_Notification) -> None:
         message = EmailMessage()
         message["From"], message["To"], message["Subject"] = self.sender, to, note.title
-        message["Date"], message["Message-ID"] = format_datetime(datetime.now(timezone.utc)), make_msgid(domain="day13.local")
+        message["Date"] = format_datetime(datetime.now(timezone.utc))
+        message["Message-ID"] = day13_message_id(note.key) if note.key else make_msgid(domain="day13.local")
         message.set_content(note.text)
         try:
             factory = smtplib.SMTP_SSL if self.security == "ssl" else smtplib.SMTP
@@ -107,19 +149,21 @@ class day13_TicketApi:
 
     def send(self, queue: str, note: day13_Notification) -> None:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        if note.key:
+            headers["Idempotency-Key"] = note.key
         _http_post(f"{self.url}/tickets", {"queue": queue, "title": note.title, "body": note.text,
-                                           "fingerprints": list(note.fingerprints)}, headers)
+                                           "fingerprints": list(note.fingerprints), "idempotency_key": note.key}, headers)
 
 
 class day13_LocalTickets:
-    """The embedded ticket system: a table in the triage database."""
+    """The embedded ticket system: a table in the triage database, one ticket per idempotency key."""
 
-    def __init__(self, db):
-        self.db = db
+    def __init__(self, store):
+        self.store = store
 
     def send(self, queue: str, note: day13_Notification) -> None:
-        self.db.execute("INSERT INTO day13_tickets (queue, title, body, created_at) VALUES (?, ?, ?, ?)",
-                        (queue, note.title, note.text, datetime.now(timezone.utc).isoformat()))
+        self.store.local_ticket(queue, note.title, note.text, note.key or hashlib.sha256(note.text.encode()).hexdigest(),
+                                datetime.now(timezone.utc))
 
 
 class day13_Dispatcher:
@@ -142,13 +186,20 @@ class day13_Dispatcher:
 
 
 class day13_OutboxHandler:
-    """aiosmtpd handler for the embedded e-mail receiver: each message saved as an .eml file."""
+    """aiosmtpd handler for the embedded e-mail receiver: each message saved as an .eml file named by its
+    Message-ID, so a re-sent message replaces itself, as a mailbox store that de-duplicates would."""
 
     def __init__(self, outbox: Path):
         self.outbox, self.count = Path(outbox), 0
 
     async def handle_DATA(self, server, session, envelope):
+        from email.parser import BytesHeaderParser
+
         self.outbox.mkdir(parents=True, exist_ok=True)
         self.count += 1
-        (self.outbox / f"day13_mail_{time.strftime('%Y%m%dT%H%M%S')}_{self.count:04d}.eml").write_bytes(envelope.content)
+        message_id = BytesHeaderParser().parsebytes(envelope.content).get("Message-ID") or f"{time.time_ns()}"
+        name = hashlib.sha256(str(message_id).encode("utf-8", "backslashreplace")).hexdigest()[:24]
+        (self.outbox / f"day13_mail_{name}.eml").write_bytes(envelope.content)
+        with open(self.outbox / "day13_deliveries.log", "a", encoding="utf-8") as log:  # every delivery, repeats too
+            log.write(f"{name}\n")
         return "250 2.0.0 stored in the day13 outbox"

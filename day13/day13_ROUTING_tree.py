@@ -80,6 +80,10 @@ class day13_Route:
     def matches(self, labels: dict[str, str]) -> bool:
         return all(m.matches(labels) for m in self.matchers)
 
+    def group_key_labels(self, labels: dict[str, str]) -> tuple[str, ...]:
+        """group_by: ['...'] is Alertmanager's "every label": one group per distinct alert."""
+        return tuple(sorted(labels)) if "..." in self.group_by else self.group_by
+
     def match(self, labels: dict[str, str]) -> list["day13_Route"]:
         """The routes an alert ends in (more than one only through `continue`)."""
         found: list[day13_Route] = []

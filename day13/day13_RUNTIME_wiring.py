@@ -4,6 +4,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import signal
 from contextlib import contextmanager, ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,7 +14,7 @@ from day13_NOTIFY_receivers import (day13_Dispatcher, day13_LocalSlack, day13_Lo
                                     day13_SlackWebhook, day13_SmtpEmail, day13_TicketApi)
 from day13_ROUTING_tree import day13_parse_routing, day13_RoutingError
 from day13_RULES_classify import day13_parse_rules, day13_RulesError
-from day13_STORE_audit import day13_Audit
+from day13_RUN_context import day13_RunContext
 
 DAY13_LOG = logging.getLogger("day13")
 
@@ -47,47 +48,41 @@ def day13_run_lock(path: Path) -> Iterator[None]:
         handle.close()
 
 
-def day13_load_config(db, kind: str, path: Path, parse, errors, now: datetime):
+def day13_load_config(store, kind: str, path: Path, parse, errors, now: datetime):
     """The file's config if it parses; otherwise the last accepted version, with the rejection audited."""
-    audit = day13_Audit(db, "day13-config")
+    audit = store.audit("day13-config")
     try:
         text = Path(path).read_text(encoding="utf-8")
         config = parse(text)
     except (OSError, UnicodeDecodeError, *errors) as exc:
-        previous = db.execute("SELECT version, content FROM day13_config_versions WHERE kind = ? ORDER BY loaded_at DESC LIMIT 1",
-                              (kind,)).fetchone()
-        db.execute("BEGIN IMMEDIATE")
-        audit.record("config_rejected", now, rationale=f"{Path(path).name}: {exc}", kind=kind,
-                     kept=previous["version"] if previous else None)
-        audit.flush()
-        db.execute("COMMIT")
+        previous = store.latest_config(kind)
+        with store.transaction(audit):
+            audit.record("config_rejected", now, rationale=f"{Path(path).name}: {exc}", kind=kind,
+                         kept=previous["version"] if previous else None)
         DAY13_LOG.error("configuration rejected; previous version stays in force",
                         extra={"kind": kind, "path": str(path), "error": str(exc), "kept": previous["version"] if previous else None})
         if previous is None:
             raise day13_ConfigUnusable(f"{kind} {path}: {exc} (and no earlier version was ever accepted)") from None
         return parse(previous["content"])
-    if not db.execute("SELECT 1 FROM day13_config_versions WHERE kind = ? AND version = ?", (kind, config.version)).fetchone():
-        db.execute("BEGIN IMMEDIATE")
-        db.execute("INSERT INTO day13_config_versions (kind, version, content, loaded_at) VALUES (?, ?, ?, ?)",
-                   (kind, config.version, text, now.isoformat()))
-        audit.record("config_loaded", now, rationale=f"{kind} {Path(path).name}", kind=kind, version=config.version)
-        audit.flush()
-        db.execute("COMMIT")
+    if not store.config_known(kind, config.version):
+        with store.transaction(audit):
+            store.add_config(kind, config.version, text, now)
+            audit.record("config_loaded", now, rationale=f"{kind} {Path(path).name}", kind=kind, version=config.version)
     return config
 
 
-def day13_load_configs(db, settings, now: datetime):
-    rules = day13_load_config(db, "rules", settings.rules_path, day13_parse_rules, (day13_RulesError,), now)
-    routing = day13_load_config(db, "routing", settings.routing_path, day13_parse_routing, (day13_RoutingError,), now)
+def day13_load_configs(store, settings, now: datetime):
+    rules = day13_load_config(store, "rules", settings.rules_path, day13_parse_rules, (day13_RulesError,), now)
+    routing = day13_load_config(store, "routing", settings.routing_path, day13_parse_routing, (day13_RoutingError,), now)
     return rules, routing
 
 
-def day13_dispatcher(settings, db, stack: ExitStack) -> day13_Dispatcher:
+def day13_dispatcher(settings, store, stack: ExitStack) -> day13_Dispatcher:
     """Real receivers where configured; local stand-ins otherwise (Slack table, SMTP sink, ticket table)."""
     slack = (day13_SlackWebhook(settings.slack_webhook_url.get_secret_value()) if settings.slack_webhook_url
-             else day13_LocalSlack(db))
+             else day13_LocalSlack(store))
     tickets = (day13_TicketApi(settings.ticket_api_url, settings.ticket_api_token.get_secret_value()
-                               if settings.ticket_api_token else None) if settings.ticket_api_url else day13_LocalTickets(db))
+                               if settings.ticket_api_token else None) if settings.ticket_api_url else day13_LocalTickets(store))
     if settings.smtp_host:
         password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
         email = day13_SmtpEmail(settings.smtp_host, settings.smtp_port, settings.smtp_security, settings.email_from,
@@ -117,3 +112,19 @@ def day13_embedded_smtp(outbox: Path) -> Iterator[tuple[str, int]]:
 
 def day13_utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def day13_fault(name: str | None):
+    """The fault drill's checkpoint: SIGKILL this process at the named point, as a power cut would."""
+    def checkpoint(point: str) -> None:
+        if point == name:
+            DAY13_LOG.warning("fault drill: killing the run", extra={"point": point})
+            os.kill(os.getpid(), signal.SIGKILL)
+    return checkpoint
+
+
+def day13_run_context(settings, store, stack: ExitStack, now=day13_utc_now, fault: str | None = None) -> day13_RunContext:
+    """Configs (last good version kept), receivers and the clock, bundled for one run's stages."""
+    rules, routing = day13_load_configs(store, settings, now())
+    return day13_RunContext(store, rules, routing, day13_dispatcher(settings, store, stack), now=now,
+                            file_settle_seconds=settings.file_settle_seconds, checkpoint=day13_fault(fault))

@@ -18,7 +18,15 @@ DAY13_JOB_ID = "day13_alert_triage"
 DAY13_MISFIRE_GRACE_SECONDS = 120  # a run more than two minutes late is skipped; the next one catches up
 
 
-def day13_build_scheduler(settings, job):
+def day13_scheduled_triage() -> None:
+    """The job: fresh settings each time (config edits apply without a restart), one triage run."""
+    from day13_COMMANDS_cli import day13_command_run
+    from day13_CONFIG_settings import day13_load_settings
+
+    day13_command_run(day13_load_settings())
+
+
+def day13_build_scheduler(settings, job=day13_scheduled_triage):
     from apscheduler.schedulers.blocking import BlockingScheduler
     from apscheduler.triggers.interval import IntervalTrigger
 
@@ -68,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         print(day13_cron_line(settings, DAY13_DIR.parent, sys.executable))
         return 0
     day13_setup_logging(settings.log_path)
-    from day13_JOBS_scheduled import day13_scheduled_triage
+    from day13_SCHEDULER_main import day13_scheduled_triage  # by module name, not __main__: a job APScheduler can name
 
     scheduler = day13_build_scheduler(settings, day13_scheduled_triage)
     day13_log_job_events(scheduler)

@@ -1,9 +1,19 @@
-"""The triage database (SQLite, WAL): alerts, what was received, notifications, and the audit trail.
+"""The triage database (SQLite, WAL): every table, every query, and the hash-chained audit trail.
+
+No other module writes SQL. The stages call day13_Store methods inside day13_Store.transaction(),
+which also appends the audit rows of that change: there is no state change without its audit row,
+and no notification owed without its outbox row.
+
+Alert states (day13_alerts.state), each change committed with its audit rows:
+    stored   -> routed    notifications rows written 'pending' (or nothing owed: notified / closed)
+    routed   -> notified  every outbox message carrying the alert was delivered
+    *        -> escalated past its SLA while open: an escalation message was put in the outbox
+    *        -> closed    silenced or inhibited (stored and audited, nothing sent)
+A repeat of a known alert puts it back to 'stored', so the next route stage looks at it again.
 
 The audit trail is append-only (triggers refuse UPDATE and DELETE) and hash-chained: each row's hash
 covers its content and the previous row's hash, so changing or removing any row breaks the chain at
-that row, and day13_verify_audit names the first broken one. Audit rows are written in the same
-transaction as the state change they record: there is no change without its audit row.
+that row, and day13_verify_audit names the first broken one.
 """
 from __future__ import annotations
 
@@ -11,8 +21,10 @@ import csv
 import hashlib
 import json
 import sqlite3
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import orjson
 
@@ -36,6 +48,12 @@ CREATE TABLE IF NOT EXISTS day13_notifications (
     last_error TEXT, PRIMARY KEY (fingerprint, receiver));
 CREATE TABLE IF NOT EXISTS day13_groups (
     receiver TEXT NOT NULL, group_key TEXT NOT NULL, last_sent_at TEXT, PRIMARY KEY (receiver, group_key));
+CREATE TABLE IF NOT EXISTS day13_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, idempotency_key TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+    receiver TEXT NOT NULL, group_key TEXT NOT NULL, title TEXT NOT NULL, lines TEXT NOT NULL, more INTEGER NOT NULL,
+    fingerprints TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT, created_at TEXT NOT NULL, sent_at TEXT);
+CREATE INDEX IF NOT EXISTS day13_outbox_status ON day13_outbox (status);
 CREATE TABLE IF NOT EXISTS day13_tickets (
     id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS day13_slack_outbox (
@@ -51,34 +69,52 @@ CREATE TRIGGER IF NOT EXISTS day13_audit_no_update BEFORE UPDATE ON day13_audit
 CREATE TRIGGER IF NOT EXISTS day13_audit_no_delete BEFORE DELETE ON day13_audit
     BEGIN SELECT RAISE(ABORT, 'day13_audit is append-only'); END;
 """
+# Columns added after the first release: (table, column, definition). Existing alerts count as notified,
+# so an upgrade neither re-sends nor escalates what the old code already handled.
+DAY13_MIGRATIONS = (
+    ("day13_alerts", "state", "TEXT NOT NULL DEFAULT 'notified'"),
+    ("day13_alerts", "sla_deadline", "TEXT NOT NULL DEFAULT ''"),
+    ("day13_alerts", "escalated_at", "TEXT"),
+    ("day13_received", "content_hash", "TEXT NOT NULL DEFAULT ''"),
+    ("day13_notifications", "outbox_id", "INTEGER"),
+    ("day13_tickets", "idempotency_key", "TEXT"),
+)
+DAY13_INDEXES = """
+CREATE INDEX IF NOT EXISTS day13_alerts_state ON day13_alerts (state);
+CREATE INDEX IF NOT EXISTS day13_alerts_open_sla ON day13_alerts (sla_deadline) WHERE escalated_at IS NULL;
+CREATE INDEX IF NOT EXISTS day13_notifications_status ON day13_notifications (status);
+CREATE UNIQUE INDEX IF NOT EXISTS day13_tickets_key ON day13_tickets (idempotency_key);
+"""
 DAY13_AUDIT_COLUMNS = ("at", "actor", "action", "fingerprint", "alert_id", "rules_version", "routing_version",
                        "rationale", "details")
 DAY13_GENESIS = "0" * 64
 DAY13_DETAILS_FALLBACK = json.JSONEncoder(default=str, sort_keys=True)  # sorted like the orjson path
 DAY13_ACTIONS = ("ingested", "quarantined", "classified", "routed", "notified", "notify_failed", "inhibited",
-                 "silenced", "sla_breached", "escalated", "config_loaded", "config_rejected")
+                 "silenced", "sla_breached", "escalated", "config_loaded", "config_rejected", "notification_queued",
+                 "escalation_queued", "auth_rejected")
+DAY13_CHUNK = 500  # SQLite's default limit is 999 host parameters per statement
 
 
-def day13_connect(path: Path) -> sqlite3.Connection:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, isolation_level=None, timeout=30)
-    db.row_factory = sqlite3.Row
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
-    # A run writes megabytes of audit rows per file: checkpoint the WAL every ~40 MB rather than every 4 MB,
-    # and keep the primary-key pages of a 50k-alert run in a 64 MB cache.
-    db.execute("PRAGMA wal_autocheckpoint=10000")
-    db.execute("PRAGMA cache_size=-65536")
-    db.executescript(DAY13_SCHEMA)
-    return db
+def _chunks(items: list, size: int = DAY13_CHUNK) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _marks(items: list) -> str:
+    return ", ".join("?" * len(items))
 
 
 def day13_json(value) -> str:
     """Compact JSON for audit details and labels: orjson (C) on the 10k alerts/s path, stdlib for what it refuses."""
     try:
         return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS).decode()
-    except TypeError:  # integers beyond 64 bits, non-text keys
+    except TypeError:  # integers beyond 64 bits, non-text keys, lone surrogates
         return DAY13_DETAILS_FALLBACK.encode(value)
+
+
+def day13_safe_text(value: str) -> str:
+    """Text SQLite and logs can take: lone surrogates (undecodable file names) become \\udcxx escapes."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _row_hash(prev_hash: str, values: tuple) -> str:
@@ -87,7 +123,7 @@ def _row_hash(prev_hash: str, values: tuple) -> str:
 
 
 class day13_Audit:
-    """Appends hash-chained audit rows; use inside the transaction of the change being recorded."""
+    """Buffers hash-chained audit rows for the open transaction; day13_Store.transaction writes them."""
 
     def __init__(self, db: sqlite3.Connection, actor: str, rules_version: str = "", routing_version: str = ""):
         self.db, self.actor = db, actor
@@ -113,6 +149,10 @@ class day13_Audit:
         self._head = _row_hash(prev, values)
         self._rows.append((*values, prev, self._head))
 
+    def begin(self) -> None:
+        """Inside BEGIN IMMEDIATE: another process (the API) may have appended since this object last wrote."""
+        self._rows, self._head = [], None
+
     def flush(self) -> None:
         """Write the buffered rows (call before COMMIT; executemany keeps 50k-alert runs fast)."""
         if self._rows:
@@ -123,6 +163,242 @@ class day13_Audit:
     def discard(self) -> None:
         """After a ROLLBACK: forget buffered rows and re-read the head from the database."""
         self._rows, self._head = [], None
+
+
+class day13_Store:
+    """All SQL of day13. Methods named for what they mean; call writers inside transaction()."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    # --- connection and transactions ----------------------------------------------------------
+    @classmethod
+    def open(cls, path: Path) -> "day13_Store":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        # A run writes megabytes of audit rows per file: checkpoint the WAL every ~40 MB rather than every 4 MB,
+        # and keep the primary-key pages of a 50k-alert run in a 64 MB cache.
+        db.execute("PRAGMA wal_autocheckpoint=10000")
+        db.execute("PRAGMA cache_size=-65536")
+        db.executescript(DAY13_SCHEMA)
+        for table, column, definition in DAY13_MIGRATIONS:
+            if column not in {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+        db.executescript(DAY13_INDEXES)
+        return cls(db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def audit(self, actor: str, rules_version: str = "", routing_version: str = "") -> day13_Audit:
+        return day13_Audit(self.db, actor, rules_version, routing_version)
+
+    @contextmanager
+    def transaction(self, audit: day13_Audit | None = None) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT with the audit rows of the change; ROLLBACK of both on any error."""
+        self.db.execute("BEGIN IMMEDIATE")
+        if audit is not None:
+            audit.begin()
+        try:
+            yield
+            if audit is not None:
+                audit.flush()
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            if audit is not None:
+                audit.discard()
+            raise
+
+    # --- ingest -------------------------------------------------------------------------------
+    def received_hashes(self, source: str, source_ids: list[str]) -> dict[str, str]:
+        """source id -> content hash of what was stored under it before."""
+        found = {}
+        for chunk in _chunks(source_ids):
+            found.update((r[0], r[1]) for r in self.db.execute(
+                f"SELECT source_id, content_hash FROM day13_received WHERE source = ? AND source_id IN ({_marks(chunk)})",
+                [source, *chunk]))
+        return found
+
+    def known_alerts(self, fingerprints: list[str]) -> dict[str, tuple[int, str]]:
+        """fingerprint -> (count, severity), one query per 500 fingerprints instead of one per alert."""
+        found = {}
+        for chunk in _chunks(fingerprints):
+            for row in self.db.execute(f"SELECT fingerprint, count, severity FROM day13_alerts WHERE fingerprint IN "
+                                       f"({_marks(chunk)})", chunk):
+                found[row[0]] = (row[1], row[2])
+        return found
+
+    def add_quarantine(self, rows: list[tuple[str, str, str, str, str]]) -> None:
+        """rows: (source, item, reason, raw, at)."""
+        self.db.executemany("INSERT INTO day13_quarantine (source, item, reason, raw, at) VALUES (?, ?, ?, ?, ?)", rows)
+
+    def write_ingest(self, received: list[tuple], new: list[tuple], updates: list[tuple]) -> None:
+        """Inserts first, so a repeat's update finds its row; a repeat puts its alert back to 'stored'."""
+        self.db.executemany("INSERT INTO day13_received (source, source_id, fingerprint, alert_id, created_at, received_at,"
+                            " content_hash) VALUES (?, ?, ?, ?, ?, ?, ?)", received)
+        self.db.executemany(
+            "INSERT INTO day13_alerts (fingerprint, alert_type, entity_id, severity, rationale, labels, count, created_at,"
+            " first_seen, last_seen, triaged_at, sla_minutes, sla_breached, rules_version, sla_deadline, state)"
+            " VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, 'stored')", new)
+        self.db.executemany("UPDATE day13_alerts SET count = ?, last_seen = ?, severity = ?, rationale = ?, labels = ?,"
+                            " state = 'stored' WHERE fingerprint = ?", updates)
+
+    def api_inbox_waiting(self) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT id, body FROM day13_api_inbox WHERE done = 0 ORDER BY id").fetchall()
+
+    def api_inbox_done(self, ids: list[int]) -> None:
+        self.db.executemany("UPDATE day13_api_inbox SET done = 1 WHERE id = ?", [(i,) for i in ids])
+
+    def api_inbox_add(self, body: str, at: datetime) -> None:
+        self.db.execute("INSERT INTO day13_api_inbox (body, received_at) VALUES (?, ?)", (body, at.isoformat()))
+
+    # --- route ----------------------------------------------------------------------------------
+    def alerts_to_route(self, limit: int) -> list[tuple[str, str]]:
+        return self.db.execute("SELECT fingerprint, labels FROM day13_alerts WHERE state = 'stored' ORDER BY fingerprint"
+                               " LIMIT ?", (limit,)).fetchall()
+
+    def active_labels(self, since: datetime) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT labels FROM day13_alerts WHERE last_seen >= ?", (since.isoformat(),))]
+
+    def notification_log(self, fingerprints: list[str]) -> dict[tuple[str, str], tuple[str, str | None]]:
+        """(fingerprint, receiver) -> (status, last_sent_at)."""
+        log = {}
+        for chunk in _chunks(fingerprints):
+            for row in self.db.execute("SELECT fingerprint, receiver, status, last_sent_at FROM day13_notifications"
+                                       f" WHERE fingerprint IN ({_marks(chunk)})", chunk):
+                log[(row[0], row[1])] = (row[2], row[3])
+        return log
+
+    def queue_notifications(self, rows: list[tuple[str, str, str, str]]) -> None:
+        """rows: (fingerprint, receiver, group_key, pending_since), each waiting for its group's next message."""
+        self.db.executemany(
+            "INSERT INTO day13_notifications (fingerprint, receiver, status, group_key, pending_since) VALUES (?, ?, 'pending', ?, ?)"
+            " ON CONFLICT (fingerprint, receiver) DO UPDATE SET status = 'pending', group_key = excluded.group_key,"
+            " pending_since = excluded.pending_since, outbox_id = NULL", rows)
+
+    def set_states(self, changes: Iterable[tuple[str, str]]) -> None:
+        """changes: (state, fingerprint)."""
+        self.db.executemany("UPDATE day13_alerts SET state = ? WHERE fingerprint = ?", list(changes))
+
+    # --- dispatch: grouping into the outbox, then delivery ------------------------------------
+    def pending_notifications(self) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT n.fingerprint, n.receiver, n.group_key, n.pending_since, a.labels"
+                               " FROM day13_notifications n JOIN day13_alerts a USING (fingerprint)"
+                               " WHERE n.status = 'pending' ORDER BY n.pending_since, n.fingerprint").fetchall()
+
+    def group_last_sent(self, receiver: str, group_key: str) -> str | None:
+        row = self.db.execute("SELECT last_sent_at FROM day13_groups WHERE receiver = ? AND group_key = ?",
+                              (receiver, group_key)).fetchone()
+        return row[0] if row else None
+
+    def add_outbox(self, key: str, kind: str, receiver: str, group_key: str, title: str, lines: list[str], more: int,
+                   fingerprints: list[str], at: datetime) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO day13_outbox (idempotency_key, kind, receiver, group_key, title, lines, more, fingerprints, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, kind, receiver, group_key, title, day13_json(lines), more, day13_json(fingerprints), at.isoformat()))
+        return cursor.lastrowid
+
+    def notifications_in_outbox(self, outbox_id: int, receiver: str, fingerprints: list[str]) -> None:
+        self.db.executemany("UPDATE day13_notifications SET status = 'queued', outbox_id = ? WHERE fingerprint = ?"
+                            " AND receiver = ?", [(outbox_id, f, receiver) for f in fingerprints])
+
+    def group_flushed(self, receiver: str, group_key: str, at: datetime) -> None:
+        self.db.execute("INSERT INTO day13_groups (receiver, group_key, last_sent_at) VALUES (?, ?, ?)"
+                        " ON CONFLICT (receiver, group_key) DO UPDATE SET last_sent_at = excluded.last_sent_at",
+                        (receiver, group_key, at.isoformat()))
+
+    def outbox_waiting(self) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM day13_outbox WHERE status = 'pending' ORDER BY id").fetchall()
+
+    def outbox_sent(self, outbox_id: int, kind: str, receiver: str, fingerprints: list[str], at: datetime) -> None:
+        """The message went out: its alerts' notifications are sent; an alert with nothing else owed is notified."""
+        now = at.isoformat()
+        self.db.execute("UPDATE day13_outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL"
+                        " WHERE id = ?", (now, outbox_id))
+        if kind != "notify":
+            return
+        self.db.executemany("UPDATE day13_notifications SET status = 'sent', last_sent_at = ?, sent_count = sent_count + 1,"
+                            " attempts = attempts + 1, last_error = NULL WHERE fingerprint = ? AND receiver = ?"
+                            " AND outbox_id = ?", [(now, f, receiver, outbox_id) for f in fingerprints])
+        self.db.executemany("UPDATE day13_alerts SET state = 'notified' WHERE fingerprint = ? AND state = 'routed'"
+                            " AND NOT EXISTS (SELECT 1 FROM day13_notifications n WHERE n.fingerprint = day13_alerts.fingerprint"
+                            " AND n.status IN ('pending', 'queued'))", [(f,) for f in fingerprints])
+
+    def outbox_failed(self, outbox_id: int, error: str, permanent: bool) -> None:
+        """Transient: stays pending for the next run. Permanent: marked failed, its notifications too."""
+        self.db.execute("UPDATE day13_outbox SET status = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
+                        ("failed" if permanent else "pending", error, outbox_id))
+        self.db.execute("UPDATE day13_notifications SET attempts = attempts + 1, last_error = ?, status = ?"
+                        " WHERE outbox_id = ?", (error, "failed" if permanent else "queued", outbox_id))
+
+    def notification_status(self, receiver: str) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT fingerprint, status, last_error, sent_count FROM day13_notifications"
+                               " WHERE receiver = ?", (receiver,)).fetchall()
+
+    # --- escalate ------------------------------------------------------------------------------
+    def escalation_due(self, now: datetime) -> list[sqlite3.Row]:
+        """Open alerts past their SLA, found by any run: breached at triage, or still unnotified past the deadline."""
+        return self.db.execute(
+            "SELECT fingerprint, labels, severity, sla_minutes, sla_breached, created_at FROM day13_alerts"
+            " WHERE escalated_at IS NULL AND state != 'closed' AND (sla_breached = 1 OR"
+            " (state IN ('stored', 'routed') AND sla_deadline != '' AND sla_deadline < ?)) ORDER BY fingerprint",
+            (now.isoformat(),)).fetchall()
+
+    def mark_escalated(self, fingerprints: list[str], at: datetime) -> None:
+        self.db.executemany("UPDATE day13_alerts SET escalated_at = ?, sla_breached = 1, state = 'escalated'"
+                            " WHERE fingerprint = ?", [(at.isoformat(), f) for f in fingerprints])
+
+    # --- configuration versions ----------------------------------------------------------------
+    def latest_config(self, kind: str) -> sqlite3.Row | None:
+        return self.db.execute("SELECT version, content FROM day13_config_versions WHERE kind = ? ORDER BY loaded_at DESC"
+                               " LIMIT 1", (kind,)).fetchone()
+
+    def config_known(self, kind: str, version: str) -> bool:
+        return self.db.execute("SELECT 1 FROM day13_config_versions WHERE kind = ? AND version = ?",
+                               (kind, version)).fetchone() is not None
+
+    def add_config(self, kind: str, version: str, content: str, at: datetime) -> None:
+        self.db.execute("INSERT INTO day13_config_versions (kind, version, content, loaded_at) VALUES (?, ?, ?, ?)",
+                        (kind, version, content, at.isoformat()))
+
+    # --- the embedded receivers -----------------------------------------------------------------
+    def local_slack_post(self, channel: str, payload: dict, at: datetime) -> None:
+        """Like Slack: no idempotency key, so a repeat is a second post."""
+        self.db.execute("INSERT INTO day13_slack_outbox (channel, payload, posted_at) VALUES (?, ?, ?)",
+                        (channel, json.dumps(payload), at.isoformat()))
+
+    def local_ticket(self, queue: str, title: str, body: str, key: str, at: datetime) -> None:
+        """Like a ticket API with an Idempotency-Key: the same key twice is one ticket."""
+        self.db.execute("INSERT INTO day13_tickets (queue, title, body, created_at, idempotency_key) VALUES (?, ?, ?, ?, ?)"
+                        " ON CONFLICT (idempotency_key) DO NOTHING", (queue, title, body, at.isoformat(), key))
+
+    # --- reports ---------------------------------------------------------------------------------
+    def sla_rows(self, severity: str) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT created_at, triaged_at, sla_breached, sla_minutes FROM day13_alerts WHERE severity = ?",
+                               (severity,)).fetchall()
+
+    def audit_counts(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self.db.execute("SELECT action, COUNT(*) FROM day13_audit GROUP BY action")}
+
+    def count(self, table: str) -> int:
+        assert table.startswith("day13_") and table.isidentifier(), table
+        return self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+    def verify_audit(self) -> tuple[int, int | None, str]:
+        return day13_verify_audit(self.db)
+
+    def export_audit(self, target: Path) -> int:
+        return day13_export_audit(self.db, target)
+
+
+def day13_connect(path: Path) -> sqlite3.Connection:
+    """The raw connection (tests and tools that read tables directly)."""
+    return day13_Store.open(path).db
 
 
 def day13_verify_audit(db: sqlite3.Connection) -> tuple[int, int | None, str]:

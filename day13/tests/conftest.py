@@ -18,7 +18,7 @@ def settings(tmp_path):
     """Settings whose every path is under tmp_path; the real rules and routing files."""
     return day13_load_settings(env_file=None, audit_log_path=tmp_path / "audit.db", drop_dir=tmp_path / "drop",
                                inbox_dir=tmp_path / "inbox", outbox_dir=tmp_path / "outbox",
-                               lock_path=tmp_path / "triage.lock", log_path=tmp_path / "run.log",
+                               lock_path=tmp_path / "triage.lock", log_path=tmp_path / "run.log", file_settle_seconds=0,
                                rules_path=DAY13_DIR / "day13_rules.yaml", routing_path=DAY13_DIR / "day13_routing.yaml")
 
 
@@ -83,20 +83,18 @@ def clock():
 @pytest.fixture
 def run(settings, clock):
     """run(**settings overrides) -> summary of one triage run with the controlled clock."""
-    from day13_PIPELINE_triage import day13_run_triage, day13_Triage
-    from day13_RUNTIME_wiring import day13_dispatcher, day13_load_configs
-    from day13_STORE_audit import day13_connect
+    from day13_PIPELINE_triage import day13_run_triage
+    from day13_RUNTIME_wiring import day13_run_context
+    from day13_STORE_audit import day13_Store
 
     def go(**overrides):
         effective = settings.model_copy(update=overrides)
         with ExitStack() as stack:
-            db = day13_connect(effective.audit_log_path)
-            stack.callback(db.close)
-            rules, routing = day13_load_configs(db, effective, clock())
-            dispatcher = day13_dispatcher(effective, db, stack)
-            dispatcher.sleep = lambda seconds: None
-            triage = day13_Triage(db, rules, routing, dispatcher, now=clock)
-            return day13_run_triage(triage, drop_dir=effective.drop_dir, inbox_dir=effective.inbox_dir)
+            store = day13_Store.open(effective.audit_log_path)
+            stack.callback(store.close)
+            ctx = day13_run_context(effective, store, stack, now=clock)
+            ctx.dispatcher.sleep = lambda seconds: None
+            return day13_run_triage(ctx, drop_dir=effective.drop_dir, inbox_dir=effective.inbox_dir)
     return go
 
 

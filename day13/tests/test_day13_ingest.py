@@ -37,6 +37,7 @@ def test_json_csv_and_eml_files_are_ingested_and_moved_after_commit(settings, ru
     ({"match_score": "140"}, "match_score: must be between 0 and 100"),
     ({"currency": "DOLLARS"}, "currency: 'DOLLARS' is not an ISO 4217 code"),
     ({"description": "x" * 20_000}, "description: is 20,000 characters (limit 10,000)"),
+    ({"entity_id": "E" * 201}, "entity_id: is 201 characters (limit 200)"),
     ({"entity_id": {"nested": 1}}, "entity_id: must be text, got dict"),
 ])
 def test_a_malformed_record_is_quarantined_with_its_reason_and_the_rest_of_the_file_goes_on(run, db, drop, make_alert, record, reason):
@@ -74,7 +75,7 @@ def test_emails_without_their_headers_are_quarantined(settings, run, db):
 
 
 def test_the_api_answers_202_400_naming_the_field_and_413(settings, run, db, make_alert):
-    client = day13_create_api(settings.audit_log_path, max_body_bytes=4_096).test_client()
+    client = day13_create_api(settings.model_copy(update={"max_body_bytes": 4_096})).test_client()
     accepted = client.post("/alerts", data=json.dumps(make_alert(1)))
     assert accepted.status_code == 202 and accepted.json["alert_id"] == "A-1"
     bad = client.post("/alerts", data=json.dumps(make_alert(2, amount="lots")))

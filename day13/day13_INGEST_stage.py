@@ -1,0 +1,199 @@
+"""Ingest stage: the API inbox, drop files and e-mails into stored alerts, or quarantine rows.
+
+A file's alerts, their audit rows and its quarantine rows are committed in one transaction; only then
+is the file moved to processed/ or quarantine/. A crash in between re-reads the file next run, and
+day13_received (source, source id, content hash) recognises every alert in it. Files are taken only
+when complete: names ending .tmp/.part and dot-files are a writer's work in progress (write, then
+rename into place), and any other file must have been unchanged for DAY13_FILE_SETTLE_SECONDS.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from day13_INGEST_sources import (DAY13_MAX_FILE_BYTES, day13_Alert, day13_BadRecord, day13_InvalidAlert,
+                                  day13_load_json, day13_normalise, day13_read_drop_file, day13_read_eml,
+                                  day13_UnreadableFile)
+from day13_RULES_classify import day13_classify
+from day13_STORE_audit import day13_json, day13_safe_text
+
+DAY13_LOG = logging.getLogger("day13.ingest")
+DAY13_IN_PROGRESS = (".tmp", ".part")  # the hand-off convention: writers rename into place when done
+DAY13_QUARANTINE_RAW_CHARS = 20_000  # enough to see what was wrong, bounded for the table
+
+
+def day13_ingest(ctx, drop_dir: Path, inbox_dir: Path) -> None:
+    day13_ingest_api_inbox(ctx)
+    day13_ingest_folder(ctx, drop_dir, "file", lambda name, data: [(None, r) for r in day13_read_drop_file(name, data)])
+    day13_ingest_folder(ctx, inbox_dir, "email", lambda name, data: [day13_read_eml(data)])
+
+
+def day13_ingest_api_inbox(ctx) -> None:
+    rows = ctx.store.api_inbox_waiting()
+    if not rows:
+        return
+    alerts, quarantined = [], []
+    for row in rows:
+        try:
+            alerts.append(day13_normalise(day13_load_json(row["body"]), "api", ctx.now()))
+        except ValueError as exc:  # validated at the door; kept safe anyway
+            quarantined.append(("api", f"api#{row['id']}", str(exc), row["body"]))
+    day13_ingest_batch(ctx, alerts, quarantined, also=lambda: ctx.store.api_inbox_done([r["id"] for r in rows]))
+
+
+def _complete_files(ctx, folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    names = sorted(p for p in folder.iterdir() if p.is_file())
+    return [p for p in names if not p.name.startswith(".") and not p.name.endswith(DAY13_IN_PROGRESS)]
+
+
+def _read_when_settled(ctx, path: Path) -> bytes | None:
+    """The file's bytes if nobody wrote to it for the settle interval and it did not change while read."""
+    try:
+        before = path.stat()
+        if time.time() - before.st_mtime < ctx.file_settle_seconds:
+            ctx.summary.files_waiting += 1
+            DAY13_LOG.info("file still being written; taken on a later run", extra={"file": day13_safe_text(path.name)})
+            return None
+        if before.st_size > DAY13_MAX_FILE_BYTES:
+            return b""  # not read: the reader's size check quarantines it by its stat
+        data = path.read_bytes()
+        after = path.stat()
+    except FileNotFoundError:
+        DAY13_LOG.warning("file vanished before it was read; nothing taken from it", extra={"file": day13_safe_text(path.name)})
+        return None
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or len(data) != before.st_size:
+        ctx.summary.files_waiting += 1
+        return None
+    return data
+
+
+def _quarantine_row(source: str, item: str, reason: str, raw) -> tuple[str, str, str, str]:
+    text = raw if isinstance(raw, str) else json.dumps(raw, default=str)
+    return source, day13_safe_text(item), day13_safe_text(reason), day13_safe_text(text[:DAY13_QUARANTINE_RAW_CHARS])
+
+
+def day13_ingest_folder(ctx, folder: Path, source: str, reader) -> None:
+    """Each complete file: parse, commit, then move. reader(name, bytes) -> [(source_id, record)]."""
+    for path in _complete_files(ctx, folder):
+        data = _read_when_settled(ctx, path)
+        if data is None:
+            continue
+        alerts, quarantined = [], []
+        try:
+            if not data and path.stat().st_size > DAY13_MAX_FILE_BYTES:
+                raise day13_UnreadableFile(f"{path.stat().st_size:,} bytes is over the {DAY13_MAX_FILE_BYTES:,} byte limit")
+            items = reader(path.name, data)
+            destination = folder / "processed"
+        except Exception as exc:  # one file, however broken, never stops the run: it is quarantined whole
+            reason = str(exc) if isinstance(exc, day13_UnreadableFile) else f"unreadable: {type(exc).__name__}"
+            if not isinstance(exc, day13_UnreadableFile):
+                DAY13_LOG.warning("file parser failed; file quarantined", extra={"file": day13_safe_text(path.name),
+                                                                                 "error": type(exc).__name__})
+            items, destination = [], folder / "quarantine"
+            quarantined.append(_quarantine_row(source, path.name, reason, ""))
+        for n, (source_id, record) in enumerate(items):
+            item = f"{path.name}#{n + 1}"
+            if isinstance(record, day13_BadRecord):
+                quarantined.append(_quarantine_row(source, item, record.reason, ""))
+                continue
+            try:
+                alerts.append(day13_normalise(record, source, ctx.now(), source_id))
+            except day13_InvalidAlert as exc:
+                quarantined.append(_quarantine_row(source, item, str(exc), record))
+            except Exception as exc:  # a record no check foresaw: quarantined alone, the file goes on
+                quarantined.append(_quarantine_row(source, item, f"record rejected: {type(exc).__name__}", record))
+        day13_ingest_batch(ctx, alerts, quarantined)
+        ctx.checkpoint("after_ingest_commit")
+        _move(path, destination)
+
+
+def _move(path: Path, destination: Path) -> None:
+    try:
+        destination.mkdir(exist_ok=True)
+        shutil.move(str(path), destination / path.name)  # only after the commit
+    except FileNotFoundError:  # renamed or removed by someone else after the commit: its alerts are stored
+        DAY13_LOG.warning("file vanished after its commit; its alerts are stored", extra={"file": day13_safe_text(path.name)})
+
+
+def day13_ingest_batch(ctx, alerts: list[day13_Alert], quarantined: list[tuple], also=None) -> None:
+    """Store alerts and quarantine rows with their audit rows, in one transaction (plus `also`, e.g. the inbox mark)."""
+    now = ctx.now()
+    store, audit, summary = ctx.store, ctx.audit, ctx.summary
+    with store.transaction(audit):
+        known = store.known_alerts(sorted({a.fingerprint for a in alerts}))
+        before = _received_before(store, alerts)
+        writes = {"received": [], "new": [], "updates": {}}
+        for alert in alerts:
+            key = (alert.source, alert.source_id)
+            previous = before.get(key)
+            if previous is not None:
+                if previous in ("", alert.content_hash):
+                    summary.already_seen += 1  # the same item again (a re-run after a crash): nothing to do
+                    continue
+                quarantined.append(_quarantine_row(alert.source, f"{alert.source}:{alert.source_id}",
+                                                   f"conflicting re-send: {alert.source} id {alert.source_id!r} was received"
+                                                   " before with different content", alert.raw))
+                summary.conflicts += 1
+                continue
+            before[key] = alert.content_hash
+            _store(ctx, alert, now, known, writes)
+        rows = [(*row, now.isoformat()) for row in quarantined]
+        for source, item, reason, _raw, _at in rows:
+            audit.record("quarantined", now, alert_id=item, rationale=reason, source=source)
+        summary.quarantined += len(rows)
+        store.add_quarantine(rows)
+        store.write_ingest(writes["received"], writes["new"], list(writes["updates"].values()))
+        if also:
+            also()
+
+
+def _received_before(store, alerts: list[day13_Alert]) -> dict[tuple[str, str], str]:
+    by_source: dict[str, list[str]] = {}
+    for alert in alerts:
+        by_source.setdefault(alert.source, []).append(alert.source_id)
+    return {(source, sid): digest for source, ids in by_source.items()
+            for sid, digest in store.received_hashes(source, ids).items()}
+
+
+def _store(ctx, alert: day13_Alert, now, known: dict, writes: dict) -> None:
+    summary, audit, rules = ctx.summary, ctx.audit, ctx.rules
+    fingerprint, now_iso = alert.fingerprint, now.isoformat()
+    summary.received += 1
+    writes["received"].append((alert.source, alert.source_id, fingerprint, alert.alert_id,
+                               alert.created_at.isoformat(), now_iso, alert.content_hash))
+    row = known.get(fingerprint)  # (count, severity) or None
+    count = (row[0] if row else 0) + 1
+    severity, why = day13_classify(alert, count, rules)
+    rationale = "; ".join(why)
+    labels = day13_json(alert.labels(severity))
+    known[fingerprint] = (count, severity)
+    audit.record("ingested", now, fingerprint=fingerprint, alert_id=alert.alert_id, source=alert.source,
+                 source_id=alert.source_id, occurrence=count)
+    if row is None:
+        sla = rules.sla_minutes[severity]
+        deadline = alert.created_at + timedelta(minutes=sla)
+        breached = now > deadline
+        writes["new"].append((fingerprint, alert.alert_type, alert.entity_id, severity, rationale, labels,
+                              alert.created_at.isoformat(), now_iso, now_iso, now_iso, sla, int(breached),
+                              rules.version, deadline.isoformat()))
+        audit.record("classified", now, fingerprint=fingerprint, alert_id=alert.alert_id, rationale=rationale,
+                     severity=severity, triage_minutes=round((now - alert.created_at).total_seconds() / 60, 1))
+        summary.new_alerts += 1
+        summary.severities[severity] += 1
+        if breached:
+            summary.sla_breaches += 1
+            audit.record("sla_breached", now, fingerprint=fingerprint, alert_id=alert.alert_id,
+                         rationale=f"{severity} SLA is {sla} min; triaged after "
+                                   f"{(now - alert.created_at).total_seconds() / 60:.0f} min")
+    else:
+        summary.duplicates += 1
+        writes["updates"][fingerprint] = (count, now_iso, severity, rationale, labels, fingerprint)  # last one wins
+        if severity != row[1]:
+            audit.record("classified", now, fingerprint=fingerprint, alert_id=alert.alert_id,
+                         rationale=rationale, severity=severity, previous=row[1])

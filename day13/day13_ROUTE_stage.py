@@ -1,0 +1,72 @@
+"""Route stage: every alert in state 'stored' (this run's, or one an earlier run stored and never routed).
+
+Per chunk, in one transaction: the routing decision for each alert (silenced, inhibited, or the
+receivers it is owed to), its notification rows and its new state, with their audit rows. A crash
+rolls the chunk back; the next run routes those alerts again, so each is routed exactly once.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import orjson
+
+from day13_ROUTING_tree import day13_InhibitionIndex
+
+DAY13_ACTIVE_WINDOW = timedelta(hours=24)  # an alert seen within this window can inhibit others
+
+
+def day13_route(ctx) -> None:
+    now = ctx.now()
+    index = None
+    while True:
+        rows = ctx.store.alerts_to_route(ctx.route_chunk)
+        if not rows:
+            return
+        if index is None:  # built once per run, after ingest: this run's alerts can inhibit too
+            active = [orjson.loads(labels) for labels in ctx.store.active_labels(now - DAY13_ACTIVE_WINDOW)]
+            index = day13_InhibitionIndex(ctx.routing.inhibitions, active)
+        batch = {fingerprint: orjson.loads(labels) for fingerprint, labels in rows}
+        log = ctx.store.notification_log(list(batch))
+        queued: list[tuple] = []
+        with ctx.store.transaction(ctx.audit):
+            states = [(_route_one(ctx, labels, index, now, log, queued), fingerprint) for fingerprint, labels in batch.items()]
+            ctx.checkpoint("mid_routing")  # the drill kills here: decisions made, nothing committed
+            ctx.store.queue_notifications(queued)
+            ctx.store.set_states(states)
+
+
+def _route_one(ctx, labels: dict, index: day13_InhibitionIndex, now: datetime, log: dict, queued: list) -> str:
+    """The alert's new state: closed (silenced or inhibited), routed (something owed), notified (nothing owed now)."""
+    fingerprint = labels["fingerprint"]
+    silence = ctx.routing.silence_for(labels, now)
+    if silence:
+        ctx.summary.silenced += 1
+        ctx.audit.record("silenced", now, fingerprint=fingerprint, rationale=silence.comment,
+                         silenced_by=silence.created_by, until=silence.ends_at.isoformat())
+        return "closed"
+    muted = index.find(labels)
+    if muted:
+        rule, source = muted
+        ctx.summary.inhibited += 1
+        ctx.audit.record("inhibited", now, fingerprint=fingerprint,
+                         rationale=f"{source.get('severity', '?')} alert {source.get('fingerprint', '?')} for the same "
+                                   f"{', '.join(rule.equal)}", equal=list(rule.equal))
+        return "closed"
+    owed = [_queue(ctx, fingerprint, labels, route, now, log, queued) for route in ctx.routing.root.match(labels)]
+    return "routed" if any(owed) else "notified"
+
+
+def _queue(ctx, fingerprint: str, labels: dict, route, now: datetime, log: dict, queued: list) -> bool:
+    """True when a notification to this route's receiver is owed (queued now, or still waiting from before)."""
+    group_key = json.dumps([route.name] + [labels.get(g, "") for g in route.group_key_labels(labels)])
+    status, last_sent_at = log.get((fingerprint, route.receiver), (None, None))
+    if status == "sent" and datetime.fromisoformat(last_sent_at) + route.repeat_interval > now:
+        return False  # notified recently: a repeat inside the repeat interval stays quiet
+    if status in ("pending", "queued"):
+        return True  # already waiting to go out
+    queued.append((fingerprint, route.receiver, group_key, now.isoformat()))
+    ctx.summary.routed += 1
+    ctx.audit.record("routed", now, fingerprint=fingerprint, rationale=f"route {route.name}",
+                     receiver=route.receiver, repeat=status is not None)
+    return True
