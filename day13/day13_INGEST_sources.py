@@ -146,7 +146,7 @@ def _text(record: dict, name: str, required: bool = False) -> str:
     limit = DAY13_MAX_FIELD_CHARS if name in DAY13_FREE_TEXT else DAY13_MAX_ID_CHARS
     if len(value) > limit:
         raise day13_InvalidAlert(name, f"is {len(value):,} characters (limit {limit:,})")
-    if not value.isascii() and DAY13_BAD_CHARS.search(value):
+    if "\x00" in value or (not value.isascii() and DAY13_BAD_CHARS.search(value)):
         raise day13_InvalidAlert(name, "is not valid Unicode text (a lone surrogate or NUL)")
     return value
 
