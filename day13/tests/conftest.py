@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from contextlib import ExitStack
 from datetime import datetime, timezone
@@ -11,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from day13_CONFIG_settings import DAY13_DIR, day13_load_settings
+
+ORCHESTRATOR = DAY13_DIR / "day13_ORCHESTRATOR_alert_triage.py"
 
 
 @pytest.fixture
@@ -105,3 +110,28 @@ def db(settings):
     connection = day13_connect(settings.audit_log_path)
     yield connection
     connection.close()
+
+
+def _cli_env(settings, **extra) -> dict:
+    values = {"audit_log_path": settings.audit_log_path, "drop_dir": settings.drop_dir, "inbox_dir": settings.inbox_dir,
+              "outbox_dir": settings.outbox_dir, "lock_path": settings.lock_path, "log_path": settings.log_path,
+              "file_settle_seconds": 0, **extra}
+    return {**os.environ, **{f"DAY13_{k.upper()}": str(v) for k, v in values.items()}}
+
+
+def _cli(env, *args, expect=0):
+    done = subprocess.run([sys.executable, str(ORCHESTRATOR), *args], env=env, timeout=180, capture_output=True, text=True)
+    assert done.returncode == expect, done.stderr[-3000:]
+    return done
+
+
+@pytest.fixture
+def cli_env():
+    """cli_env(settings, **more) -> the environment a real ORCHESTRATOR subprocess reads those settings from."""
+    return _cli_env
+
+
+@pytest.fixture
+def cli():
+    """cli(env, *args, expect=0) runs the ORCHESTRATOR in a real subprocess and checks its exit code."""
+    return _cli

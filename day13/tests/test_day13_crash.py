@@ -17,21 +17,6 @@ from day13_RUN_context import DAY13_FAULT_POINTS
 ORCHESTRATOR = Path(__file__).resolve().parents[1] / "day13_ORCHESTRATOR_alert_triage.py"
 
 
-def cli_env(settings, **extra) -> dict:
-    import os
-
-    values = {"audit_log_path": settings.audit_log_path, "drop_dir": settings.drop_dir, "inbox_dir": settings.inbox_dir,
-              "outbox_dir": settings.outbox_dir, "lock_path": settings.lock_path, "log_path": settings.log_path,
-              "file_settle_seconds": 0, **extra}
-    return {**os.environ, **{f"DAY13_{k.upper()}": str(v) for k, v in values.items()}}
-
-
-def cli(env, *args, expect=0):
-    done = subprocess.run([sys.executable, str(ORCHESTRATOR), *args], env=env, timeout=180, capture_output=True, text=True)
-    assert done.returncode == expect, done.stderr[-3000:]
-    return done
-
-
 def _workload(make_alert) -> list[list[dict]]:
     """Two files: fresh alerts (inside their SLA) and old ones (breached), to Slack, tickets and e-mail."""
     fresh = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -69,7 +54,7 @@ def _write(settings, files):
 
 @pytest.mark.parametrize("fault", DAY13_FAULT_POINTS)
 def test_kill_9_at_each_step_then_a_rerun_loses_nothing_and_repeats_at_most_one_slack_post(
-        fault, settings, make_alert, tmp_path):
+        fault, settings, make_alert, tmp_path, cli, cli_env):
     files = _workload(make_alert)
     clean = settings.model_copy(update={k: tmp_path / "clean" / v for k, v in (
         ("audit_log_path", "audit.db"), ("drop_dir", "drop"), ("inbox_dir", "inbox"), ("outbox_dir", "outbox"),
@@ -99,7 +84,7 @@ def test_kill_9_at_each_step_then_a_rerun_loses_nothing_and_repeats_at_most_one_
     assert "audit chain intact" in cli(env, "verify-audit").stdout
 
 
-def test_alerts_stored_by_a_crashed_run_are_escalated_by_a_later_one_when_their_sla_passes(settings, make_alert, tmp_path):
+def test_alerts_stored_by_a_crashed_run_are_escalated_by_a_later_one_when_their_sla_passes(settings, make_alert, cli, cli_env):
     fresh = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat(timespec="seconds").replace("+00:00", "Z")
     _write(settings, [[make_alert(1, alert_type="sanctions_hit", match_score="99", created_at=fresh)], [make_alert(2)]])
     env = cli_env(settings)
@@ -135,7 +120,7 @@ def test_a_file_removed_after_its_commit_does_not_abort_the_run(settings, run, d
     assert db.execute("SELECT COUNT(*) FROM day13_alerts WHERE state = 'stored'").fetchone()[0] == 0
 
 
-def test_kill_9_between_commit_and_file_move_then_rerun_loses_and_doubles_nothing(settings, drop, make_alert, db):
+def test_kill_9_between_commit_and_file_move_then_rerun_loses_and_doubles_nothing(settings, drop, make_alert, db, cli, cli_env):
     drop("a_first.json", [make_alert(n, entity_id=f"E{n}") for n in range(3)])
     drop("b_second.json", [make_alert(n, entity_id=f"F{n}") for n in range(3, 6)])
     env = cli_env(settings)
