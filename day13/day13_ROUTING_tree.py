@@ -4,18 +4,39 @@ Semantics follow Alertmanager: the root matches everything; children are tried i
 matching child is descended into and, unless it says `continue: true`, its later siblings are not
 tried; a route with no matching child is itself the match. Settings (receiver, group_by, timers,
 escalation receiver) are inherited from the parent. Regex matchers are anchored at both ends.
+
+The file is validated the way Alertmanager validates its configuration: an unknown key (a typo such
+as `contiue`), a duplicate key or receiver, an invalid label name, a zero group/repeat interval,
+matchers or `continue` on the root route are errors naming the key and its place. `match` and
+`match_re` are supported (as Alertmanager still does), matcher values may be quoted with \\" \\\\ \\n
+escapes, durations use Prometheus syntax (1h30m, 1w, 0), and group_by: ['...'] groups per alert.
 """
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import datetime, timedelta
 
-DAY13_MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|(\S*))\s*$')
-DAY13_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
-DAY13_RECEIVER_KINDS = ("slack_configs", "email_configs", "ticket_configs")
+DAY13_MATCHER = re.compile(r'^\s*([^\s=!~"]+)\s*(=~|!~|!=|=)\s*(.*?)\s*$', re.S)
+DAY13_QUOTED = re.compile(r'^"((?:[^"\\]|\\.)*)"$', re.S)
+DAY13_ESCAPES = {'"': '"', "\\": "\\", "n": "\n"}
+DAY13_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+DAY13_DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
+DAY13_DURATION_UNITS = ({"days": 365}, {"days": 7}, {"days": 1}, {"hours": 1}, {"minutes": 1}, {"seconds": 1},
+                        {"milliseconds": 1})
+DAY13_RECEIVER_KINDS = {"slack_configs": "channel", "email_configs": "to", "ticket_configs": "queue"}
+DAY13_KEYS = {
+    "top": {"route", "receivers", "inhibit_rules", "silences", "max_alerts_per_message"},
+    "route": {"receiver", "group_by", "group_wait", "group_interval", "repeat_interval", "escalation_receiver",
+              "continue", "routes", "matchers", "match", "match_re"},
+    "receiver": {"name", *DAY13_RECEIVER_KINDS},
+    "inhibit": {"source_matchers", "target_matchers", "equal", "source_match", "source_match_re", "target_match",
+                "target_match_re"},
+    "silence": {"matchers", "starts_at", "ends_at", "created_by", "comment"},
+}
 
 
 class day13_RoutingError(ValueError):
@@ -42,12 +63,39 @@ class day13_Matcher:
         return f'{self.name}{self.op}"{self.value}"'
 
 
+def _unquote(value: str, text: str, where: str) -> str:
+    if not value.startswith('"'):
+        if any(c in value for c in '",{}'):
+            raise day13_RoutingError(f"{where}: {text!r}: an unquoted value cannot hold \" , {{ }} (one matcher per item;"
+                                     " quote the value)")
+        return value
+    quoted = DAY13_QUOTED.match(value)
+    if not quoted:
+        raise day13_RoutingError(f"{where}: {text!r}: unbalanced quotes")
+    out, chars = [], iter(quoted.group(1))
+    for char in chars:
+        if char == "\\":
+            escaped = next(chars)
+            if escaped not in DAY13_ESCAPES:
+                raise day13_RoutingError(f"{where}: {text!r}: unknown escape \\{escaped}")
+            char = DAY13_ESCAPES[escaped]
+        out.append(char)
+    return "".join(out)
+
+
 def day13_parse_matcher(text: str, where: str) -> day13_Matcher:
-    found = DAY13_MATCHER.match(str(text))
+    if not isinstance(text, str):
+        raise day13_RoutingError(f"{where}: {text!r} is not a matcher string")
+    inner = text.strip()
+    if inner.startswith("{") and inner.endswith("}"):  # Alertmanager also takes '{name="value"}'
+        inner = inner[1:-1]
+    found = DAY13_MATCHER.match(inner)
     if not found:
         raise day13_RoutingError(f"{where}: {text!r} is not a matcher like 'severity = \"Critical\"'")
-    name, op, quoted, bare = found.groups()
-    value = quoted if quoted is not None else bare
+    name, op, raw = found.groups()
+    if not DAY13_LABEL_NAME.match(name):
+        raise day13_RoutingError(f"{where}: {name!r} is not a valid label name")
+    value = _unquote(raw, text, where)
     if op in ("=~", "!~"):
         try:
             re.compile(value)
@@ -57,11 +105,18 @@ def day13_parse_matcher(text: str, where: str) -> day13_Matcher:
 
 
 def day13_duration(value, where: str) -> timedelta:
-    found = DAY13_DURATION.match(str(value))
+    """Prometheus durations: units y w d h m s ms, largest first, each at most once; '0' alone is zero."""
+    text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    found = DAY13_DURATION.match(text) if text and text != "0" else None
+    if text == "0":
+        return timedelta(0)
     if not found:
-        raise day13_RoutingError(f"{where}: {value!r} is not a duration like 30s, 5m, 4h")
-    amount, unit = int(found.group(1)), found.group(2)
-    return timedelta(**{{"ms": "milliseconds", "s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[unit]: amount})
+        raise day13_RoutingError(f"{where}: {value!r} is not a duration like 30s, 5m, 1h30m, 1w")
+    total = timedelta(0)
+    for amount, unit in zip(found.groups(), DAY13_DURATION_UNITS):
+        if amount:
+            total += timedelta(**{k: v * int(amount) for k, v in unit.items()})
+    return total
 
 
 @dataclass
@@ -148,10 +203,39 @@ class day13_InhibitionIndex:
     def find(self, labels: dict[str, str]) -> tuple[day13_Inhibition, dict] | None:
         for rule, by_key in zip(self.rules, self.sources):
             if all(m.matches(labels) for m in rule.target):
+                # Alertmanager: a target that also matches the source side is not muted by sources that also
+                # match the target side (two such alerts would otherwise mute each other).
+                two_sided = all(m.matches(labels) for m in rule.source)
                 for source in by_key.get(tuple(labels.get(f) for f in rule.equal), []):
-                    if source.get("fingerprint") != labels.get("fingerprint"):
-                        return rule, source
+                    if source.get("fingerprint") == labels.get("fingerprint"):
+                        continue
+                    if two_sided and all(m.matches(source) for m in rule.target):
+                        continue
+                    return rule, source
         return None
+
+
+def _check_keys(data, kind: str, where: str) -> dict:
+    if not isinstance(data, dict):
+        raise day13_RoutingError(f"{where}: must be a mapping")
+    for key in data:
+        if key not in DAY13_KEYS[kind]:
+            hint = difflib.get_close_matches(str(key), DAY13_KEYS[kind], n=1)
+            raise day13_RoutingError(f"{where}: unknown key {key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    return data
+
+
+def _label_names(items, where: str, allow_all: bool = False) -> tuple[str, ...]:
+    if not isinstance(items, list):
+        raise day13_RoutingError(f"{where}: must be a list of label names, got {type(items).__name__}")
+    for n, name in enumerate(items):
+        if not (isinstance(name, str) and (DAY13_LABEL_NAME.match(name) or (allow_all and name == "..."))):
+            raise day13_RoutingError(f"{where}[{n}]: {name!r} is not a valid label name")
+        if name in items[:n]:
+            raise day13_RoutingError(f"{where}[{n}]: {name!r} is listed twice")
+    if "..." in items and len(items) > 1:
+        raise day13_RoutingError(f"{where}: '...' (every label) cannot be combined with other labels")
+    return tuple(items)
 
 
 def _matchers(items, where: str) -> tuple[day13_Matcher, ...]:
@@ -162,24 +246,59 @@ def _matchers(items, where: str) -> tuple[day13_Matcher, ...]:
     return tuple(day13_parse_matcher(item, f"{where}[{n}]") for n, item in enumerate(items))
 
 
+def _match_maps(data: dict, equal_key: str, regex_key: str, where: str) -> tuple[day13_Matcher, ...]:
+    """Alertmanager's older `match: {label: value}` and `match_re: {label: regex}` forms."""
+    found = []
+    for key, op in ((equal_key, "="), (regex_key, "=~")):
+        items = data.get(key)
+        if items is None:
+            continue
+        if not isinstance(items, dict):
+            raise day13_RoutingError(f"{where}.{key}: must be a mapping of label: value")
+        for name, value in items.items():
+            if not isinstance(name, str) or not DAY13_LABEL_NAME.match(name):
+                raise day13_RoutingError(f"{where}.{key}: {name!r} is not a valid label name")
+            if not isinstance(value, str):
+                raise day13_RoutingError(f"{where}.{key}.{name}: must be a string")
+            if op == "=~":
+                try:
+                    re.compile(value)
+                except re.error as exc:
+                    raise day13_RoutingError(f"{where}.{key}.{name}: bad regex {value!r}: {exc}") from None
+            found.append(day13_Matcher(name, op, value))
+    return tuple(found)
+
+
 def _route(data: dict, parent: day13_Route | None, where: str, receivers: dict) -> day13_Route:
-    if not isinstance(data, dict):
-        raise day13_RoutingError(f"{where}: must be a mapping")
-    inherit = (lambda key, default: data[key] if key in data else getattr(parent, key) if parent else default)
+    _check_keys(data, "route", where)
+    if parent is None:
+        for key in ("matchers", "match", "match_re", "continue"):
+            if key in data:
+                raise day13_RoutingError(f"{where}.{key}: the root route matches every alert and cannot have {key}")
     receiver = data.get("receiver", parent.receiver if parent else None)
     if receiver not in receivers:
         raise day13_RoutingError(f"{where}.receiver: {receiver!r} is not a defined receiver")
     escalation = data.get("escalation_receiver", parent.escalation_receiver if parent else None)
     if escalation is not None and escalation not in receivers:
         raise day13_RoutingError(f"{where}.escalation_receiver: {escalation!r} is not a defined receiver")
+    if not isinstance(data.get("continue", False), bool):
+        raise day13_RoutingError(f"{where}.continue: must be true or false")
+    timers = {}
+    for key, default in (("group_wait", timedelta(seconds=30)), ("group_interval", timedelta(minutes=5)),
+                         ("repeat_interval", timedelta(hours=4))):
+        timers[key] = (day13_duration(data[key], f"{where}.{key}") if key in data
+                       else getattr(parent, key) if parent else default)
+        if key != "group_wait" and not timers[key]:
+            raise day13_RoutingError(f"{where}.{key}: cannot be zero")
+    group_by = (_label_names(data["group_by"], f"{where}.group_by", allow_all=True) if "group_by" in data
+                else parent.group_by if parent else ())
     route = day13_Route(
-        name=where, matchers=_matchers(data.get("matchers"), f"{where}.matchers"), receiver=receiver,
-        group_by=tuple(data.get("group_by", parent.group_by if parent else ())),
-        group_wait=day13_duration(data["group_wait"], f"{where}.group_wait") if "group_wait" in data else inherit("group_wait", timedelta(seconds=30)),
-        group_interval=day13_duration(data["group_interval"], f"{where}.group_interval") if "group_interval" in data else inherit("group_interval", timedelta(minutes=5)),
-        repeat_interval=day13_duration(data["repeat_interval"], f"{where}.repeat_interval") if "repeat_interval" in data else inherit("repeat_interval", timedelta(hours=4)),
-        escalation_receiver=escalation, continue_=bool(data.get("continue", False)))
-    route.routes = [_route(child, route, f"{where}.routes[{n}]", receivers) for n, child in enumerate(data.get("routes") or [])]
+        name=where, matchers=_match_maps(data, "match", "match_re", where) + _matchers(data.get("matchers"), f"{where}.matchers"),
+        receiver=receiver, group_by=group_by, escalation_receiver=escalation, continue_=data.get("continue", False), **timers)
+    children = data.get("routes") or []
+    if not isinstance(children, list):
+        raise day13_RoutingError(f"{where}.routes: must be a list")
+    route.routes = [_route(child, route, f"{where}.routes[{n}]", receivers) for n, child in enumerate(children)]
     return route
 
 
@@ -188,11 +307,19 @@ def _receivers(items) -> dict[str, dict]:
         raise day13_RoutingError("receivers: must be a non-empty list")
     receivers = {}
     for n, item in enumerate(items):
-        if not isinstance(item, dict) or not item.get("name"):
+        _check_keys(item, "receiver", f"receivers[{n}]")
+        name = item.get("name")
+        if not isinstance(name, str) or not name:
             raise day13_RoutingError(f"receivers[{n}]: needs a name")
+        if name in receivers:
+            raise day13_RoutingError(f"receivers[{n}]: receiver {name!r} is defined twice")
         if not any(item.get(kind) for kind in DAY13_RECEIVER_KINDS):
-            raise day13_RoutingError(f"receivers[{n}] ({item['name']}): needs one of {', '.join(DAY13_RECEIVER_KINDS)}")
-        receivers[item["name"]] = item
+            raise day13_RoutingError(f"receivers[{n}] ({name}): needs one of {', '.join(DAY13_RECEIVER_KINDS)}")
+        for kind, key in DAY13_RECEIVER_KINDS.items():
+            for m, config in enumerate(item.get(kind) or []):
+                if not isinstance(config, dict) or set(config) != {key} or not isinstance(config[key], str):
+                    raise day13_RoutingError(f"receivers[{n}].{kind}[{m}]: must be exactly {{{key}: <text>}}")
+        receivers[name] = item
     return receivers
 
 
@@ -206,32 +333,57 @@ def _timestamp(value, where: str) -> datetime:
     return parsed
 
 
-def day13_parse_routing(text: str) -> day13_Routing:
+def day13_strict_yaml(text: str, error=day13_RoutingError):
+    """yaml.safe_load, but a key given twice in one mapping is an error (PyYAML keeps the last silently)."""
     import yaml
 
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def mapping(loader, node, deep=False):
+        keys = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            if key in keys:
+                raise error(f"line {key_node.start_mark.line + 1}: key {key!r} appears twice")
+            keys.add(key)
+        return loader.construct_mapping(node, deep=deep)
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
     try:
-        data = yaml.safe_load(text)
+        return yaml.load(text, Loader=Loader)
     except yaml.YAMLError as exc:
-        raise day13_RoutingError(f"not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise error(f"not valid YAML: {str(exc).splitlines()[0]}") from None
+
+
+def day13_parse_routing(text: str) -> day13_Routing:
+    data = day13_strict_yaml(text)
     if not isinstance(data, dict) or "route" not in data:
         raise day13_RoutingError("the file needs a top-level 'route'")
+    _check_keys(data, "top", "(top level)")
     receivers = _receivers(data.get("receivers"))
     inhibitions = []
     for n, rule in enumerate(data.get("inhibit_rules") or []):
+        where = f"inhibit_rules[{n}]"
+        _check_keys(rule, "inhibit", where)
         if not rule.get("equal"):
-            raise day13_RoutingError(f"inhibit_rules[{n}].equal: name the fields that must be equal (e.g. [entity_id])")
-        inhibitions.append(day13_Inhibition(_matchers(rule.get("source_matchers"), f"inhibit_rules[{n}].source_matchers"),
-                                            _matchers(rule.get("target_matchers"), f"inhibit_rules[{n}].target_matchers"),
-                                            tuple(rule["equal"])))
+            raise day13_RoutingError(f"{where}.equal: name the fields that must be equal (e.g. [entity_id])")
+        inhibitions.append(day13_Inhibition(
+            _match_maps(rule, "source_match", "source_match_re", where) + _matchers(rule.get("source_matchers"), f"{where}.source_matchers"),
+            _match_maps(rule, "target_match", "target_match_re", where) + _matchers(rule.get("target_matchers"), f"{where}.target_matchers"),
+            _label_names(rule["equal"], f"{where}.equal")))
     silences = []
     for n, item in enumerate(data.get("silences") or []):
+        _check_keys(item, "silence", f"silences[{n}]")
         for key in ("matchers", "ends_at", "created_by", "comment"):
             if not item.get(key):
                 raise day13_RoutingError(f"silences[{n}].{key}: required (who silenced what, why, until when)")
         silences.append(day13_Silence(_matchers(item["matchers"], f"silences[{n}].matchers"),
                                       _timestamp(item.get("starts_at", "1970-01-01T00:00:00Z"), f"silences[{n}].starts_at"),
                                       _timestamp(item["ends_at"], f"silences[{n}].ends_at"), item["created_by"], item["comment"]))
+    limit = data.get("max_alerts_per_message", 10)
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise day13_RoutingError(f"max_alerts_per_message: {limit!r} must be a whole number >= 1")
     return day13_Routing(version=hashlib.sha256(text.encode()).hexdigest()[:12],
                          root=_route(data["route"], None, "route", receivers), receivers=receivers,
-                         inhibitions=tuple(inhibitions), silences=tuple(silences),
-                         max_alerts_per_message=int(data.get("max_alerts_per_message", 10)))
+                         inhibitions=tuple(inhibitions), silences=tuple(silences), max_alerts_per_message=limit)

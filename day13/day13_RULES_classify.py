@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 DAY13_SEVERITIES = ("Low", "Medium", "High", "Critical")
+DAY13_RULE_KEYS = ("severities", "base_severity", "default_severity", "amount_thresholds_usd", "fx_to_usd", "match_score",
+                   "high_risk_jurisdictions", "high_risk_bump", "repeat", "sla_minutes")
 
 
 class day13_RulesError(ValueError):
@@ -45,14 +47,17 @@ def _section(data: dict, key: str, kind):
 
 
 def day13_parse_rules(text: str) -> day13_Rules:
-    import yaml
+    import difflib
 
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise day13_RulesError(f"not valid YAML: {str(exc).splitlines()[0]}") from None
+    from day13_ROUTING_tree import day13_strict_yaml
+
+    data = day13_strict_yaml(text, day13_RulesError)
     if not isinstance(data, dict):
         raise day13_RulesError("the file must be a mapping of rule sections")
+    for key in data:
+        if key not in DAY13_RULE_KEYS:
+            hint = difflib.get_close_matches(str(key), DAY13_RULE_KEYS, n=1)
+            raise day13_RulesError(f"unknown key {key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
     base = {t: _severity(s, f"base_severity.{t}") for t, s in _section(data, "base_severity", dict).items()}
     try:
         amounts = tuple(sorted(((Decimal(str(r["min"])), _severity(r["severity"], "amount_thresholds_usd"))

@@ -57,7 +57,8 @@ def test_silences_apply_only_while_active():
     (("receiver: aml-slack", "receiver: nobody"), "'nobody' is not a defined receiver"),
     (("'alert_type = \"kyc_expiry\"'", "'alert_type ~ kyc'"), "is not a matcher"),
     (("repeat_interval: 4h", "repeat_interval: four hours"), "is not a duration"),
-    (("    comment: \"KYC refresh", "    note: \"KYC refresh"), "silences[0].comment: required"),
+    (("    comment: \"KYC refresh", "    note: \"KYC refresh"), "silences[0]: unknown key 'note'"),
+    (("    created_by: jane.doe\n", ""), "silences[0].created_by: required"),
     (("route:", "rout:"), "top-level 'route'"),
 ])
 def test_a_bad_routing_file_is_rejected_with_the_place_named(change, message):
