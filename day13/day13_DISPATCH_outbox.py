@@ -42,20 +42,22 @@ def _route_named(routing, name: str):
 
 
 def day13_fill_outbox(ctx) -> None:
+    """Every due group becomes an outbox message; all of this run's in one transaction."""
     now = ctx.now()
     groups: dict[tuple[str, str], list] = defaultdict(list)
-    for row in ctx.store.pending_notifications():
-        groups[(row["receiver"], row["group_key"])].append(row)
-    for (receiver, group_key), rows in groups.items():
-        route = _route_named(ctx.routing, json.loads(group_key)[0])
-        last_sent = ctx.store.group_last_sent(receiver, group_key)
-        first_pending = min(datetime.fromisoformat(r["pending_since"]) for r in rows)
-        if last_sent is None:
-            if now - first_pending < route.group_wait:
-                continue  # a new group waits group_wait for more alerts to join it
-        elif now - datetime.fromisoformat(last_sent) < route.group_interval:
-            continue  # this group was notified recently; the next message goes after group_interval
-        _queue_group(ctx, receiver, group_key, rows, now)
+    with ctx.store.transaction(ctx.audit):
+        for row in ctx.store.pending_notifications():
+            groups[(row["receiver"], row["group_key"])].append(row)
+        for (receiver, group_key), rows in groups.items():
+            route = _route_named(ctx.routing, json.loads(group_key)[0])
+            last_sent = ctx.store.group_last_sent(receiver, group_key)
+            first_pending = min(datetime.fromisoformat(r["pending_since"]) for r in rows)
+            if last_sent is None:
+                if now - first_pending < route.group_wait:
+                    continue  # a new group waits group_wait for more alerts to join it
+            elif now - datetime.fromisoformat(last_sent) < route.group_interval:
+                continue  # this group was notified recently; the next message goes after group_interval
+            _queue_group(ctx, receiver, group_key, rows, now)
 
 
 def _queue_group(ctx, receiver: str, group_key: str, rows, now: datetime) -> None:
@@ -64,13 +66,12 @@ def _queue_group(ctx, receiver: str, group_key: str, rows, now: datetime) -> Non
     title = f"{len(rows)} compliance alert(s): {' / '.join(v for v in values if v) or 'all'}"
     fingerprints = [r["fingerprint"] for r in rows]
     key = day13_outbox_key("notify", receiver, group_key, now.isoformat(), *fingerprints)
-    with ctx.store.transaction(ctx.audit):
-        outbox_id = ctx.store.add_outbox(key, "notify", receiver, group_key, title, [day13_alert_line(l) for l in shown],
-                                         len(rows) - len(shown), fingerprints, now)
-        ctx.store.notifications_in_outbox(outbox_id, receiver, fingerprints)
-        ctx.store.group_flushed(receiver, group_key, now)
-        ctx.audit.record("notification_queued", now, rationale=title, receiver=receiver, outbox_id=outbox_id,
-                         alerts=len(rows), idempotency_key=key)
+    outbox_id = ctx.store.add_outbox(key, "notify", receiver, group_key, title, [day13_alert_line(l) for l in shown],
+                                     len(rows) - len(shown), fingerprints, now)
+    ctx.store.notifications_in_outbox(outbox_id, receiver, fingerprints)
+    ctx.store.group_flushed(receiver, group_key, now)
+    ctx.audit.record("notification_queued", now, rationale=title, receiver=receiver, outbox_id=outbox_id,
+                     alerts=len(rows), idempotency_key=key)
 
 
 def day13_send_outbox(ctx, *, resuming: bool = False) -> None:

@@ -43,8 +43,6 @@ DAY13_LIMITS = {"file_bytes": DAY13_MAX_FILE_BYTES, "record_bytes": DAY13_MAX_RE
                 "number_chars": DAY13_MAX_NUMBER_CHARS, "amount_digits": DAY13_MAX_AMOUNT_DIGITS,
                 "amount_places": DAY13_AMOUNT_PLACES, "id_chars": DAY13_MAX_ID_CHARS, "text_chars": DAY13_MAX_FIELD_CHARS}
 DAY13_BAD_CHARS = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates: no database or mail takes them
-DAY13_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
-DAY13_JSON_BRACKETS = re.compile(r"[\[\]{}]")
 DAY13_MAX_SOURCE_ID_CHARS = 998  # RFC 5322's line length: a Message-ID never needs more
 DAY13_FUTURE_SKEW = timedelta(hours=1)  # upstream clocks drift; more than this is a broken timestamp
 DAY13_RAW_ENCODER = json.JSONEncoder(default=str, sort_keys=True)  # built once: json.dumps(default=...) builds one per call
@@ -76,21 +74,33 @@ def _number(text: str):
     return text if len(text) <= DAY13_MAX_NUMBER_CHARS else day13_BadNumber(text)
 
 
+def _depth_within(value, limit: int) -> bool:
+    """Nesting depth of parsed JSON, walked without recursion, stopping at the first level past the limit."""
+    level, current = 1, [value]
+    while current:
+        if level > limit:
+            return False
+        current = [child for item in current if isinstance(item, (list, dict))
+                   for child in (item.values() if isinstance(item, dict) else item) if isinstance(child, (list, dict))]
+        level += 1
+    return True
+
+
 def day13_load_json(text: str):
-    """json.loads with the nesting depth checked first (no RecursionError) and every number bounded."""
-    depth = deepest = 0
-    for bracket in DAY13_JSON_BRACKETS.findall(DAY13_JSON_STRING.sub("", text)):
-        depth += 1 if bracket in "[{" else -1
-        if depth > deepest:
-            deepest = depth
-            if deepest > DAY13_MAX_JSON_DEPTH:
-                raise day13_UnreadableFile(f"JSON nested deeper than {DAY13_MAX_JSON_DEPTH} levels (limit json_depth)")
+    """json.loads with every number bounded, then the nesting depth checked (before anything is stored).
+
+    The C parser guards its own recursion: input nested beyond Python's recursion limit raises
+    RecursionError, which is the same limit breached, reported the same way."""
+    too_deep = f"JSON nested deeper than {DAY13_MAX_JSON_DEPTH} levels (limit json_depth)"
     try:
-        return json.loads(text, parse_int=_number, parse_float=_number, parse_constant=day13_BadNumber)
+        value = json.loads(text, parse_int=_number, parse_float=_number, parse_constant=day13_BadNumber)
     except json.JSONDecodeError as exc:
         raise day13_UnreadableFile(f"truncated or invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    except RecursionError:  # unbalanced input the bracket count cannot see; kept as a class, not a crash
-        raise day13_UnreadableFile(f"JSON nested deeper than {DAY13_MAX_JSON_DEPTH} levels (limit json_depth)") from None
+    except RecursionError:
+        raise day13_UnreadableFile(too_deep) from None
+    if not _depth_within(value, DAY13_MAX_JSON_DEPTH):
+        raise day13_UnreadableFile(too_deep)
+    return value
 
 
 @dataclass(frozen=True)

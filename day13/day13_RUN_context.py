@@ -15,7 +15,7 @@ from typing import Callable
 from day13_RULES_classify import DAY13_SEVERITIES
 
 DAY13_FAULT_POINTS = ("after_ingest_commit", "mid_routing", "mid_notification", "mid_escalation")
-DAY13_ROUTE_CHUNK = 2_000  # alerts routed per transaction: a crash re-does at most this many decisions
+DAY13_ROUTE_CHUNK = 10_000  # alerts routed per transaction: a crash re-does at most this many decisions
 
 
 @dataclass
