@@ -143,6 +143,8 @@ def _text(record: dict, name: str, required: bool = False) -> str:
     value = record.get(name)
     if type(value) is str:  # the common case, checked first: normalising is on the 10k alerts/s path
         value = value.strip()
+        if value and len(value) <= DAY13_MAX_ID_CHARS and value.isascii() and "\x00" not in value:
+            return value  # short clean ASCII: every check below would pass
     elif value is None:
         value = ""
     elif isinstance(value, day13_BadNumber):
