@@ -1,20 +1,13 @@
-"""Dedup, notifications, SLA, config safety, the lock, receivers, the audit chain and crash recovery."""
+"""Dedup, notifications, SLA, config safety, the lock, receivers and the audit chain."""
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from day13_COMMANDS_cli import day13_command_run
 from day13_RUNTIME_wiring import day13_ConfigUnusable, day13_run_lock
 from day13_STORE_audit import day13_export_audit, day13_verify_audit
-
-ORCHESTRATOR = Path(__file__).resolve().parents[1] / "day13_ORCHESTRATOR_alert_triage.py"
 
 
 def _sent(db):
