@@ -76,3 +76,24 @@ def test_route_test_command_prints_receivers_silence_and_inhibition(settings, ru
     out = capsys.readouterr().out
     assert "receiver sanctions-slack" in out and "silenced:  no" in out
     assert "inhibited: yes, by Critical alert" in out and "(equal entity_id)" in out
+
+
+def test_route_test_names_an_inhibiting_alert_that_lacks_the_printed_labels(settings, db, tmp_path, capsys, clock):
+    from day13_COMMANDS_cli import day13_command_route_test
+
+    routing = tmp_path / "routing.yaml"
+    routing.write_text("""
+route: {receiver: r}
+receivers: [{name: r, email_configs: [{to: r@example.com}]}]
+inhibit_rules:
+  - source_matchers: [alert_type="sanctions_hit"]
+    target_matchers: [severity="Low"]
+    equal: [entity_id]
+""")
+    now = clock().isoformat()
+    db.execute("INSERT INTO day13_alerts (fingerprint, alert_type, entity_id, severity, rationale, labels, count, created_at,"
+               " first_seen, last_seen, triaged_at, sla_minutes, rules_version) VALUES ('old', 'sanctions_hit', 'E', 'High',"
+               " '', ?, 1, ?, ?, ?, ?, 60, 'v')", ('{"alert_type": "sanctions_hit", "entity_id": "E"}', now, now, now, now))
+    assert day13_command_route_test(settings.model_copy(update={"routing_path": routing}),
+                                    ["severity=Low", "entity_id=E"], now=clock()) == 0
+    assert "inhibited: yes, by ? alert ? (equal entity_id)" in capsys.readouterr().out
