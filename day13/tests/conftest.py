@@ -58,7 +58,8 @@ def http_stand_in():
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
-            posts.append({"path": self.path, "body": json.loads(self.rfile.read(int(self.headers["Content-Length"])))})
+            posts.append({"path": self.path, "body": json.loads(self.rfile.read(int(self.headers["Content-Length"]))),
+                          "headers": dict(self.headers)})
             status = script.pop(0) if script else 200
             self.send_response(status)
             self.send_header("Content-Length", "2")

@@ -140,6 +140,11 @@ def test_real_receivers_over_http_and_smtp_and_a_failure_retried_next_run(run, d
         clock.now += timedelta(minutes=6)
         assert run(**receivers).notifications_sent >= 1  # the next run delivers what failed
         assert db.execute("SELECT status FROM day13_notifications WHERE receiver = 'sanctions-slack'").fetchone()[0] == "sent"
+        tickets = [p for p in posts if p["path"] == "/tickets"]
+        assert all(len(t["headers"]["Idempotency-Key"]) == 32 == len(t["body"]["idempotency_key"]) for t in tickets)
+        from email import message_from_bytes
+
+        assert all(message_from_bytes(m)["Message-ID"].endswith("@day13.local>") for m in received)
         slack = [p["body"] for p in posts if p["path"] == "/slack"][-1]
         assert slack["channel"] == "#sanctions-alerts" and slack["blocks"][0]["type"] == "header"
     finally:
