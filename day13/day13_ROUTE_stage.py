@@ -18,15 +18,16 @@ DAY13_ACTIVE_WINDOW = timedelta(hours=24)  # an alert seen within this window ca
 
 def day13_route(ctx) -> None:
     now = ctx.now()
-    index = None
+    index, active = None, {}
     while True:
         rows = ctx.store.alerts_to_route(ctx.route_chunk)
         if not rows:
             return
         if index is None:  # built once per run, after ingest: this run's alerts can inhibit too
-            active = [orjson.loads(labels) for labels in ctx.store.active_labels(now - DAY13_ACTIVE_WINDOW)]
-            index = day13_InhibitionIndex(ctx.routing.inhibitions, active)
-        batch = {fingerprint: orjson.loads(labels) for fingerprint, labels in rows}
+            active = {fingerprint: orjson.loads(labels) for fingerprint, labels in ctx.store.active_labels(
+                now - DAY13_ACTIVE_WINDOW)}
+            index = day13_InhibitionIndex(ctx.routing.inhibitions, list(active.values()))
+        batch = {fingerprint: active.get(fingerprint) or orjson.loads(labels) for fingerprint, labels in rows}
         log = ctx.store.notification_log(list(batch))
         queued: list[tuple] = []
         with ctx.store.transaction(ctx.audit):

@@ -262,8 +262,10 @@ class day13_Store:
         return self.db.execute("SELECT fingerprint, labels FROM day13_alerts WHERE state = 'stored' LIMIT ?",
                                (limit,)).fetchall()
 
-    def active_labels(self, since: datetime) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT labels FROM day13_alerts WHERE last_seen >= ?", (since.isoformat(),))]
+    def active_labels(self, since: datetime) -> list[tuple[str, str]]:
+        """(fingerprint, labels JSON) of every alert seen since then."""
+        return self.db.execute("SELECT fingerprint, labels FROM day13_alerts WHERE last_seen >= ?",
+                               (since.isoformat(),)).fetchall()
 
     def notification_log(self, fingerprints: list[str]) -> dict[tuple[str, str], tuple[str, str | None]]:
         """(fingerprint, receiver) -> (status, last_sent_at)."""
