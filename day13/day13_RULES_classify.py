@@ -1,7 +1,7 @@
 """Severity classification from day13_rules.yaml: configuration, not code.
 
 A rules file that does not load is rejected with a message naming the key, and the caller keeps the
-previous version in force (see day13_CONFIG_store.py). Each classification returns its rationale.
+previous version in force (see day13_RUNTIME_wiring.py). Each classification returns its rationale.
 """
 from __future__ import annotations
 
