@@ -24,13 +24,13 @@ def test_a_csv_appended_by_another_process_is_taken_whole_after_it_settles(setti
     seen = []
     try:
         while writer.poll() is None:
-            seen.append(run(file_settle_seconds=1.0).received)  # runs keep happening while it is written
+            seen.append(run(file_settle_seconds=2.0).received)  # runs keep happening while it is written
             time.sleep(0.2)
     finally:
         writer.wait(timeout=60)
     assert sum(seen) == 0  # never half a file
-    time.sleep(1.1)
-    assert run(file_settle_seconds=1.0).received == 100
+    time.sleep(2.1)
+    assert run(file_settle_seconds=2.0).received == 100
     assert db.execute("SELECT COUNT(*) FROM day13_received").fetchone()[0] == 100
     assert db.execute("SELECT COUNT(*) FROM day13_quarantine").fetchone()[0] == 0
 
