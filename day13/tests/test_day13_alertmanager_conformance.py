@@ -266,3 +266,28 @@ def test_the_rules_file_refuses_unknown_and_duplicate_keys(change, error):
     with pytest.raises(day13_RulesError) as caught:
         day13_parse_rules(text)
     assert error in str(caught.value)
+
+
+SILENCE = """
+route: {receiver: r}
+receivers: [{name: r, email_configs: [{to: r@example.com}]}]
+silences:
+  - matchers: [job="test", instance=~"inst.*", dc!="eu"]
+    starts_at: "2026-11-01T00:00:00Z"
+    ends_at: "2026-12-01T00:00:00Z"
+    created_by: ops
+    comment: maintenance
+"""
+
+
+@pytest.mark.parametrize(("labels", "when", "silenced"), [
+    ({"job": "test", "instance": "inst1"}, "2026-11-15T00:00:00+00:00", True),  # every matcher matches, window open
+    ({"job": "test", "instance": "inst1", "dc": "eu"}, "2026-11-15T00:00:00+00:00", False),  # one matcher fails
+    ({"job": "test", "instance": "other"}, "2026-11-15T00:00:00+00:00", False),  # anchored regex
+    ({"job": "test", "instance": "inst1"}, "2026-10-31T23:59:59+00:00", False),  # before startsAt
+    ({"job": "test", "instance": "inst1"}, "2026-12-01T00:00:00+00:00", False),  # endsAt is exclusive
+])
+def test_silence_matching(labels, when, silenced):
+    from datetime import datetime
+
+    assert (day13_parse_routing(SILENCE).silence_for(labels, datetime.fromisoformat(when)) is not None) is silenced
