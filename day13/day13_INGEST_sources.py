@@ -127,7 +127,7 @@ class day13_Alert:
         identity = [str(getattr(self, name) if getattr(self, name) is not None else "") for name in DAY13_IDENTITY]
         return hashlib.sha256("\x1f".join(identity).encode()).hexdigest()[:32]
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
         """What was sent under this source id: a re-send with other content is a conflict, not a repeat."""
         return hashlib.sha256(self.raw.encode()).hexdigest()[:32]

@@ -163,10 +163,10 @@ def _received_before(store, alerts: list[day13_Alert]) -> dict[tuple[str, str], 
 
 def _store(ctx, alert: day13_Alert, now, known: dict, writes: dict) -> None:
     summary, audit, rules = ctx.summary, ctx.audit, ctx.rules
-    fingerprint, now_iso = alert.fingerprint, now.isoformat()
+    fingerprint, now_iso, created_iso = alert.fingerprint, now.isoformat(), alert.created_at.isoformat()
     summary.received += 1
-    writes["received"].append((alert.source, alert.source_id, fingerprint, alert.alert_id,
-                               alert.created_at.isoformat(), now_iso, alert.content_hash))
+    writes["received"].append((alert.source, alert.source_id, fingerprint, alert.alert_id, created_iso, now_iso,
+                               alert.content_hash))
     row = known.get(fingerprint)  # (count, severity) or None
     count = (row[0] if row else 0) + 1
     severity, why = day13_classify(alert, count, rules)
@@ -180,7 +180,7 @@ def _store(ctx, alert: day13_Alert, now, known: dict, writes: dict) -> None:
         deadline = alert.created_at + timedelta(minutes=sla)
         breached = now > deadline
         writes["new"].append((fingerprint, alert.alert_type, alert.entity_id, severity, rationale, labels,
-                              alert.created_at.isoformat(), now_iso, now_iso, now_iso, sla, int(breached),
+                              created_iso, now_iso, now_iso, now_iso, sla, int(breached),
                               rules.version, deadline.isoformat()))
         audit.record("classified", now, fingerprint=fingerprint, alert_id=alert.alert_id, rationale=rationale,
                      severity=severity, triage_minutes=round((now - alert.created_at).total_seconds() / 60, 1))
