@@ -124,6 +124,7 @@ def _move(path: Path, destination: Path) -> None:
 def day13_ingest_batch(ctx, alerts: list[day13_Alert], quarantined: list[tuple], also=None) -> None:
     """Store alerts and quarantine rows with their audit rows, in one transaction (plus `also`, e.g. the inbox mark)."""
     now = ctx.now()
+    now_iso = now.isoformat()  # one instant per batch, formatted once
     store, audit, summary = ctx.store, ctx.audit, ctx.summary
     with store.transaction(audit):
         known = store.known_alerts(sorted({a.fingerprint for a in alerts}))
@@ -142,8 +143,8 @@ def day13_ingest_batch(ctx, alerts: list[day13_Alert], quarantined: list[tuple],
                 summary.conflicts += 1
                 continue
             before[key] = alert.content_hash
-            _store(ctx, alert, now, known, writes)
-        rows = [(*row, now.isoformat()) for row in quarantined]
+            _store(ctx, alert, now, now_iso, known, writes)
+        rows = [(*row, now_iso) for row in quarantined]
         for source, item, reason, _raw, _at in rows:
             audit.record("quarantined", now, alert_id=item, rationale=reason, source=source)
         summary.quarantined += len(rows)
@@ -161,9 +162,9 @@ def _received_before(store, alerts: list[day13_Alert]) -> dict[tuple[str, str], 
             for sid, digest in store.received_hashes(source, ids).items()}
 
 
-def _store(ctx, alert: day13_Alert, now, known: dict, writes: dict) -> None:
+def _store(ctx, alert: day13_Alert, now, now_iso: str, known: dict, writes: dict) -> None:
     summary, audit, rules = ctx.summary, ctx.audit, ctx.rules
-    fingerprint, now_iso, created_iso = alert.fingerprint, now.isoformat(), alert.created_at.isoformat()
+    fingerprint, created_iso = alert.fingerprint, alert.created_at.isoformat()
     summary.received += 1
     writes["received"].append((alert.source, alert.source_id, fingerprint, alert.alert_id, created_iso, now_iso,
                                alert.content_hash))
