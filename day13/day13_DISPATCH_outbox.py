@@ -87,15 +87,15 @@ def _send(ctx, row) -> None:
     note = day13_Notification(row["receiver"], row["title"], tuple(orjson.loads(row["lines"])), tuple(fingerprints),
                               more=row["more"], key=row["idempotency_key"])
     escalation = row["kind"] == "escalate"
+    error, permanent = None, False
     try:
         receiver = ctx.routing.receivers.get(row["receiver"])
         if receiver is None:
             raise day13_PermanentError(f"receiver {row['receiver']!r} is no longer in the routing file")
         ctx.dispatcher.deliver(receiver, note)
-        error = None
     except (day13_TransientError, day13_PermanentError) as exc:
-        error, permanent = f"{'transient' if isinstance(exc, day13_TransientError) else 'permanent'}: {exc}", \
-            isinstance(exc, day13_PermanentError)
+        permanent = isinstance(exc, day13_PermanentError)
+        error = f"{'permanent' if permanent else 'transient'}: {exc}"
     now = ctx.now()
     if error is None:
         ctx.checkpoint("mid_escalation" if escalation else "mid_notification")  # delivered, not yet recorded
