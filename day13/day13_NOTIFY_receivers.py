@@ -85,10 +85,13 @@ def day13_message_id(key: str) -> str:
 def _http_post(url: str, payload: dict, headers: dict | None = None, timeout: float = 10) -> None:
     import requests
 
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).netloc.rpartition("@")[2]  # a webhook URL's path is its secret: errors name the host only
     try:
         response = requests.post(url, json=payload, headers=headers or {}, timeout=timeout)
     except requests.RequestException as exc:
-        raise day13_TransientError(f"{url}: {exc}") from None
+        raise day13_TransientError(f"{host}: {type(exc).__name__}") from None
     reply = f"{response.status_code} {response.text.strip()[:300]}"
     if response.status_code == 429 or response.status_code >= 500:
         raise day13_TransientError(reply)

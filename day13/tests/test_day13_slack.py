@@ -25,3 +25,21 @@ def test_a_long_group_cut_to_slacks_limit_keeps_its_and_n_more_line():
     assert len(text) <= 2_900
     shown = text.count("line ")
     assert shown < 40 and text.endswith(f"… and {60 + 40 - shown} more")
+
+
+def test_an_unreachable_webhook_never_puts_its_secret_url_in_the_audit_or_the_log(run, db, drop, make_alert, caplog):
+    import socket
+
+    from pydantic import SecretStr
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens here once the probe closes
+    secret = "T0000/B0000/s3cr3tWebhookToken"
+    drop("a.json", [make_alert(1, alert_type="sanctions_hit", match_score="99")])
+    summary = run(slack_webhook_url=SecretStr(f"http://127.0.0.1:{port}/services/{secret}"))
+    assert summary.notifications_failed >= 1
+    stored = " ".join(str(tuple(r)) for table in ("day13_audit", "day13_outbox")
+                      for r in db.execute(f"SELECT * FROM {table}"))
+    assert "ConnectionError" in stored and secret not in stored
+    assert "delivery failed" in caplog.text and secret not in caplog.text
