@@ -19,14 +19,16 @@ import io
 import json
 import re
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+import orjson
+
 DAY13_FIELDS = ("alert_id", "source_system", "alert_type", "entity_id", "account_id", "customer_id", "amount",
                 "currency", "jurisdiction", "match_score", "created_at", "description")
 DAY13_REQUIRED = ("alert_id", "alert_type", "entity_id", "created_at")
+DAY13_TEXT_FIELDS = tuple(name for name in DAY13_FIELDS if name != "created_at")  # created_at is parsed on its own
 DAY13_IDENTITY = ("alert_type", "entity_id", "account_id", "customer_id", "amount", "currency", "jurisdiction")
 DAY13_MAX_FIELD_CHARS = 10_000  # a longer description is an export gone wrong, not an alert
 DAY13_MAX_ID_CHARS = 200  # ids, types and codes are labels: short, and they enter every message
@@ -45,7 +47,7 @@ DAY13_LIMITS = {"file_bytes": DAY13_MAX_FILE_BYTES, "record_bytes": DAY13_MAX_RE
 DAY13_BAD_CHARS = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates: no database or mail takes them
 DAY13_MAX_SOURCE_ID_CHARS = 998  # RFC 5322's line length: a Message-ID never needs more
 DAY13_FUTURE_SKEW = timedelta(hours=1)  # upstream clocks drift; more than this is a broken timestamp
-DAY13_RAW_ENCODER = json.JSONEncoder(default=str, sort_keys=True)  # built once: json.dumps(default=...) builds one per call
+DAY13_RAW_ENCODER = json.JSONEncoder(default=str, sort_keys=True)  # for what orjson refuses (lone surrogates, odd keys)
 
 
 class day13_InvalidAlert(ValueError):
@@ -120,23 +122,27 @@ class day13_Alert:
     created_at: datetime
     description: str
     raw: str
-
-    @cached_property  # read several times per alert on the hot path; the alert is immutable
-    def fingerprint(self) -> str:
-        """Identity, not occurrence: ids, timestamps and the channel are left out on purpose."""
-        identity = [str(getattr(self, name) if getattr(self, name) is not None else "") for name in DAY13_IDENTITY]
-        return hashlib.sha256("\x1f".join(identity).encode()).hexdigest()[:32]
-
-    @cached_property
-    def content_hash(self) -> str:
-        """What was sent under this source id: a re-send with other content is a conflict, not a repeat."""
-        return hashlib.sha256(self.raw.encode()).hexdigest()[:32]
+    fingerprint: str  # identity, not occurrence: see day13_fingerprint
+    content_hash: str  # what was sent under this source id: a re-send with other content is a conflict
 
     def labels(self, severity: str) -> dict[str, str]:
         return {"alert_type": self.alert_type, "severity": severity, "source": self.source,
                 "source_system": self.source_system, "jurisdiction": self.jurisdiction or "",
                 "currency": self.currency or "", "entity_id": self.entity_id, "account_id": self.account_id,
                 "customer_id": self.customer_id, "fingerprint": self.fingerprint}
+
+
+def day13_fingerprint(*identity) -> str:
+    """Identity fields (DAY13_IDENTITY, in order); ids, timestamps and the channel are left out on purpose."""
+    return hashlib.sha256("\x1f".join("" if v is None else str(v) for v in identity).encode()).hexdigest()[:32]
+
+
+def _raw_json(record: dict) -> str:
+    """The record as sorted compact JSON: orjson on the hot path, the stdlib (ASCII-escaped) for what it refuses."""
+    try:
+        return orjson.dumps(record, default=str, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return DAY13_RAW_ENCODER.encode(record)
 
 
 def _text(record: dict, name: str, required: bool = False) -> str:
@@ -201,10 +207,18 @@ def day13_normalise(record, source: str, now: datetime, source_id: str | None = 
         raise day13_InvalidAlert("alert", "must be a JSON object")
     if len(record) > DAY13_MAX_RECORD_FIELDS:
         raise day13_InvalidAlert("alert", f"has {len(record):,} fields (limit {DAY13_MAX_RECORD_FIELDS})")
-    fields = {name: _text(record, name, name in DAY13_REQUIRED) for name in DAY13_FIELDS if name not in ("created_at",)}
+    fields = {}
+    for name in DAY13_TEXT_FIELDS:  # the fast path of _text inlined: twelve fields per alert at 10k alerts/s
+        value = record.get(name)
+        if type(value) is str:
+            value = value.strip()
+            if value and len(value) <= DAY13_MAX_ID_CHARS and value.isascii() and "\x00" not in value:
+                fields[name] = value
+                continue
+        fields[name] = _text(record, name, name in DAY13_REQUIRED)
     if source_id is not None and (len(source_id) > DAY13_MAX_SOURCE_ID_CHARS or DAY13_BAD_CHARS.search(source_id)):
         raise day13_InvalidAlert("source_id", f"is over {DAY13_MAX_SOURCE_ID_CHARS} characters or not valid Unicode text")
-    raw = DAY13_RAW_ENCODER.encode(record)
+    raw = _raw_json(record)
     if len(raw) > DAY13_MAX_RECORD_BYTES:
         raise day13_InvalidAlert("alert", f"is {len(raw):,} bytes as JSON (limit {DAY13_MAX_RECORD_BYTES:,})")
     amount = _amount(fields["amount"])
@@ -219,13 +233,16 @@ def day13_normalise(record, source: str, now: datetime, source_id: str | None = 
             raise day13_InvalidAlert("match_score", f"{fields['match_score'][:20]!r} is not a whole number") from None
         if not 0 <= score <= 100:
             raise day13_InvalidAlert("match_score", "must be between 0 and 100")
+    jurisdiction = fields["jurisdiction"].upper() or None
     return day13_Alert(
         source=source, source_id=source_id or fields["alert_id"], alert_id=fields["alert_id"],
         source_system=fields["source_system"] or "unknown", alert_type=fields["alert_type"],
         entity_id=fields["entity_id"], account_id=fields["account_id"], customer_id=fields["customer_id"],
-        amount=amount, currency=currency, jurisdiction=fields["jurisdiction"].upper() or None, match_score=score,
-        created_at=_created_at(record, now), description=fields["description"],
-        raw=raw)
+        amount=amount, currency=currency, jurisdiction=jurisdiction, match_score=score,
+        created_at=_created_at(record, now), description=fields["description"], raw=raw,
+        fingerprint=day13_fingerprint(fields["alert_type"], fields["entity_id"], fields["account_id"],
+                                      fields["customer_id"], amount, currency, jurisdiction),
+        content_hash=hashlib.sha256(raw.encode("utf-8", "backslashreplace")).hexdigest()[:32])
 
 
 def _utf8(data: bytes) -> str:
@@ -256,8 +273,11 @@ def _csv_records(text: str):
             row = next(reader)
         except StopIteration:
             return
-        except csv.Error as exc:  # e.g. a field over the csv module's limit, a NUL: this row only
+        except csv.Error as exc:  # e.g. a field over the csv module's limit: this row only
             yield day13_BadRecord(f"CSV line {reader.line_num}: {exc}")
+            continue
+        if None in row:  # DictReader files surplus values under None: a shifted row, never guessed at
+            yield day13_BadRecord(f"CSV line {reader.line_num}: {len(row[None])} more value(s) than the header has columns")
             continue
         yield row
 

@@ -194,3 +194,11 @@ def test_property_the_api_answers_202_400_or_413_and_never_500(settings, run):
         assert client.post("/alerts", data=body).status_code in (202, 400, 413)
     check()
     run()  # whatever was accepted triages without stopping the run
+
+
+def test_a_csv_row_with_more_values_than_columns_is_quarantined_alone(run, db, drop):
+    drop("shifted.csv", b"alert_id,alert_type,entity_id,created_at\nC-1,aml_structuring,E1,2026-11-22T09:00:00Z\n"
+                        b"C-2,aml_structuring,E2,extra,2026-11-22T09:00:00Z\n")
+    summary = run()
+    assert (summary.new_alerts, summary.quarantined) == (1, 1)
+    assert _reasons(db) == ["CSV line 3: 1 more value(s) than the header has columns"]
