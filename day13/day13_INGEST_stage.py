@@ -119,6 +119,9 @@ def _move(path: Path, destination: Path) -> None:
         shutil.move(str(path), destination / path.name)  # only after the commit
     except FileNotFoundError:  # renamed or removed by someone else after the commit: its alerts are stored
         DAY13_LOG.warning("file vanished after its commit; its alerts are stored", extra={"file": day13_safe_text(path.name)})
+    except OSError as exc:  # e.g. no permission on processed/: stored already; the next run sees it as already seen
+        DAY13_LOG.error("file stored but could not be moved; it stays in place", extra={
+            "file": day13_safe_text(path.name), "error": type(exc).__name__})
 
 
 def day13_ingest_batch(ctx, alerts: list[day13_Alert], quarantined: list[tuple], also=None) -> None:
