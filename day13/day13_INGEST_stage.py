@@ -67,6 +67,10 @@ def _read_when_settled(ctx, path: Path) -> bytes | None:
     except FileNotFoundError:
         DAY13_LOG.warning("file vanished before it was read; nothing taken from it", extra={"file": day13_safe_text(path.name)})
         return None
+    except OSError as exc:  # e.g. no read permission: nothing taken, nothing moved, said loudly every run
+        DAY13_LOG.error("file cannot be read; left in place", extra={"file": day13_safe_text(path.name),
+                                                                     "error": type(exc).__name__})
+        return None
     if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or len(data) != before.st_size:
         ctx.summary.files_waiting += 1
         return None
