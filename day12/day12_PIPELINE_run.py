@@ -126,9 +126,10 @@ def day12_validate_drop_folder(settings) -> dict[str, int]:
     most one file per dataset, each round one run of day12_validation_checkpoint over every suite."""
     from day12_GATE_validation import day12_context
 
-    if not settings.drop_folder.is_dir():
-        return {}
     log = logging.getLogger("day12.dropfolder")
+    if not settings.drop_folder.is_dir():  # said in the log: a cron line never passes silently
+        log.warning("drop folder missing; nothing to validate", extra={"drop_folder": str(settings.drop_folder)})
+        return {}
     context = day12_context(settings.ge_project_dir.parent)
     codes, pending = {}, []
     for path in sorted(p for p in settings.drop_folder.iterdir() if p.suffix.lower() in (".csv", ".parquet")):
