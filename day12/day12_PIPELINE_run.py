@@ -1,8 +1,8 @@
 """One validation run: read the inputs, skip unchanged ones, run the checkpoint over all of them, write
 the results JSON, return the exit code.
 
-Exit codes: 0 every expectation passed; 1 only warning/info expectations failed; 2 a critical one
-failed; 3 an input could not be read. One run validates at most one file per dataset (security events,
+Exit codes: 0 every expectation passed; 1 only warning/info expectations failed; 3 an input could not
+be read; 4 a critical one failed (2 is a configuration error, as in every day). One run validates at most one file per dataset (security events,
 vulnerability scan): day12_validation_checkpoint validates each against its own suite in one go. The
 results JSON names each expectation, its severity and statistics, and identifies failing rows by id only.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 from day12_INPUT_files import day12_content_hash, day12_detect_dataset, day12_InputError, day12_read_input
 
 DAY12_LOG = logging.getLogger("day12")
-DAY12_EXIT = {None: 0, "info": 1, "warning": 1, "critical": 2}
+DAY12_EXIT = {None: 0, "info": 1, "warning": 1, "critical": 4}
 
 
 @dataclass(frozen=True)

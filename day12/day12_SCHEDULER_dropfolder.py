@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = day12_load_settings()
     except day12_ConfigError as exc:
         print(f"configuration rejected: {exc}", file=sys.stderr)
-        return 3
+        return 2
     from day12_CONFIG_settings import DAY12_DIR
 
     if (code := day12_cron_command(args, settings, DAY12_DIR.parent)) is not None:
