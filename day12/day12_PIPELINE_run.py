@@ -2,9 +2,10 @@
 the results JSON, return the exit code.
 
 Exit codes: 0 every expectation passed; 1 only warning/info expectations failed; 3 an input could not
-be read; 4 a critical one failed (2 is a configuration error, as in every day). One run validates at most one file per dataset (security events,
-vulnerability scan): day12_validation_checkpoint validates each against its own suite in one go. The
-results JSON names each expectation, its severity and statistics, and identifies failing rows by id only.
+be read; 4 a critical one failed (2 is a configuration error, as in every day). One run validates at
+most one file per dataset (security events, vulnerability scan): day12_validation_checkpoint validates
+each against its own suite in one go. The results JSON names each expectation, its severity and
+statistics, and identifies failing rows by id only.
 """
 from __future__ import annotations
 

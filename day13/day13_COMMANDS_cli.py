@@ -43,11 +43,13 @@ def day13_command_route_test(settings, pairs: list[str], now: datetime | None = 
         print(f"route:     {route.name} -> receiver {route.receiver} (group_by {', '.join(route.group_by) or '-'}, "
               f"repeat {route.repeat_interval}, escalation {route.escalation_receiver or '-'})")
     silence = routing.silence_for(labels, now)
-    print(f"silenced:  {'yes, by ' + silence.created_by + ' until ' + silence.ends_at.isoformat() + ': ' + silence.comment if silence else 'no'}")
+    by = f"yes, by {silence.created_by} until {silence.ends_at.isoformat()}: {silence.comment}" if silence else "no"
+    print(f"silenced:  {by}")
     since = (now - timedelta(hours=24)).isoformat()
     active = [json.loads(r["labels"]) for r in db.execute("SELECT labels FROM day13_alerts WHERE last_seen >= ?", (since,))]
     muted = routing.inhibitor(labels, active)
-    print(f"inhibited: {'yes, by ' + muted[1]['severity'] + ' alert ' + muted[1]['fingerprint'] + ' (equal ' + ', '.join(muted[0].equal) + ')' if muted else 'no'}")
+    by = f"yes, by {muted[1]['severity']} alert {muted[1]['fingerprint']} (equal {', '.join(muted[0].equal)})" if muted else "no"
+    print(f"inhibited: {by}")
     db.close()
     return 0
 

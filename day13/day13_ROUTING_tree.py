@@ -171,9 +171,12 @@ def _route(data: dict, parent: day13_Route | None, where: str, receivers: dict) 
     route = day13_Route(
         name=where, matchers=_matchers(data.get("matchers"), f"{where}.matchers"), receiver=receiver,
         group_by=tuple(data.get("group_by", parent.group_by if parent else ())),
-        group_wait=day13_duration(data["group_wait"], f"{where}.group_wait") if "group_wait" in data else inherit("group_wait", timedelta(seconds=30)),
-        group_interval=day13_duration(data["group_interval"], f"{where}.group_interval") if "group_interval" in data else inherit("group_interval", timedelta(minutes=5)),
-        repeat_interval=day13_duration(data["repeat_interval"], f"{where}.repeat_interval") if "repeat_interval" in data else inherit("repeat_interval", timedelta(hours=4)),
+        group_wait=day13_duration(data["group_wait"], f"{where}.group_wait")
+        if "group_wait" in data else inherit("group_wait", timedelta(seconds=30)),
+        group_interval=day13_duration(data["group_interval"], f"{where}.group_interval")
+        if "group_interval" in data else inherit("group_interval", timedelta(minutes=5)),
+        repeat_interval=day13_duration(data["repeat_interval"], f"{where}.repeat_interval")
+        if "repeat_interval" in data else inherit("repeat_interval", timedelta(hours=4)),
         escalation_receiver=escalation, continue_=bool(data.get("continue", False)))
     route.routes = [_route(child, route, f"{where}.routes[{n}]", receivers) for n, child in enumerate(data.get("routes") or [])]
     return route

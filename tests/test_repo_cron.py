@@ -2,7 +2,6 @@
 environment, from another working directory; install/uninstall edit only their own block of the crontab."""
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
