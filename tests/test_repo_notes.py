@@ -7,7 +7,7 @@ import re
 import pytest
 import yaml
 from repo_helpers import DAYS, ROOT
-from test_repo_readmes import BENCH_DAYS, _verdicts
+from test_repo_readmes import BENCH_DAYS, bench_verdicts
 
 UPWORK_FIELDS = {"project_name", "automation_type", "industry", "demonstrates", "skills", "tech_stack",
                  "synthetic_data", "key_features", "applicable_to", "keywords"}
@@ -50,4 +50,4 @@ def test_the_notes_claim_no_delivery_time_and_no_verdict_the_results_contradict(
     assert (benchmark is not None) == (day in BENCH_DAYS)
     if benchmark:
         assert (ROOT / day / benchmark["results_file"]).is_file()
-        assert benchmark["target_met"] == all(_verdicts(day).values())
+        assert benchmark["target_met"] == all(bench_verdicts(day).values())

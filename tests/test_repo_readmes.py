@@ -140,7 +140,7 @@ def _figures(day: str) -> tuple[str, dict, list[list[str]]]:
 BENCH_DAYS = [day for day in DAYS if "## Benchmark" in _readme(day)]
 
 
-def _verdicts(day: str) -> dict[str, bool]:
+def bench_verdicts(day: str) -> dict[str, bool]:
     _, data, rows = _figures(day)
     verdicts = {}
     for what, source, shown in rows:
@@ -155,7 +155,7 @@ def _verdicts(day: str) -> dict[str, bool]:
 def test_benchmark_figures_are_read_from_the_results_file(day):
     name, data, rows = _figures(day)
     assert rows, f"no figures from {name}"
-    verdicts = _verdicts(day)
+    verdicts = bench_verdicts(day)
     for what, source, shown in rows:
         if what in verdicts:
             assert shown == ("met" if verdicts[what] else "not met"), f"{what}: the file says otherwise"
@@ -169,7 +169,7 @@ def test_benchmark_figures_are_read_from_the_results_file(day):
 def test_top_level_status_agrees_with_the_days():
     status = re.search(r"\*\*Where each day stands\.\*\*(.*?)(?:\n\s*\n)", _readme(), re.S).group(1)
     for day in BENCH_DAYS:
-        met = all(_verdicts(day).values())
+        met = all(bench_verdicts(day).values())
         claim = re.search(rf"{day}\b[^;]*?benchmark targets? (not met|met)", status)
         assert claim, f"the status does not say whether {day} meets its benchmark target"
         assert claim.group(1) == ("met" if met else "not met"), f"{day}: the results file says otherwise"
