@@ -183,3 +183,9 @@ def test_commands_use_the_projects_interpreter(readme):
     bare = [line for line in (ROOT / readme).read_text().splitlines()
             if re.match(r"\s*(\$ )?python3? ", line) or re.search(r"`python3? [\w/-]", line)]
     assert bare == [], "use .venv/bin/python (or a make target): a bare python fails outside the venv"
+
+
+@pytest.mark.parametrize("day", DAYS)
+def test_every_entry_script_rejects_configuration_with_the_same_code(day):
+    for path in [*(ROOT / day).glob(f"{day}_ORCHESTRATOR_*.py"), *(ROOT / day).glob(f"{day}_SCHEDULER_*.py")]:
+        assert _literal_returns(path)[1] == {CONFIG_ERROR_EXIT}, path.name
