@@ -1,10 +1,10 @@
 """The alert triage as crontab lines: print them, or install/uninstall them in the user's crontab.
 
-An interval needs no time zone, so the lines carry no CRON_TZ (which only cronie documents anyway). Cron can
-run every N minutes exactly only when N divides 60, or every N hours when N divides 24 (its step fields
-restart at each hour and each day); any other DAY13_ALERT_CHECK_INTERVAL (seconds: whole minutes only) is refused, never
-rounded.
-Hour steps count in the machine's zone: across a daylight-saving change one gap is an hour shorter or longer.
+An interval needs no time zone, so the lines carry no CRON_TZ (cronie documents it, other crons such as
+macOS's do not). Cron runs every N minutes exactly only when N divides 60, or every N hours when N divides
+24 (its step fields restart at each hour and each day); any other DAY13_ALERT_CHECK_INTERVAL (seconds: whole minutes only)
+is refused, never rounded. Hour steps count in the machine's zone: across a daylight-saving change one
+gap is an hour shorter or longer.
 
 Install and uninstall touch only the lines between the two marker comments; installing again replaces them.
 """
