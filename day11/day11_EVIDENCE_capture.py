@@ -65,7 +65,8 @@ def day11_render_blocks(payload: dict, title: str) -> str:
              ".msg{display:flex;gap:10px}.av{width:36px;height:36px;border-radius:4px;background:#4a154b;color:#fff;"
              "display:flex;align-items:center;justify-content:center;font-weight:bold}.h{font-size:18px;font-weight:900;margin:4px 0 8px}"
              ".f{display:grid;grid-template-columns:1fr 1fr;gap:8px 24px;margin:6px 0;font-size:14px}.s{margin:8px 0;font-size:14px}"
-             ".c{color:#616061;font-size:12px;margin:6px 0}hr{border:0;border-top:1px solid #ddd}.label{color:#616061;font-size:12px;margin-bottom:10px}")
+             ".c{color:#616061;font-size:12px;margin:6px 0}hr{border:0;border-top:1px solid #ddd}"
+             ".label{color:#616061;font-size:12px;margin-bottom:10px}")
     return (f"<html><head><meta charset='utf-8'><style>{style}</style></head><body><div class='label'>{html.escape(title)}</div>"
             f"<div class='msg'><div class='av'>n8n</div><div><b>Retail report bot</b>{''.join(parts)}</div></div></body></html>")
 
@@ -93,7 +94,8 @@ def main() -> int:
             run.check_returncode()
             payload = json.loads(next(out.glob("day11_slack_post_*.json")).read_text())
             (evidence / "day11_slack_payload.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
-            log = [f"n8n {DAY11_N8N_VERSION}: execute --id=day11RetailReport01 (report date {DAY11_EVIDENCE_DATE}) -> exit {run.returncode}",
+            log = [f"n8n {DAY11_N8N_VERSION}: execute --id=day11RetailReport01 (report date {DAY11_EVIDENCE_DATE})"
+                   f" -> exit {run.returncode}",
                    f"slack posts received by the stand-in: {len(list(out.glob('day11_slack_post_*.json')))}",
                    f"e-mails received by the SMTP sink: {len(list(out.glob('day11_email_*.eml')))}", "", "n8n --rawOutput:",
                    run.stdout.strip()[:20_000]]

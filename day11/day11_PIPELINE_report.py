@@ -99,11 +99,12 @@ def day11_run(settings, *, report_date: date, force: bool = False, endpoints: di
         ledger = day11_Ledger(settings.ledger_path)
         stack.callback(ledger.close)
         results, failed = [], []
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
         for channel, deliver in (("slack", lambda: day11_post_slack(session, urls["slack"], payload)),
                                  ("email", lambda: day11_send_email(*urls["smtp"], settings.email_from, settings.email_to,
                                                                     f"Retail performance {report_date}", day11_email_html(report),
                                                                     payload["text"], settings.smtp_user,
-                                                                    settings.smtp_password.get_secret_value() if settings.smtp_password else None) or "sent")):
+                                                                    password) or "sent")):
             if ledger.delivered(str(report_date), channel) and not force:
                 results.append(f"{channel}: already delivered")
                 continue

@@ -2,7 +2,8 @@
 
 Runbook
     python day11/day11_SCHEDULER_cron.py               # foreground; Ctrl-C stops after the running job
-    python day11/day11_SCHEDULER_cron.py --print-cron  # CRON_TZ=UTC / 0 8 * * * cd ... && ... ORCHESTRATOR
+    .venv/bin/python day11/day11_SCHEDULER_cron.py --print-cron    # the crontab lines (day11_CRON_entries.py says why no CRON_TZ)
+    .venv/bin/python day11/day11_SCHEDULER_cron.py --install-cron  # into your crontab, between markers; --uninstall-cron removes
 
 An explicit UTC timezone (never the laptop's zone), max_instances=1, coalesce and a misfire grace of
 an hour: the report goes out once, even after the machine slept through 08:00. The ledger makes a
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+from day11_CRON_entries import day11_add_cron_arguments, day11_cron_command
 
 DAY11_JOB_ID = "day11_retail_report"
 DAY11_MISFIRE_GRACE_SECONDS = 3600
@@ -36,14 +39,9 @@ def day11_build_scheduler(settings, job=day11_scheduled_report):
     return scheduler
 
 
-def day11_cron_line(settings, repo, python: str) -> str:
-    return (f"CRON_TZ={settings.timezone}\n{settings.schedule_cron} cd {repo} && {python} "
-            f"day11/day11_ORCHESTRATOR_retail_report.py >> day11/output/day11_cron.log 2>&1")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Daily scheduler for the retail performance report.")
-    parser.add_argument("--print-cron", action="store_true", help="print the equivalent crontab lines and exit")
+    day11_add_cron_arguments(parser)
     args = parser.parse_args(argv)
     from day11_CONFIG_settings import DAY11_DIR, day11_ConfigError, day11_load_settings
     from day11_LOG_setup import day11_setup_logging
@@ -53,9 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     except day11_ConfigError as exc:
         print(f"configuration rejected: {exc}", file=sys.stderr)
         return 2
-    if args.print_cron:
-        print(day11_cron_line(settings, DAY11_DIR.parent, sys.executable))
-        return 0
+    if (code := day11_cron_command(args, settings, DAY11_DIR.parent)) is not None:
+        return code
     day11_setup_logging(settings.output_dir / "day11_execution.log")
     scheduler = day11_build_scheduler(settings)
     try:

@@ -6,7 +6,8 @@
     python day12/day12_ORCHESTRATOR_validation.py --input events.csv --force   # even if unchanged since the last success
 
 Exit codes: 0 all expectations passed (or the input is unchanged since the last success); 1 only
-warning/info expectations failed; 2 a critical expectation failed; 3 an input could not be read.
+warning/info expectations failed; 2 configuration rejected; 3 an input could not be read; 4 a critical
+expectation failed.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = day12_load_settings()
     except day12_ConfigError as exc:
         print(f"configuration rejected: {exc}", file=sys.stderr)
-        return 3
+        return 2
     day12_setup_logging(settings.results_dir.parent / "logs" / "day12_validation.log")
     args.input = args.input or ([settings.data_source_path] if settings.data_source_path else None)
     if not args.input and not args.demo:

@@ -1,10 +1,11 @@
 """One validation run: read the inputs, skip unchanged ones, run the checkpoint over all of them, write
 the results JSON, return the exit code.
 
-Exit codes: 0 every expectation passed; 1 only warning/info expectations failed; 2 a critical one
-failed; 3 an input could not be read. One run validates at most one file per dataset (security events,
-vulnerability scan): day12_validation_checkpoint validates each against its own suite in one go. The
-results JSON names each expectation, its severity and statistics, and identifies failing rows by id only.
+Exit codes: 0 every expectation passed; 1 only warning/info expectations failed; 3 an input could not
+be read; 4 a critical one failed (2 is a configuration error, as in every day). One run validates at
+most one file per dataset (security events, vulnerability scan): day12_validation_checkpoint validates
+each against its own suite in one go. The results JSON names each expectation, its severity and
+statistics, and identifies failing rows by id only.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from pathlib import Path
 from day12_INPUT_files import day12_content_hash, day12_detect_dataset, day12_InputError, day12_read_input
 
 DAY12_LOG = logging.getLogger("day12")
-DAY12_EXIT = {None: 0, "info": 1, "warning": 1, "critical": 2}
+DAY12_EXIT = {None: 0, "info": 1, "warning": 1, "critical": 4}
 
 
 @dataclass(frozen=True)
@@ -126,9 +127,10 @@ def day12_validate_drop_folder(settings) -> dict[str, int]:
     most one file per dataset, each round one run of day12_validation_checkpoint over every suite."""
     from day12_GATE_validation import day12_context
 
-    if not settings.drop_folder.is_dir():
-        return {}
     log = logging.getLogger("day12.dropfolder")
+    if not settings.drop_folder.is_dir():  # said in the log: a cron line never passes silently
+        log.warning("drop folder missing; nothing to validate", extra={"drop_folder": str(settings.drop_folder)})
+        return {}
     context = day12_context(settings.ge_project_dir.parent)
     codes, pending = {}, []
     for path in sorted(p for p in settings.drop_folder.iterdir() if p.suffix.lower() in (".csv", ".parquet")):

@@ -2,7 +2,8 @@
 
 Runbook
     python day12/day12_SCHEDULER_dropfolder.py               # foreground; Ctrl-C stops after the running job
-    python day12/day12_SCHEDULER_dropfolder.py --print-cron  # the same cadence as a crontab line
+    .venv/bin/python day12/day12_SCHEDULER_dropfolder.py --print-cron    # the same cadence as crontab lines
+    .venv/bin/python day12/day12_SCHEDULER_dropfolder.py --install-cron  # into your crontab, between markers; --uninstall-cron removes
 
 Each CSV or Parquet file in DAY12_DROP_FOLDER is validated once per content: an unchanged file is
 skipped (change detection by content hash), a changed one is validated again. max_instances=1 and
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+from day12_CRON_entries import day12_add_cron_arguments, day12_cron_command
 
 DAY12_JOB_ID = "day12_drop_folder_validation"
 
@@ -33,16 +36,9 @@ def day12_build_scheduler(settings, job=day12_scheduled_job):
     return scheduler
 
 
-def day12_cron_line(settings, repo, python: str) -> str:
-    minutes = settings.schedule_interval_minutes
-    schedule = f"*/{minutes} * * * *" if minutes < 60 and 60 % minutes == 0 else f"0 */{max(1, minutes // 60)} * * *"
-    return (f"CRON_TZ={settings.timezone}\n{schedule} cd {repo} && {python} day12/day12_SCHEDULER_dropfolder.py --once"
-            f" >> day12/logs/day12_cron.log 2>&1")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Periodic validation of the day12 drop folder.")
-    parser.add_argument("--print-cron", action="store_true", help="print the equivalent crontab lines and exit")
+    day12_add_cron_arguments(parser)
     parser.add_argument("--once", action="store_true", help="one pass over the drop folder, then exit (for cron)")
     args = parser.parse_args(argv)
     from day12_CONFIG_settings import day12_ConfigError, day12_load_settings
@@ -52,12 +48,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = day12_load_settings()
     except day12_ConfigError as exc:
         print(f"configuration rejected: {exc}", file=sys.stderr)
-        return 3
-    if args.print_cron:
-        from day12_CONFIG_settings import DAY12_DIR
+        return 2
+    from day12_CONFIG_settings import DAY12_DIR
 
-        print(day12_cron_line(settings, DAY12_DIR.parent, sys.executable))
-        return 0
+    if (code := day12_cron_command(args, settings, DAY12_DIR.parent)) is not None:
+        return code
     day12_setup_logging(settings.results_dir.parent / "logs" / "day12_validation.log")
     if args.once:
         from day12_PIPELINE_run import day12_validate_drop_folder

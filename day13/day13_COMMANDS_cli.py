@@ -50,7 +50,8 @@ def day13_command_route_test(settings, pairs: list[str], now: datetime | None = 
         print(f"route:     {route.name} -> receiver {route.receiver} (group_by {', '.join(route.group_by) or '-'}, "
               f"repeat {route.repeat_interval}, escalation {route.escalation_receiver or '-'})")
     silence = routing.silence_for(labels, now)
-    print(f"silenced:  {'yes, by ' + silence.created_by + ' until ' + silence.ends_at.isoformat() + ': ' + silence.comment if silence else 'no'}")
+    by = f"yes, by {silence.created_by} until {silence.ends_at.isoformat()}: {silence.comment}" if silence else "no"
+    print(f"silenced:  {by}")
     active = [orjson.loads(text) for _, text in store.active_labels(now - timedelta(hours=24))]
     muted = routing.inhibitor(labels, active)
     if muted:

@@ -72,5 +72,6 @@ def day13_demo(settings) -> int:
           f"{counts.get('silenced', 0)} silenced, {counts.get('inhibited', 0)} inhibited; notified {counts.get('notified', 0)} "
           f"alert-receiver pairs in {slack} Slack posts, {mails} e-mails, {tickets} tickets; SLA breaches "
           f"{json.dumps(sla)} escalated {counts.get('escalated', 0)}; audit chain "
-          f"{'intact' if broken is None else 'BROKEN at ' + str(broken)} ({checked} rows); state: {DAY13_DEMO_DIR.relative_to(DAY13_DIR.parent)}")
+          f"{'intact' if broken is None else 'BROKEN at ' + str(broken)} ({checked} rows); "
+          f"state: {DAY13_DEMO_DIR.relative_to(DAY13_DIR.parent)}")
     return 0 if broken is None else 1

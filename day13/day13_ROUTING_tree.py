@@ -369,8 +369,10 @@ def day13_parse_routing(text: str) -> day13_Routing:
         if not rule.get("equal"):
             raise day13_RoutingError(f"{where}.equal: name the fields that must be equal (e.g. [entity_id])")
         inhibitions.append(day13_Inhibition(
-            _match_maps(rule, "source_match", "source_match_re", where) + _matchers(rule.get("source_matchers"), f"{where}.source_matchers"),
-            _match_maps(rule, "target_match", "target_match_re", where) + _matchers(rule.get("target_matchers"), f"{where}.target_matchers"),
+            _match_maps(rule, "source_match", "source_match_re", where)
+            + _matchers(rule.get("source_matchers"), f"{where}.source_matchers"),
+            _match_maps(rule, "target_match", "target_match_re", where)
+            + _matchers(rule.get("target_matchers"), f"{where}.target_matchers"),
             _label_names(rule["equal"], f"{where}.equal")))
     silences = []
     for n, item in enumerate(data.get("silences") or []):

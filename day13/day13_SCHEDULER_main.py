@@ -2,7 +2,8 @@
 
 Runbook
     python day13/day13_SCHEDULER_main.py              # foreground; Ctrl-C stops after the running job
-    python day13/day13_SCHEDULER_main.py --print-cron # the same cadence as a crontab line
+    .venv/bin/python day13/day13_SCHEDULER_main.py --print-cron    # the same cadence as crontab lines
+    .venv/bin/python day13/day13_SCHEDULER_main.py --install-cron  # into your crontab, between markers; --uninstall-cron removes
 
 max_instances=1 and coalesce: a slow run never overlaps the next, and runs missed while the machine
 slept collapse into one. Cron and this scheduler can both be installed: the run lock (flock) lets
@@ -13,6 +14,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+
+from day13_CRON_entries import day13_add_cron_arguments, day13_cron_command
 
 DAY13_JOB_ID = "day13_alert_triage"
 DAY13_MISFIRE_GRACE_SECONDS = 120  # a run more than two minutes late is skipped; the next one catches up
@@ -37,14 +40,6 @@ def day13_build_scheduler(settings, job=day13_scheduled_triage):
     return scheduler
 
 
-def day13_cron_line(settings, repo, python: str) -> str:
-    minutes = max(1, settings.alert_check_interval // 60)  # cron's finest grain is a minute
-    schedule = "* * * * *" if minutes == 1 else f"*/{minutes} * * * *"
-    note = "" if settings.alert_check_interval % 60 == 0 else f"# cron cannot run every {settings.alert_check_interval} s; nearest: every {minutes} min\n"
-    return (f"{note}CRON_TZ={settings.timezone}\n{schedule} cd {repo} && {python} day13/day13_ORCHESTRATOR_alert_triage.py"
-            f" >> day13/logs/day13_cron.log 2>&1")
-
-
 def day13_log_job_events(scheduler) -> None:
     from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
 
@@ -62,7 +57,7 @@ def day13_log_job_events(scheduler) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Interval scheduler for the compliance alert triage.")
-    parser.add_argument("--print-cron", action="store_true", help="print the equivalent crontab lines and exit")
+    day13_add_cron_arguments(parser)
     args = parser.parse_args(argv)
     from day13_CONFIG_settings import DAY13_DIR, day13_ConfigError, day13_load_settings
     from day13_LOG_setup import day13_setup_logging
@@ -72,9 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     except day13_ConfigError as exc:
         print(f"configuration rejected: {exc}", file=sys.stderr)
         return 2
-    if args.print_cron:
-        print(day13_cron_line(settings, DAY13_DIR.parent, sys.executable))
-        return 0
+    if (code := day13_cron_command(args, settings, DAY13_DIR.parent)) is not None:
+        return code
     day13_setup_logging(settings.log_path)
     from day13_SCHEDULER_main import day13_scheduled_triage  # by module name, not __main__: a job APScheduler can name
 

@@ -52,7 +52,8 @@ def day14_format_value(value: float | None, unit: str) -> str:
 
 
 def day14_format_target(result: day14_KpiResult) -> str:
-    return f"{'≥' if result.direction == 'higher' else '≤'}\u00a0{day14_format_value(result.target, result.unit)}"  # no break after the sign
+    sign = "≥" if result.direction == "higher" else "≤"
+    return f"{sign}\u00a0{day14_format_value(result.target, result.unit)}"  # no break after the sign
 
 
 def day14_format_trend(result: day14_KpiResult) -> str:

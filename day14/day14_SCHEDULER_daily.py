@@ -2,7 +2,8 @@
 
 Runbook
     python day14/day14_SCHEDULER_daily.py               # foreground; Ctrl-C (or SIGTERM) stops after the running job
-    python day14/day14_SCHEDULER_daily.py --print-cron  # the same schedule as a crontab line, with CRON_TZ
+    .venv/bin/python day14/day14_SCHEDULER_daily.py --print-cron    # crontab lines (day14_CRON_entries.py says why no CRON_TZ)
+    .venv/bin/python day14/day14_SCHEDULER_daily.py --install-cron  # into your crontab, between markers; --uninstall-cron removes
     python day14/day14_SCHEDULER_daily.py --next 5      # the next five send times, in local time and UTC
 
 The trigger runs in the network's own time zone, so 07:00 stays 07:00 across daylight-saving changes.
@@ -15,7 +16,8 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
+
+from day14_CRON_entries import day14_add_cron_arguments, day14_cron_command
 
 DAY14_JOB_ID = "day14_daily_kpi_email"
 DAY14_MISFIRE_GRACE_SECONDS = 3 * 3600  # a report up to three hours late is still worth sending
@@ -37,15 +39,9 @@ def day14_build_scheduler(settings, job):
     return scheduler
 
 
-def day14_cron_line(settings, repo: Path, python: str) -> str:
-    return (f"CRON_TZ={settings.timezone}\n"
-            f"{settings.send_time.minute} {settings.send_time.hour} * * * cd {repo} && "
-            f"{python} day14/day14_ORCHESTRATOR_email_reports.py >> day14/logs/day14_cron.log 2>&1")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Daily scheduler for the transport KPI e-mail.")
-    parser.add_argument("--print-cron", action="store_true", help="print the equivalent crontab lines and exit")
+    day14_add_cron_arguments(parser)
     parser.add_argument("--next", type=int, metavar="N", help="print the next N send times and exit")
     args = parser.parse_args(argv)
     from day14_CONFIG_settings import DAY14_DIR, day14_ConfigError, day14_load_settings
@@ -56,9 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     except day14_ConfigError as exc:
         print(f"configuration rejected: {exc}", file=sys.stderr)
         return 2
-    if args.print_cron:
-        print(day14_cron_line(settings, DAY14_DIR.parent, sys.executable))
-        return 0
+    if (code := day14_cron_command(args, settings, DAY14_DIR.parent)) is not None:
+        return code
     if args.next:
         trigger, moment = day14_trigger(settings), datetime.now(timezone.utc)
         for _ in range(args.next):

@@ -30,7 +30,7 @@ from day15_BUFFER_streams import DAY15_GROUP, DAY15_STREAM, day15_Buffer, day15_
 from day15_PROCESSING_batches import day15_Consumer
 from day15_RUNTIME_wiring import day15_settle_heap
 from day15_SIGNING_webhooks import day15_new_secret, day15_sign
-from day15_STORE_analytics import _percentile, day15_create_engine, day15_Store
+from day15_STORE_analytics import day15_percentile, day15_create_engine, day15_Store
 from day15_SUPERVISOR_processes import day15_free_port
 
 DAY15_BENCH_DB = 14
@@ -262,7 +262,7 @@ def bench_latency(client, url, secret, store_url, events, settings, rate=1_000, 
 
     with store.engine.connect() as conn:
         lat = sorted(r[0] for r in conn.execute(select(day15_processed.c.processed_at_ms - day15_processed.c.received_at_ms)))
-    return {"offered_events_per_s": rate, "events": len(lat), "p50_ms": _percentile(lat, 50), "p99_ms": _percentile(lat, 99),
+    return {"offered_events_per_s": rate, "events": len(lat), "p50_ms": day15_percentile(lat, 50), "p99_ms": day15_percentile(lat, 99),
             "target_p99_ms": 250}
 
 

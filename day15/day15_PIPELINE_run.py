@@ -26,7 +26,8 @@ def _demo_secret() -> str:
     DAY15_DEMO_SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
     DAY15_DEMO_SECRET_FILE.write_text(secret + "\n")
     DAY15_DEMO_SECRET_FILE.chmod(0o600)
-    DAY15_LOG.info("generated a demo webhook secret", extra={"path": str(DAY15_DEMO_SECRET_FILE.relative_to(DAY15_DEMO_SECRET_FILE.parents[2]))})
+    shown = DAY15_DEMO_SECRET_FILE.relative_to(DAY15_DEMO_SECRET_FILE.parents[2])
+    DAY15_LOG.info("generated a demo webhook secret", extra={"path": str(shown)})
     return secret
 
 

@@ -22,7 +22,7 @@ import orjson
 
 from day15_BUFFER_streams import day15_Buffer, day15_Entry, day15_ReadAhead, day15_now_ms
 from day15_EVENTS_validation import day15_InvalidEvent, day15_validate_event
-from day15_STORE_analytics import day15_Store, day15_StoredEvent, _percentile
+from day15_STORE_analytics import day15_Store, day15_StoredEvent, day15_percentile
 
 DAY15_LOG = logging.getLogger("day15.consumer")
 DAY15_IDLE_BLOCK_MS = 1_000  # an idle consumer re-checks stop requests and the janitor this often
@@ -107,7 +107,7 @@ class day15_Consumer:
                   "repeats": len(parsed) - new - sum(1 for p in parsed if p.entry_id in failures),
                   "failed": len(failures) - dead, "dead_lettered": dead,
                   "duration_ms": round((time.monotonic() - started) * 1000, 1),
-                  "latency_p50_ms": _percentile(latencies, 50), "latency_p99_ms": _percentile(latencies, 99),
+                  "latency_p50_ms": day15_percentile(latencies, 50), "latency_p99_ms": day15_percentile(latencies, 99),
                   "lag": depth["lag"], "pending": depth["pending"]}
         DAY15_LOG.info("batch committed", extra=fields)
         if depth["lag"] + depth["pending"] > self.queue_depth_warn:

@@ -305,7 +305,7 @@ class day15_Store:
             if active_at_start else 0.0, "dau": int(dau), "mau": int(mau),
             "dau_mau_pct": round(100 * dau / mau, 1) if mau else 0.0, "processed": int(processed),
             "events_per_second": round(recent / 10, 1),
-            "latency_ms": {"p50": _percentile(latencies, 50), "p99": _percentile(latencies, 99)},
+            "latency_ms": {"p50": day15_percentile(latencies, 50), "p99": day15_percentile(latencies, 99)},
             "window_days": window_days,
         }
 
@@ -318,7 +318,7 @@ class day15_Store:
             return {r.subscription_id: (r.status, r.mrr_cents) for r in conn.execute(select(day15_subscriptions))}
 
 
-def _percentile(sorted_values: list[int], pct: int) -> int | None:
+def day15_percentile(sorted_values: list[int], pct: int) -> int | None:
     if not sorted_values:
         return None
     index = min(len(sorted_values) - 1, max(0, round(pct / 100 * len(sorted_values) + 0.5) - 1))

@@ -13,7 +13,7 @@ from day11_CONFIG_settings import day11_load_settings
 from day11_DELIVERY_channels import day11_DeliveryError, day11_post_slack
 from day11_KPI_report import day11_build_report, day11_change
 from day11_PIPELINE_report import day11_default_date, day11_run
-from day11_SCHEDULER_cron import DAY11_JOB_ID, day11_build_scheduler, day11_cron_line
+from day11_SCHEDULER_cron import DAY11_JOB_ID, day11_build_scheduler
 from day11_SOURCES_google import day11_CampaignDay, day11_SiteDay
 
 DAY = date(2026, 11, 22)
@@ -157,5 +157,4 @@ def test_schedule_is_eight_utc_daily_without_overlap(tmp_path):
     assert (job.max_instances, job.coalesce, str(job.trigger.timezone)) == (1, True, "UTC")
     fire = job.trigger.get_next_fire_time(None, datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc))
     assert fire == datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
-    assert day11_cron_line(settings, tmp_path, "py").splitlines()[0] == "CRON_TZ=UTC"
     assert day11_default_date(datetime(2026, 11, 23, 0, 30, tzinfo=timezone.utc)) == DAY

@@ -3,7 +3,7 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 from day12_PIPELINE_run import day12_validate_drop_folder
-from day12_SCHEDULER_dropfolder import DAY12_JOB_ID, day12_build_scheduler, day12_cron_line
+from day12_SCHEDULER_dropfolder import DAY12_JOB_ID, day12_build_scheduler
 from shared_synthetic_data import security
 
 
@@ -16,7 +16,7 @@ def test_a_pass_validates_new_files_and_skips_unchanged_ones(settings, caplog):
     (settings.drop_folder / "scan.csv").write_bytes(security.generate(size=500).files["security/vulnerability_scan.csv"])
     (settings.drop_folder / "broken.csv").write_bytes(b"a,b\n1,2\n")
     (settings.drop_folder / "notes.txt").write_text("ignored")
-    expected = {"broken.csv": 3, "clean.csv": 0, "dirty.csv": 2, "scan.csv": 0}
+    expected = {"broken.csv": 3, "clean.csv": 0, "dirty.csv": 4, "scan.csv": 0}
     assert day12_validate_drop_folder(settings) == expected
     rounds = [r for r in caplog.records if r.getMessage() == "validation finished"]
     assert [r.datasets for r in rounds] == ["security_events,vulnerability_scan", "security_events"]  # one file per dataset per run
@@ -24,11 +24,9 @@ def test_a_pass_validates_new_files_and_skips_unchanged_ones(settings, caplog):
     assert "unchanged since the last successful run" in caplog.text  # clean.csv and scan.csv, the second time
 
 
-def test_schedule_and_cron_line(settings, tmp_path):
+def test_schedule(settings, tmp_path):
     job = day12_build_scheduler(settings, job=lambda: None).get_job(DAY12_JOB_ID)
     assert (job.max_instances, job.coalesce) == (1, True)
     start = datetime(2026, 11, 23, tzinfo=timezone.utc)
     first = job.trigger.get_next_fire_time(None, start)
     assert job.trigger.get_next_fire_time(first, first + timedelta(seconds=1)) - first == timedelta(minutes=15)
-    assert day12_cron_line(settings, tmp_path, "py").splitlines() == [
-        "CRON_TZ=UTC", f"*/15 * * * * cd {tmp_path} && py day12/day12_SCHEDULER_dropfolder.py --once >> day12/logs/day12_cron.log 2>&1"]

@@ -78,7 +78,8 @@ def test_times_past_midnight_are_measured_from_the_service_day_origin_across_dst
 def test_a_month_weighs_every_service_equally(network, updates):
     first, second = DAY - timedelta(days=1), DAY
     folder = network({"a": "bus", "b": "bus", "c": "bus"},
-                     {first: [updates.delivered("a", 0)], second: [updates.delivered("a", 0), updates.delivered("b", 900), updates.delivered("c", 900)]})
+                     {first: [updates.delivered("a", 0)],
+                      second: [updates.delivered("a", 0), updates.delivered("b", 900), updates.delivered("c", 900)]})
     assert _value(folder, "bus_punctuality", [first, second]) == 50.0  # 2 of 4 services, not the mean of 100 % and 33 %
 
 

@@ -4,7 +4,7 @@ from datetime import datetime, time, timedelta, timezone
 import pytest
 
 from day14_CONFIG_settings import day14_load_settings
-from day14_SCHEDULER_daily import DAY14_JOB_ID, day14_build_scheduler, day14_cron_line, day14_trigger
+from day14_SCHEDULER_daily import DAY14_JOB_ID, day14_build_scheduler, day14_trigger
 
 
 def _fire_times(settings, start, count):
@@ -45,9 +45,3 @@ def test_the_job_never_overlaps_and_late_runs_coalesce():
     assert job.misfire_grace_time >= 3600
     assert str(job.trigger.timezone) == "Australia/Melbourne"
 
-
-def test_print_cron_line_carries_the_time_zone(tmp_path):
-    line = day14_cron_line(day14_load_settings(env_file=None, send_time=time(6, 45)), tmp_path, "/venv/bin/python")
-    first, second = line.splitlines()
-    assert first == "CRON_TZ=Australia/Melbourne"
-    assert second.startswith(f"45 6 * * * cd {tmp_path} && /venv/bin/python day14/day14_ORCHESTRATOR_email_reports.py")
