@@ -10,18 +10,21 @@ Order of work, and why:
      A stop request finishes both; a failure leaves the one read ahead pending, like the one in hand.
 Each entry's attempt is counted in Redis *before* it is processed, so an entry that crashes the
 process is counted too; past DAY15_MAX_RETRIES it goes to the dead-letter stream with its error.
+Whatever one entry holds, any exception while parsing or applying it is that entry's alone: the rest
+of the batch is applied, and an entry that fails for its content (not a passing database error) is
+dead-lettered at once. Entries from an older ingress are validated again, so they are held to today's rules.
 """
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import orjson
 
 from day15_BUFFER_streams import day15_Buffer, day15_Entry, day15_ReadAhead, day15_now_ms
-from day15_EVENTS_validation import day15_InvalidEvent, day15_validate_event
+from day15_EVENTS_validation import day15_validate_event
 from day15_STORE_analytics import day15_Store, day15_StoredEvent, _percentile
 
 DAY15_LOG = logging.getLogger("day15.consumer")
@@ -91,12 +94,12 @@ class day15_Consumer:
         parsed, failures = [], {}
         for entry in entries:
             if attempts[entry.entry_id] > self.max_retries:
-                failures[entry.entry_id] = f"delivered {attempts[entry.entry_id]} times without being processed"
+                failures[entry.entry_id] = _Failure(f"delivered {attempts[entry.entry_id]} times without being processed")
                 continue
             try:
                 parsed.append(_stored(entry))
-            except (ValueError, day15_InvalidEvent) as exc:
-                failures[entry.entry_id] = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # noqa: BLE001 - whatever an entry holds, it fails alone
+                failures[entry.entry_id] = _Failure(_describe(exc))
         new = self._apply(parsed, failures, first_delivery)
         dead = self._handle_failures(attempts, failures)
         now = day15_now_ms()
@@ -113,8 +116,10 @@ class day15_Consumer:
         if depth["lag"] + depth["pending"] > self.queue_depth_warn:
             DAY15_LOG.warning("queue depth above threshold", extra={**depth, "threshold": self.queue_depth_warn})
 
-    def _apply(self, parsed: list[day15_StoredEvent], failures: dict[str, str], first_delivery: bool) -> int:
-        """One transaction for the batch; if it fails, entry by entry, so one bad event cannot block the rest."""
+    def _apply(self, parsed: list[day15_StoredEvent], failures: dict[str, "_Failure"], first_delivery: bool) -> int:
+        """One transaction for the batch; if it fails, for any reason, entry by entry, so one bad event
+        cannot block the rest. A database error may be passing (a lock, a failover): the entry is retried.
+        Any other exception is the event's own doing and would recur: it is dead-lettered at once."""
         from sqlalchemy.exc import SQLAlchemyError
 
         if not parsed:
@@ -122,32 +127,45 @@ class day15_Consumer:
         try:
             new = self.store.apply_batch(parsed, day15_now_ms(), before_commit=self.hooks.before_commit)
             committed = parsed
-        except SQLAlchemyError as exc:
-            DAY15_LOG.warning("batch transaction failed; applying one by one", extra={"error": str(exc)[:300]})
+        except Exception as exc:  # noqa: BLE001 - the batch is retried entry by entry below
+            DAY15_LOG.warning("batch transaction failed; applying one by one", extra={"error": _describe(exc)})
             new, committed = 0, []
             for item in parsed:
                 try:
                     new += self.store.apply_batch([item], day15_now_ms())
                     committed.append(item)
                 except SQLAlchemyError as single:
-                    failures[item.entry_id] = f"store: {str(single)[:300]}"
+                    failures[item.entry_id] = _Failure(f"store: {str(single)[:300]}", permanent=False)
+                except Exception as single:  # noqa: BLE001 - this event alone cannot be applied
+                    failures[item.entry_id] = _Failure(_describe(single))
         if self.hooks.after_commit:
             self.hooks.after_commit()  # a test seam: crash after commit, before the acknowledgement
         self.buffer.ack([item.entry_id for item in committed], first_delivery=first_delivery)
         return new
 
-    def _handle_failures(self, attempts: dict[str, int], failures: dict[str, str]) -> int:
+    def _handle_failures(self, attempts: dict[str, int], failures: dict[str, "_Failure"]) -> int:
         dead = 0
-        for entry_id, error in failures.items():
-            if attempts[entry_id] >= self.max_retries:
-                self.buffer.dead_letter(entry_id, error)
+        for entry_id, failure in failures.items():
+            if failure.permanent or attempts[entry_id] >= self.max_retries:
+                self.buffer.dead_letter(entry_id, failure.error)
                 DAY15_LOG.error("entry dead-lettered", extra={"entry": entry_id, "attempts": attempts[entry_id],
-                                                              "error": error[:300]})
+                                                              "error": failure.error[:300]})
                 dead += 1
             else:
                 DAY15_LOG.warning("entry failed; left pending for a retry", extra={
-                    "entry": entry_id, "attempt": attempts[entry_id], "of": self.max_retries, "error": error[:300]})
+                    "entry": entry_id, "attempt": attempts[entry_id], "of": self.max_retries, "error": failure.error[:300]})
         return dead
+
+
+class _Failure(NamedTuple):
+    """Why an entry was not applied; permanent: retrying cannot help (bad content), so park it now."""
+
+    error: str
+    permanent: bool = True
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
 def _stored(entry: day15_Entry) -> day15_StoredEvent:
