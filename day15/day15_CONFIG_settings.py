@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from dotenv import dotenv_values
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DAY15_DIR = Path(__file__).resolve().parent
@@ -32,7 +32,8 @@ class day15_Settings(BaseSettings):
     redis_password: SecretStr | None = None  # AUTH password for managed Redis
     webhook_host: str = "127.0.0.1"  # loopback unless deliberately exposed
     webhook_port: int = Field(5000, ge=1, le=65535)  # the port senders post to
-    webhook_secret: SecretStr | None = None  # whsec_...; unset: a demo secret is generated at start
+    webhook_secret: SecretStr | None = None  # whsec_ + base64 of 24-64 bytes (comma-separated while rotating); unset: a demo secret is generated at start
+    allow_unsigned: bool = False  # true only for a local experiment: the webhook server then checks no signature (logged loudly)
     batch_size: int = Field(500, ge=1, le=10_000)  # events per micro-batch at most (Kafka's max.poll.records default)
     batch_max_wait_ms: int = Field(100, ge=1, le=60_000)  # a partial batch waits at most this long
     max_retries: int = Field(5, ge=1, le=100)  # deliveries before an entry goes to the dead-letter stream
@@ -45,6 +46,16 @@ class day15_Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, ge=1_024, le=50_000_000)  # larger requests get 413
     max_batch_events: int = Field(500, ge=1, le=10_000)  # events per POST /webhook/batch
     log_path: Path = DAY15_DIR / "logs" / "day15_pipeline.log"  # structured key=value log of every process
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _well_formed_secrets(cls, value: SecretStr | None) -> SecretStr | None:
+        from day15_SIGNING_webhooks import day15_check_secret
+
+        if value is not None:
+            for secret in value.get_secret_value().split(","):
+                day15_check_secret(secret.strip())
+        return value
 
 
 def day15_load_settings(env_file: Path | None = DAY15_ENV_FILE, **overrides) -> day15_Settings:

@@ -27,11 +27,19 @@ class _Reject(Exception):
         self.status, self.body = status, body
 
 
-def day15_create_app(buffer: day15_Buffer, store, secrets: list[str], *, max_body_bytes: int, max_batch_events: int):
+def day15_create_app(buffer: day15_Buffer, store, secrets: list[str], *, max_body_bytes: int, max_batch_events: int,
+                     allow_unsigned: bool = False):
+    """The app. Without secrets it refuses to exist unless allow_unsigned says so explicitly."""
     import redis
     from flask import Flask, Response, jsonify, request
     from werkzeug.exceptions import HTTPException
 
+    if not secrets and not allow_unsigned:
+        raise ValueError("no webhook secret: refusing to serve unsigned requests (set DAY15_WEBHOOK_SECRET, "
+                         "or DAY15_ALLOW_UNSIGNED=true for a local experiment)")
+    if not secrets:
+        DAY15_LOG.warning("signature checks are OFF: anyone who can reach this port can inject events",
+                          extra={"setting": "DAY15_ALLOW_UNSIGNED=true"})
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     try:

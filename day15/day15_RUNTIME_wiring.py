@@ -32,6 +32,11 @@ def day15_startup(role: str):
         DAY15_LOG.error("no Redis to talk to", extra={"role": role, "error": "DAY15_REDIS_HOST is not set: start the "
                         "pipeline with day15_ORCHESTRATOR_main.py (embedded fakeredis) or point it at Redis"})
         return None
+    if role == "webhook" and settings.webhook_secret is None and not settings.allow_unsigned:
+        DAY15_LOG.error("configuration rejected", extra={"role": role, "error": "DAY15_WEBHOOK_SECRET: not set; the webhook "
+                        "server never serves unsigned requests (set a secret, start the whole pipeline with "
+                        "day15_ORCHESTRATOR_main.py for a generated demo secret, or DAY15_ALLOW_UNSIGNED=true)"})
+        return None
     return settings
 
 
@@ -85,4 +90,5 @@ def day15_build_app(settings):
     from day15_INGRESS_app import day15_create_app
 
     return day15_create_app(day15_build_buffer(settings), day15_build_store(settings), day15_secrets(settings),
-                            max_body_bytes=settings.max_body_bytes, max_batch_events=settings.max_batch_events)
+                            max_body_bytes=settings.max_body_bytes, max_batch_events=settings.max_batch_events,
+                            allow_unsigned=settings.allow_unsigned)

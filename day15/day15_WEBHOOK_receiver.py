@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     day15_settle_heap()
     log = logging.getLogger("day15.webhook")
     log.info("webhook server listening", extra={"host": settings.webhook_host, "port": settings.webhook_port,
-                                                "signatures": "required" if settings.webhook_secret else "off"})
+                                                "signatures": "required" if settings.webhook_secret else "OFF (DAY15_ALLOW_UNSIGNED)"})
     if args.debug:
         app.run(settings.webhook_host, settings.webhook_port, debug=True, use_reloader=False)
         return 0
