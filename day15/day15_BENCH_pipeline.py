@@ -274,7 +274,7 @@ def _serve(port: int, secret: str, store_path: str) -> None:
 
     from day15_CONFIG_settings import day15_load_settings
     from day15_INGRESS_app import day15_create_app
-    from day15_WEBHOOK_receiver import day15_server_options
+    from day15_SERVER_waitress import day15_server_options
 
     import redis
 

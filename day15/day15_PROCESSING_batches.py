@@ -29,6 +29,8 @@ from day15_STORE_analytics import day15_Store, day15_StoredEvent, _percentile
 
 DAY15_LOG = logging.getLogger("day15.consumer")
 DAY15_IDLE_BLOCK_MS = 1_000  # an idle consumer re-checks stop requests and the janitor this often
+DAY15_BACKOFF_SECONDS = (0.2, 5.0)  # first and longest wait between reconnection attempts while Redis is down
+DAY15_OUTAGE_REPLIES = ("NOGROUP", "LOADING", "MASTERDOWN", "TRYAGAIN", "READONLY")  # Redis is (re)starting or failing over
 
 
 @dataclass(frozen=True)
@@ -47,9 +49,47 @@ class day15_Consumer:
         self.batch_size, self.max_wait_ms, self.max_retries = batch_size, max_wait_ms, max_retries
         self.claim_idle_ms, self.queue_depth_warn = claim_idle_ms, queue_depth_warn
         self.acknowledged = 0  # entries done with: committed or dead-lettered, then acked
+        self.outage_since: float | None = None  # monotonic time a Redis outage began, while it lasts
+        self.outage_attempts, self.backoff = 0, DAY15_BACKOFF_SECONDS[0]
 
     def run(self, should_stop: Callable[[], bool]) -> None:
-        self.buffer.ensure_group()
+        """Consume until should_stop(). A Redis outage is waited out, however long: back off, reconnect,
+        then start again from this consumer's own pending entries (a batch whose acknowledgement the
+        outage cut off is redelivered, and the store counts it once). Anything else still raises."""
+        while not should_stop():
+            try:
+                self._consume(should_stop)
+            except Exception as exc:
+                if not _redis_outage(exc):
+                    raise
+                self._wait_out(exc, should_stop)
+            else:
+                break
+        DAY15_LOG.info("consumer stopped cleanly", extra={"consumer": self.name, "acknowledged": self.acknowledged})
+
+    def _wait_out(self, exc: Exception, should_stop: Callable[[], bool]) -> None:
+        now = time.monotonic()
+        if self.outage_since is None:
+            self.outage_since, self.outage_attempts, self.backoff = now, 0, DAY15_BACKOFF_SECONDS[0]
+        self.outage_attempts += 1
+        if self.outage_attempts == 1 or self.outage_attempts % 10 == 0:
+            DAY15_LOG.error("Redis unreachable; backing off and reconnecting until it is back", extra={
+                "consumer": self.name, "outage_seconds": round(now - self.outage_since, 1),
+                "attempts": self.outage_attempts, "next_try_in_s": self.backoff, "error": _describe(exc)})
+        deadline = now + self.backoff
+        while time.monotonic() < deadline and not should_stop():
+            time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+        self.backoff = min(self.backoff * 2, DAY15_BACKOFF_SECONDS[1])
+
+    def _connected(self) -> None:
+        if self.outage_since is not None:
+            DAY15_LOG.warning("Redis reachable again; resuming", extra={
+                "consumer": self.name, "outage_seconds": round(time.monotonic() - self.outage_since, 1)})
+            self.outage_since = None
+
+    def _consume(self, should_stop: Callable[[], bool]) -> None:
+        self.buffer.ensure_group()  # again after an outage: a Redis that lost its data lost the group too
+        self._connected()
         while not should_stop() and (own := self.buffer.read_own_pending(self.name, self.batch_size)):
             self.process(own, source="own-pending")
         last_claim, ahead = 0.0, None
@@ -72,7 +112,6 @@ class day15_Consumer:
         finally:
             if ahead is not None:  # the loop failed: its entries stay pending for the restart or the janitor
                 ahead.discard()
-        DAY15_LOG.info("consumer stopped cleanly", extra={"consumer": self.name, "acknowledged": self.acknowledged})
 
     def collect_batch(self, should_stop: Callable[[], bool], ahead: day15_ReadAhead | None = None) -> list[day15_Entry]:
         """A batch closes at batch_size, or max_wait_ms after its first entry arrived, whichever comes first."""
@@ -84,7 +123,8 @@ class day15_Consumer:
             remaining_ms = int((deadline - time.monotonic()) * 1000)
             if remaining_ms <= 0:
                 break
-            entries += self.buffer.read_new(self.name, self.batch_size - len(entries), block_ms=remaining_ms)
+            entries += self.buffer.read_new(self.name, self.batch_size - len(entries),
+                                            block_ms=min(remaining_ms, DAY15_IDLE_BLOCK_MS))  # within the read timeout
         return entries
 
     def process(self, entries: list[day15_Entry], source: str) -> None:
@@ -162,6 +202,15 @@ class _Failure(NamedTuple):
 
     error: str
     permanent: bool = True
+
+
+def _redis_outage(exc: Exception) -> bool:
+    """Redis is unreachable, or restarting, or failing over: wait it out. Other errors are bugs or bad data."""
+    import redis
+
+    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+        return True
+    return isinstance(exc, redis.ResponseError) and str(exc).startswith(DAY15_OUTAGE_REPLIES)
 
 
 def _describe(exc: BaseException) -> str:

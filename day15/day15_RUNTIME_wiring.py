@@ -64,10 +64,10 @@ def day15_secrets(settings) -> list[str]:
     return [s.strip() for s in settings.webhook_secret.get_secret_value().split(",") if s.strip()]
 
 
-def day15_build_buffer(settings):
+def day15_build_buffer(settings, role: str = "consumer"):
     from day15_BUFFER_streams import day15_Buffer, day15_redis_client
 
-    return day15_Buffer(day15_redis_client(settings), maxlen=settings.stream_maxlen,
+    return day15_Buffer(day15_redis_client(settings, role=role), maxlen=settings.stream_maxlen,
                         seen_ttl_seconds=settings.idempotency_ttl_hours * 3600)
 
 
@@ -89,6 +89,6 @@ def day15_build_consumer(settings, name: str, hooks=None):
 def day15_build_app(settings):
     from day15_INGRESS_app import day15_create_app
 
-    return day15_create_app(day15_build_buffer(settings), day15_build_store(settings), day15_secrets(settings),
+    return day15_create_app(day15_build_buffer(settings, role="webhook"), day15_build_store(settings), day15_secrets(settings),
                             max_body_bytes=settings.max_body_bytes, max_batch_events=settings.max_batch_events,
                             allow_unsigned=settings.allow_unsigned)

@@ -140,3 +140,38 @@ def test_too_many_subscription_items_get_400(client, secret, saas_events):
     items.extend(items[0] for _ in range(20))
     response = _post(client, "/webhook/events", secret, event)
     assert response.status_code == 400 and response.json["field"] == "data.object.items.data"
+
+
+def test_a_frozen_redis_gets_503_with_retry_after_and_health_within_a_second(store, secret, saas_events):
+    """A Redis that accepts connections and never answers (SIGSTOP, a hung host): short timeouts and the
+    remembered outage bound every answer, instead of each request waiting seconds."""
+    import socket
+    import time
+
+    from day15_BUFFER_streams import day15_redis_client
+    from day15_CONFIG_settings import day15_load_settings
+    from day15_INGRESS_app import day15_create_app
+
+    frozen = socket.socket()
+    frozen.bind(("127.0.0.1", 0))
+    frozen.listen(64)  # the kernel completes connections; nobody ever reads them
+    try:
+        settings = day15_load_settings(env_file=None, redis_host="127.0.0.1", redis_port=frozen.getsockname()[1])
+        client = day15_create_app(day15_Buffer(day15_redis_client(settings, role="webhook")), store, [secret],
+                                  max_body_bytes=64_000, max_batch_events=50).test_client()
+        events = list({e["id"]: e for e in saas_events[0]}.values())
+        for n, event in enumerate(events[:5]):
+            started = time.monotonic()
+            response = _post(client, "/webhook/events", secret, event, msg_id=f"msg_{n}")
+            assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+            assert time.monotonic() - started < 1.0
+        for _ in range(3):
+            started = time.monotonic()
+            health = client.get("/health")
+            assert health.status_code == 503 and health.json["redis"] == "unreachable"
+            assert time.monotonic() - started < 1.0
+            time.sleep(0.6)
+        metrics = client.get("/metrics")
+        assert metrics.status_code == 503 and metrics.json["unavailable"] == 5 and metrics.json["redis_outages"] == 1
+    finally:
+        frozen.close()
