@@ -232,8 +232,9 @@ def day15_create_app(buffer: day15_Buffer, store, secrets: list[str], *, max_bod
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        if request.path.startswith("/webhook/"):
+            count_rejected()  # a sender's request refused: counted like every other refusal
         if exc.code == 413:
-            count_rejected()
             return jsonify({"error": "payload too large", "limit_bytes": max_body_bytes}), 413
         return jsonify({"error": exc.name, "detail": exc.description}), exc.code
 

@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--debug", action="store_true", help="Flask's development server with the debugger (never in production)")
     args = parser.parse_args(argv)
     from day15_RUNTIME_wiring import day15_build_app, day15_settle_heap, day15_startup
-    from day15_SERVER_waitress import day15_serve, day15_server_options
+    from day15_SERVER_waitress import day15_create_server, day15_raise_file_limit, day15_serve
 
     settings = day15_startup("webhook")
     if settings is None:
@@ -32,9 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.debug:
         app.run(settings.webhook_host, settings.webhook_port, debug=True, use_reloader=False)
         return 0
-    from waitress import create_server
-
-    server = create_server(app, host=settings.webhook_host, port=settings.webhook_port, **day15_server_options(settings))
+    day15_raise_file_limit()
+    server = day15_create_server(app, settings, app.extensions["day15_count_rejected"])
     log.info("webhook server listening", extra={"host": settings.webhook_host, "port": settings.webhook_port,
                                                 "signatures": "required" if settings.webhook_secret else "OFF (DAY15_ALLOW_UNSIGNED)"})
     day15_serve(server, lambda: stop["requested"])
