@@ -25,6 +25,38 @@ DAY15_METRIC_NAMES = ("received", "queued", "duplicates", "rejected", "ignored",
 DAY15_REDIS_RECHECK_SECONDS = 1.0  # after a Redis failure, answer 503 at once for this long instead of waiting on it again
 
 
+DAY15_REVENUE_PAGES = frozenset({"/", "/metrics", "/api/summary"})
+
+
+def day15_dashboard_refusal(request, token: str | None):
+    """None if the request may read the revenue pages, else the JSON refusal (401 asks for the token)."""
+    import base64
+    import hmac
+
+    from flask import jsonify
+
+    from day15_CONFIG_settings import day15_is_loopback
+
+    if token is None:
+        if day15_is_loopback(request.remote_addr or ""):
+            return None
+        return jsonify({"error": "the revenue pages answer loopback clients only; set DAY15_DASHBOARD_TOKEN"}), 403
+    kind, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    offered = credentials.strip()
+    if kind.lower() == "basic":
+        try:
+            offered = base64.b64decode(offered, validate=True).decode().partition(":")[2]
+        except ValueError:
+            offered = ""
+    elif kind.lower() != "bearer":
+        offered = ""
+    if hmac.compare_digest(offered.encode(), token.encode()):  # constant time: no timing oracle on the token
+        return None
+    response = jsonify({"error": "the revenue pages need DAY15_DASHBOARD_TOKEN (Bearer, or Basic as password)"})
+    response.headers["WWW-Authenticate"] = 'Basic realm="day15 dashboard", charset="UTF-8"'
+    return response, 401
+
+
 class day15_RedisState:
     """What this process last saw of Redis. After a failure, requests get 503 (and /health "degraded")
     without waiting on Redis for DAY15_REDIS_RECHECK_SECONDS; the next request then tries again. So
@@ -71,8 +103,11 @@ class _Reject(Exception):
 
 
 def day15_create_app(buffer: day15_Buffer, store, secrets: list[str], *, max_body_bytes: int, max_batch_events: int,
-                     allow_unsigned: bool = False):
-    """The app. Without secrets it refuses to exist unless allow_unsigned says so explicitly."""
+                     allow_unsigned: bool = False, dashboard_token: str | None = None):
+    """The app. Without secrets it refuses to exist unless allow_unsigned says so explicitly.
+    The revenue pages (/, /metrics, /api/summary) need dashboard_token when one is set (Bearer, or Basic
+    with the token as password, so a browser asks for it); without one they answer loopback clients only.
+    /health stays open for load balancers and probes."""
     import redis
     from flask import Flask, Response, jsonify, request
     from werkzeug.exceptions import HTTPException
@@ -85,6 +120,12 @@ def day15_create_app(buffer: day15_Buffer, store, secrets: list[str], *, max_bod
                           extra={"setting": "DAY15_ALLOW_UNSIGNED=true"})
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+
+    @app.before_request
+    def revenue_pages_need_the_token():
+        if request.path in DAY15_REVENUE_PAGES:
+            return day15_dashboard_refusal(request, dashboard_token)
+        return None
     state = app.extensions["day15_redis"] = day15_RedisState()
     try:
         buffer.ensure_group()  # lag is measured from the first event, even before any consumer joins

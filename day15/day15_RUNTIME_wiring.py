@@ -91,4 +91,5 @@ def day15_build_app(settings):
 
     return day15_create_app(day15_build_buffer(settings, role="webhook"), day15_build_store(settings), day15_secrets(settings),
                             max_body_bytes=settings.max_body_bytes, max_batch_events=settings.max_batch_events,
-                            allow_unsigned=settings.allow_unsigned)
+                            allow_unsigned=settings.allow_unsigned, dashboard_token=settings.dashboard_token.get_secret_value()
+                            if settings.dashboard_token else None)
