@@ -51,6 +51,7 @@ local flags = table.concat(results)  -- one string of 1/0 flags: cheaper to pars
 redis.call('SET', KEYS[3], flags, 'EX', 60)  -- redis-py retries within a second or two
 return flags
 """
+DAY15_PROBE_TIMEOUT_SECONDS = 0.2  # /health's own Redis round trips: a PING slower than this is not healthy
 DAY15_REQUEST_PREFIX = "day15:request:"  # one short-lived key per ingress request (the enqueue script's KEYS[3])
 DAY15_REDIS_TIMEOUTS = {  # role -> connect and read timeouts (s), retries of a failed command, health-check PING interval (s)
     # a sender waits on the webhook: one retry and no extra health-check PING (which redis-py retries on
@@ -138,6 +139,22 @@ def day15_redis_client(settings, host: str | None = None, port: int | None = Non
     return redis.Redis(host=host or settings.redis_host, port=port or settings.redis_port, db=settings.redis_db,
                        password=password, socket_timeout=read, socket_connect_timeout=connect, health_check_interval=health_check,
                        retry=Retry(NoBackoff(), retries))
+
+
+def day15_probe_client(client, timeout: float = DAY15_PROBE_TIMEOUT_SECONDS):
+    """A client on the same Redis for health probes: one short try, no retry, so /health answers within a
+    fraction of a second whatever Redis does. A client that is no TCP connection (fakeredis in-process
+    in tests) is returned as it is."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    pool = client.connection_pool
+    kwargs = dict(pool.connection_kwargs)
+    if type(client) is not redis.Redis or "host" not in kwargs:
+        return client
+    kwargs.update(socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0), health_check_interval=0)
+    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
 
 
 class day15_Buffer:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 
-from day15_BUFFER_streams import day15_Buffer, day15_encode, day15_now_ms
+from day15_BUFFER_streams import day15_Buffer, day15_encode, day15_now_ms, day15_probe_client
 from day15_EVENTS_validation import DAY15_KNOWN_TYPES, day15_InvalidEvent, day15_validate_event
 from day15_SIGNING_webhooks import day15_SignatureError, day15_verify
 
@@ -224,12 +224,14 @@ def day15_create_app(buffer: day15_Buffer, store, secrets: list[str], *, max_bod
                 "lag": depth["lag"], "pending": depth["pending"], "queue_depth": depth["lag"] + depth["pending"],
                 "latency_ms": summary["latency_ms"], "events_per_second": summary["events_per_second"]}
 
+    probe = day15_Buffer(day15_probe_client(buffer.redis))  # one short try: /health never waits on Redis for long
+
     @app.get("/health")
     def health():
         if not state.known_down():
             try:
-                buffer.redis.ping()
-                depth = buffer.depth()
+                probe.redis.ping()
+                depth = probe.depth()
                 state.reachable()
                 return jsonify({"status": "ok", "redis": "ok", **depth})
             except redis.RedisError as exc:
