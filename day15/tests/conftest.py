@@ -124,15 +124,9 @@ def pipeline_env(tmp_path: Path, *, secret: str, port: int, redis_port: int | No
 
 
 def wait_healthy(base_url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{base_url}/health", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"not healthy at {base_url}")
+    from day15_DEMO_traffic import day15_wait_ready
+
+    day15_wait_ready(base_url, timeout)
 
 
 class Sender(threading.Thread):
