@@ -20,7 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default=f"consumer-{os.getpid()}", help="consumer name in the group (keep it stable)")
     parser.add_argument("--fault", choices=("before_commit", "after_commit"),
                         help="fault drill: SIGKILL this process at that point of its first batch (recovery tests, game days)")
+    parser.add_argument("--parent-pid", type=int, help="set by the supervisor: stop when that process dies")
     args = parser.parse_args(argv)
+    from day15_SUPERVISOR_processes import day15_exit_with_parent
+
+    day15_exit_with_parent(args.parent_pid)
     from day15_PROCESSING_batches import day15_ConsumerHooks
     from day15_RUNTIME_wiring import day15_build_consumer, day15_settle_heap, day15_startup
 

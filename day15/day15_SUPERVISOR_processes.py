@@ -64,9 +64,11 @@ class day15_Supervisor:
         self.stopping = False
 
     def _commands(self) -> dict[str, list[str]]:
-        commands = {"webhook": [str(DAY15_DIR / "day15_WEBHOOK_receiver.py")]}
+        supervised = ["--parent-pid", str(os.getpid())]  # the child stops if this process dies, even by SIGKILL
+        commands = {"webhook": [str(DAY15_DIR / "day15_WEBHOOK_receiver.py"), *supervised]}
         for n in range(1, self.consumers + 1):
-            commands[f"consumer-{n}"] = [str(DAY15_DIR / "day15_CONSUMER_batch_processor.py"), "--name", f"consumer-{n}"]
+            commands[f"consumer-{n}"] = [str(DAY15_DIR / "day15_CONSUMER_batch_processor.py"), "--name", f"consumer-{n}",
+                                         *supervised]
         return commands
 
     def _spawn(self, name: str) -> None:
@@ -159,6 +161,23 @@ class day15_Supervisor:
         else:
             DAY15_LOG.error("events left queued at shutdown are lost with the embedded Redis",
                             extra={"queue_depth": depth, "where": "embedded fakeredis (in memory)"})
+
+
+def day15_exit_with_parent(parent_pid: int | None) -> None:
+    """In a supervised child: get SIGTERM (a clean stop) when the supervisor dies, even by SIGKILL, so no
+    child outlives it holding the webhook port or a batch. Linux only (prctl); elsewhere stop() is the way."""
+    if parent_pid is None:
+        return
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # the supervisor died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def day15_child_env(settings, *, redis_address: tuple[str, int] | None, secret: str | None,

@@ -19,7 +19,11 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stop.__setitem__("requested", True))
     parser = argparse.ArgumentParser(description="Receive signed SaaS webhooks into the Redis buffer.")
     parser.add_argument("--debug", action="store_true", help="Flask's development server with the debugger (never in production)")
+    parser.add_argument("--parent-pid", type=int, help="set by the supervisor: stop when that process dies")
     args = parser.parse_args(argv)
+    from day15_SUPERVISOR_processes import day15_exit_with_parent
+
+    day15_exit_with_parent(args.parent_pid)
     from day15_RUNTIME_wiring import day15_build_app, day15_settle_heap, day15_startup
     from day15_SERVER_waitress import day15_create_server, day15_raise_file_limit, day15_serve
 

@@ -55,3 +55,31 @@ def test_sigterm_with_a_real_redis_leaves_every_202_processed_or_queued_never_pe
     assert buffer.depth()["pending"] == 0
     queued = {fields[b"event_id"].decode() for _, fields in real_redis.xrange(DAY15_STREAM)}
     assert accepted and accepted <= stored | queued, f"answered 202 and lost: {sorted(accepted - stored - queued)[:5]}"
+
+
+def test_no_child_outlives_an_orchestrator_killed_with_sigkill(kit, tmp_path):
+    import os
+    import re
+
+    env = kit.pipeline_env(tmp_path, secret=day15_new_secret(), port=day15_free_port(), redis_port=None)
+    pipeline = kit.orchestrator(env)
+    try:
+        kit.wait_healthy(f"http://127.0.0.1:{env['DAY15_WEBHOOK_PORT']}")
+        children = [int(pid) for pid in re.findall(r"child started\" .*child_pid=(\d+)", (tmp_path / "pipeline.log").read_text())]
+        assert len(children) == 3
+    finally:
+        pipeline.kill()
+        pipeline.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        with open(f"/proc/{pid}/stat") as stat:  # a zombie (exited, not yet reaped by init) counts as gone
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+    deadline = time.monotonic() + 30
+    while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in children if alive(pid)], "children outlived their supervisor"
