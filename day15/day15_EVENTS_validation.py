@@ -11,7 +11,8 @@ correctly signed but absurd event is a 400 at the door, never a crash in the con
   quantity       0 to 1,000,000 per item; at most 20 items per subscription (Stripe's limit);
   interval_count 1 to 365 (Stripe allows at most a year between charges);
   strings        1 to 255 characters (the store's column width).
-With these caps one subscription's MRR stays below 2^53, far inside int64.
+With these caps one subscription's MRR stays below 10^17 (inside int64 with room for about 90 such
+subscriptions in one sum; real ones are many orders of magnitude smaller).
 """
 from __future__ import annotations
 
