@@ -270,22 +270,20 @@ def _serve(port: int, secret: str, store_path: str) -> None:
     """The webhook server as deployed (own process, production waitress options), plus a bare 202 route."""
     import logging
 
-    from waitress import create_server
-
+    from day15_BUFFER_streams import day15_redis_client
     from day15_CONFIG_settings import day15_load_settings
     from day15_INGRESS_app import day15_create_app
-    from day15_WEBHOOK_receiver import day15_server_options
-
-    import redis
+    from day15_SERVER_waitress import day15_create_server
 
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # load tests queue requests on purpose
     settings = day15_load_settings()
-    client = redis.Redis(host=settings.redis_host or "127.0.0.1", port=settings.redis_port, db=DAY15_BENCH_DB)
+    settings = settings.model_copy(update={"redis_host": settings.redis_host or "127.0.0.1", "redis_db": DAY15_BENCH_DB})
+    client = day15_redis_client(settings, role="webhook")  # the webhook's own client: its timeouts, its retry
     app = day15_create_app(day15_Buffer(client, maxlen=10_000_000), day15_Store(day15_create_engine(f"sqlite:///{store_path}")),
                            [secret], max_body_bytes=settings.max_body_bytes, max_batch_events=settings.max_batch_events)
     app.add_url_rule("/bench/bare", "bare", lambda: ("", 202), methods=["POST"])  # same server, no work
     day15_settle_heap()  # as the webhook server does once it is wired
-    create_server(app, host="127.0.0.1", port=port, **day15_server_options(settings)).run()
+    day15_create_server(app, settings, app.extensions["day15_count_rejected"], host="127.0.0.1", port=port).run()
 
 
 def _start_server(secret: str, workdir: Path):

@@ -11,6 +11,7 @@ acknowledges it in one step.
 from __future__ import annotations
 
 import time
+import uuid
 from typing import NamedTuple
 
 import orjson
@@ -22,10 +23,13 @@ DAY15_SEEN_PREFIX = "day15:seen:"  # also spelled out in the Lua script
 DAY15_COUNTERS = "day15:counters"
 DAY15_ATTEMPTS = "day15:attempts"
 DAY15_ENQUEUE_SCRIPT = """
--- KEYS: stream, counters. ARGV: ttl, maxlen, received_at_ms, n_ignored, lengths, packed.
+-- KEYS: stream, counters, this request's key. ARGV: ttl, maxlen, received_at_ms, n_ignored, lengths, packed.
 -- packed holds each event's id then its body, back to back; lengths holds "id_length body_length"
 -- for each event, in order. One call per request: each event is marked seen and added together, or
--- found to be a duplicate.
+-- found to be a duplicate. The request key makes a repeat of this very call (redis-py retrying after
+-- a timeout, when the first call did run) return the first call's answer and change nothing.
+local prior = redis.call('GET', KEYS[3])
+if prior then return prior end
 local results, queued, packed, at = {}, 0, ARGV[6], 1
 for id_length, body_length in string.gmatch(ARGV[5], '(%d+) (%d+)') do
   local body_at = at + tonumber(id_length)
@@ -39,13 +43,23 @@ for id_length, body_length in string.gmatch(ARGV[5], '(%d+) (%d+)') do
     results[#results + 1] = '0'
   end
 end
-local received = #results + tonumber(ARGV[4])
-redis.call('HINCRBY', KEYS[2], 'received', received)
+redis.call('HINCRBY', KEYS[2], 'received', 1)  -- requests; queued, duplicates and ignored count events
 if queued > 0 then redis.call('HINCRBY', KEYS[2], 'queued', queued) end
 if #results > queued then redis.call('HINCRBY', KEYS[2], 'duplicates', #results - queued) end
 if tonumber(ARGV[4]) > 0 then redis.call('HINCRBY', KEYS[2], 'ignored', ARGV[4]) end
-return table.concat(results)  -- one string of 1/0 flags: cheaper to parse than an array
+local flags = table.concat(results)  -- one string of 1/0 flags: cheaper to parse than an array
+redis.call('SET', KEYS[3], flags, 'EX', 60)  -- redis-py retries within a second or two
+return flags
 """
+DAY15_PROBE_TIMEOUT_SECONDS = 0.2  # /health's own Redis round trips: a PING slower than this is not healthy
+DAY15_REQUEST_PREFIX = "day15:request:"  # one short-lived key per ingress request (the enqueue script's KEYS[3])
+DAY15_REDIS_TIMEOUTS = {  # role -> connect and read timeouts (s), retries of a failed command, health-check PING interval (s)
+    # a sender waits on the webhook: one retry and no extra health-check PING (which redis-py retries on
+    # its own), so a frozen Redis costs at most two 0.3 s reads before the 503
+    "webhook": (0.25, 0.3, 1, 0),
+    # a consumer waits for nobody; its longest command is an XREADGROUP BLOCK of at most 1 s
+    "consumer": (1.0, 3.0, 1, 30),
+}
 DAY15_READ_CHUNK = 1_000  # entries per read-script run: Redis runs nothing else meanwhile (10–15 µs per entry)
 DAY15_READ_SCRIPT = """
 -- KEYS: stream. ARGV: group, consumer, count. XREADGROUP '>' as the consumer would, without BLOCK
@@ -112,13 +126,35 @@ def day15_now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def day15_redis_client(settings, host: str | None = None, port: int | None = None):
-    """A real redis-py client; the embedded mode points it at the in-process fakeredis TCP server."""
+def day15_redis_client(settings, host: str | None = None, port: int | None = None, role: str = "consumer"):
+    """A real redis-py client; the embedded mode points it at the in-process fakeredis TCP server.
+    Timeouts are short and retries few (DAY15_REDIS_TIMEOUTS): an outage must show as an error at once,
+    for the webhook to answer 503 and the consumer to back off, never as a request hanging for seconds."""
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
+    connect, read, retries, health_check = DAY15_REDIS_TIMEOUTS[role]
     password = settings.redis_password.get_secret_value() if settings.redis_password else None
     return redis.Redis(host=host or settings.redis_host, port=port or settings.redis_port, db=settings.redis_db,
-                       password=password, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30)
+                       password=password, socket_timeout=read, socket_connect_timeout=connect, health_check_interval=health_check,
+                       retry=Retry(NoBackoff(), retries))
+
+
+def day15_probe_client(client, timeout: float = DAY15_PROBE_TIMEOUT_SECONDS):
+    """A client on the same Redis for health probes: one short try, no retry, so /health answers within a
+    fraction of a second whatever Redis does. A client that is no TCP connection (fakeredis in-process
+    in tests) is returned as it is."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    pool = client.connection_pool
+    kwargs = dict(pool.connection_kwargs)
+    if type(client) is not redis.Redis or "host" not in kwargs:
+        return client
+    kwargs.update(socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0), health_check_interval=0)
+    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
 
 
 class day15_Buffer:
@@ -130,20 +166,32 @@ class day15_Buffer:
         self._dead_letter = client.register_script(DAY15_DEAD_LETTER_SCRIPT)
 
     # --- ingress ------------------------------------------------------------------------------
-    def enqueue(self, events: list[tuple[str, bytes | str]], received_at_ms: int, ignored: int = 0) -> list[bool]:
+    def enqueue(self, events: list[tuple[str, bytes | str]], received_at_ms: int, ignored: int = 0,
+                request_id: str | None = None) -> list[bool]:
         """(event id, JSON body) pairs -> True if queued, False if a duplicate within the TTL; one round trip.
 
+        request_id names this request (a fresh one if None): the same call sent again, as redis-py does
+        after a timeout, gets the first call's answer, so a first delivery never comes back as a duplicate
+        and no counter counts it twice.
         The events travel as two strings, their lengths and their bytes back to back: redis-py packs each
         command argument in pure Python, and two per event cost more than the script's own work."""
         if not events and not ignored:
             return []
         lengths, packed = _packed(events)
-        flags = self._enqueue(keys=[DAY15_STREAM, DAY15_COUNTERS],
+        request_key = DAY15_REQUEST_PREFIX + (request_id or uuid.uuid4().hex)
+        flags = self._enqueue(keys=[DAY15_STREAM, DAY15_COUNTERS, request_key],
                               args=[self.seen_ttl, self.maxlen, received_at_ms, ignored, lengths, packed])
         return [flag == "1" for flag in (flags.decode() if isinstance(flags, bytes) else flags)]
 
     def count(self, field: str, amount: int = 1) -> None:
         self.redis.hincrby(DAY15_COUNTERS, field, amount)
+
+    def count_rejected(self) -> None:
+        """A refused request: received and rejected, both counting requests, in one round trip."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hincrby(DAY15_COUNTERS, "received", 1)
+        pipe.hincrby(DAY15_COUNTERS, "rejected", 1)
+        pipe.execute()
 
     def counters(self) -> dict[str, int]:
         return {k.decode(): int(v) for k, v in self.redis.hgetall(DAY15_COUNTERS).items()}

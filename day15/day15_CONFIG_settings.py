@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from dotenv import dotenv_values
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DAY15_DIR = Path(__file__).resolve().parent
@@ -32,7 +32,9 @@ class day15_Settings(BaseSettings):
     redis_password: SecretStr | None = None  # AUTH password for managed Redis
     webhook_host: str = "127.0.0.1"  # loopback unless deliberately exposed
     webhook_port: int = Field(5000, ge=1, le=65535)  # the port senders post to
-    webhook_secret: SecretStr | None = None  # whsec_...; unset: a demo secret is generated at start
+    webhook_secret: SecretStr | None = None  # whsec_ + base64 of 24-64 bytes (comma-separated: rotation); unset: demo secret generated
+    dashboard_token: SecretStr | None = Field(None, min_length=16)  # needed to read /, /metrics, /api/summary; required off loopback
+    allow_unsigned: bool = False  # true only for a local experiment: the webhook server then checks no signature (logged loudly)
     batch_size: int = Field(500, ge=1, le=10_000)  # events per micro-batch at most (Kafka's max.poll.records default)
     batch_max_wait_ms: int = Field(100, ge=1, le=60_000)  # a partial batch waits at most this long
     max_retries: int = Field(5, ge=1, le=100)  # deliveries before an entry goes to the dead-letter stream
@@ -46,6 +48,16 @@ class day15_Settings(BaseSettings):
     max_batch_events: int = Field(500, ge=1, le=10_000)  # events per POST /webhook/batch
     log_path: Path = DAY15_DIR / "logs" / "day15_pipeline.log"  # structured key=value log of every process
 
+    @field_validator("webhook_secret")
+    @classmethod
+    def _well_formed_secrets(cls, value: SecretStr | None) -> SecretStr | None:
+        from day15_SIGNING_webhooks import day15_check_secret
+
+        if value is not None:
+            for secret in value.get_secret_value().split(","):
+                day15_check_secret(secret.strip())
+        return value
+
 
 def day15_load_settings(env_file: Path | None = DAY15_ENV_FILE, **overrides) -> day15_Settings:
     """Settings from the environment, then env_file, then defaults; overrides (by field name) win."""
@@ -56,9 +68,25 @@ def day15_load_settings(env_file: Path | None = DAY15_ENV_FILE, **overrides) -> 
             hint = difflib.get_close_matches(name, known, n=1)
             raise day15_ConfigError(f"{name}: not a day15 setting" + (f" (did you mean {hint[0]}?)" if hint else ""))
     try:
-        return day15_Settings(_env_file=env_file if file_values else None, **overrides)
+        settings = day15_Settings(_env_file=env_file if file_values else None, **overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         name, problem = DAY15_PREFIX + str(first["loc"][0]).upper(), first["msg"].removeprefix("Value error, ")
         raise day15_ConfigError(f"{name}: {problem}{more}") from None
+    if settings.dashboard_token is None and not day15_is_loopback(settings.webhook_host):
+        raise day15_ConfigError(f"DAY15_DASHBOARD_TOKEN: required when DAY15_WEBHOOK_HOST ({settings.webhook_host}) is not a "
+                                "loopback address; MRR, customers and churn would otherwise be readable by anyone")
+    return settings
+
+
+def day15_is_loopback(host: str) -> bool:
+    """True for localhost and 127.0.0.0/8 or ::1; False for 0.0.0.0, :: and every other address or name."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

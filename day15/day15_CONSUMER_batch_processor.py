@@ -13,20 +13,24 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    stop = {"requested": False}  # first thing: a stop during start-up is a clean exit too
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.__setitem__("requested", True))
     parser = argparse.ArgumentParser(description="Consume day15 events from Redis into the analytics store.")
     parser.add_argument("--name", default=f"consumer-{os.getpid()}", help="consumer name in the group (keep it stable)")
     parser.add_argument("--fault", choices=("before_commit", "after_commit"),
                         help="fault drill: SIGKILL this process at that point of its first batch (recovery tests, game days)")
+    parser.add_argument("--parent-pid", type=int, help="set by the supervisor: stop when that process dies")
     args = parser.parse_args(argv)
+    from day15_SUPERVISOR_processes import day15_exit_with_parent
+
+    day15_exit_with_parent(args.parent_pid)
     from day15_PROCESSING_batches import day15_ConsumerHooks
     from day15_RUNTIME_wiring import day15_build_consumer, day15_settle_heap, day15_startup
 
     settings = day15_startup("consumer")
     if settings is None:
         return 2
-    stop = {"requested": False}
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.__setitem__("requested", True))
     die = lambda: os.kill(os.getpid(), signal.SIGKILL)  # noqa: E731 - as abrupt as a power cut
     hooks = day15_ConsumerHooks(**({args.fault: die} if args.fault else {}))
     consumer = day15_build_consumer(settings, args.name, hooks=hooks)

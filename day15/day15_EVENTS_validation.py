@@ -2,6 +2,17 @@
 
 Money is integer cents (a float is refused, never rounded), currencies are ISO 4217 codes in
 lower case, and every event needs id, type, created and data.object.
+
+Every number is bounded by what the store (BIGINT), the MRR arithmetic and a date can hold, so a
+correctly signed but absurd event is a 400 at the door, never a crash in the consumer:
+  created        Unix time in whole seconds, 2000-01-01 <= created < 2100-01-01 (a milliseconds
+                 value, about 1.7e12, is far above the window and is refused);
+  unit_amount    0 to 99,999,999 cents (Stripe's own eight-digit limit);
+  quantity       0 to 1,000,000 per item; at most 20 items per subscription (Stripe's limit);
+  interval_count 1 to 365 (Stripe allows at most a year between charges);
+  strings        1 to 255 characters (the store's column width).
+With these caps one subscription's MRR stays below 10^17 (inside int64 with room for about 90 such
+subscriptions in one sum; real ones are many orders of magnitude smaller).
 """
 from __future__ import annotations
 
@@ -13,7 +24,13 @@ DAY15_CURRENCIES = frozenset({"usd", "eur", "gbp", "aud", "cad", "nzd", "jpy", "
 DAY15_STATUSES = frozenset({"active", "trialing", "past_due", "canceled", "unpaid", "incomplete",
                             "incomplete_expired", "paused"})
 DAY15_INTERVALS = frozenset({"day", "week", "month", "year"})
-DAY15_MAX_ID_CHARS = 255
+DAY15_MAX_ID_CHARS = 255  # the store's String(255) columns
+DAY15_CREATED_MIN = 946_684_800  # 2000-01-01T00:00:00Z: older than any SaaS event we will see
+DAY15_CREATED_MAX = 4_102_444_800  # 2100-01-01T00:00:00Z: a milliseconds timestamp is ~400x above this
+DAY15_MAX_UNIT_AMOUNT = 99_999_999  # cents; Stripe's eight-digit limit
+DAY15_MAX_QUANTITY = 1_000_000  # seats per item; far above any plan, far below overflow
+DAY15_MAX_ITEMS = 20  # items per subscription; Stripe's limit
+DAY15_MAX_INTERVAL_COUNT = 365  # Stripe bills at least once a year
 
 
 class day15_InvalidEvent(ValueError):
@@ -22,25 +39,31 @@ class day15_InvalidEvent(ValueError):
         self.field, self.detail = field, detail
 
 
+def _at(path: str, key: str) -> str:
+    """A field path as a 400 names it: "created", "data.object.id" (never a leading dot)."""
+    return f"{path}.{key}" if path else key
+
+
 def _require(obj, key: str, path: str, kind, detail: str):
     # exact types: JSON parsers build no subclasses, and a bool must not pass as an int
     value = obj.get(key) if type(obj) is dict else None
     if type(value) is not kind:
-        raise day15_InvalidEvent(f"{path}.{key}".lstrip("."), detail)
+        raise day15_InvalidEvent(_at(path, key), detail)
     return value
 
 
 def _text(obj, key: str, path: str) -> str:
     value = _require(obj, key, path, str, "must be a non-empty string")
     if not value or len(value) > DAY15_MAX_ID_CHARS:
-        raise day15_InvalidEvent(f"{path}.{key}".lstrip("."), f"must be 1 to {DAY15_MAX_ID_CHARS} characters")
+        raise day15_InvalidEvent(_at(path, key), f"must be 1 to {DAY15_MAX_ID_CHARS} characters")
     return value
 
 
-def _whole(obj, key: str, path: str, minimum: int, detail: str) -> int:
+def _whole(obj, key: str, path: str, minimum: int, maximum: int, what: str) -> int:
+    detail = f"must be {what} from {minimum:_} to {maximum:_}"
     value = _require(obj, key, path, int, detail)
-    if value < minimum:
-        raise day15_InvalidEvent(f"{path}.{key}", detail)
+    if not minimum <= value <= maximum:
+        raise day15_InvalidEvent(_at(path, key), detail)
     return value
 
 
@@ -51,19 +74,19 @@ def _subscription(obj: dict, path: str) -> None:
         raise day15_InvalidEvent(f"{path}.status", f"must be one of {', '.join(sorted(DAY15_STATUSES))}")
     items = _require(_require(obj, "items", path, dict, "must be a list object"), "data", f"{path}.items", list,
                      "must be a list")
-    if not items:
-        raise day15_InvalidEvent(f"{path}.items.data", "must hold at least one item")
+    if not 1 <= len(items) <= DAY15_MAX_ITEMS:
+        raise day15_InvalidEvent(f"{path}.items.data", f"must hold 1 to {DAY15_MAX_ITEMS} items")
     for n, item in enumerate(items):
         where = f"{path}.items.data[{n}]"
-        _whole(item, "quantity", where, 0, "must be a whole number >= 0")
+        _whole(item, "quantity", where, 0, DAY15_MAX_QUANTITY, "a whole number")
         price = _require(item, "price", where, dict, "must be an object")
-        _whole(price, "unit_amount", f"{where}.price", 0, "must be an integer number of cents >= 0")
+        _whole(price, "unit_amount", f"{where}.price", 0, DAY15_MAX_UNIT_AMOUNT, "an integer number of cents")
         if price.get("currency") not in DAY15_CURRENCIES:
             raise day15_InvalidEvent(f"{where}.price.currency", "must be a supported ISO 4217 code in lower case")
         recurring = _require(price, "recurring", f"{where}.price", dict, "must be an object")
         if recurring.get("interval") not in DAY15_INTERVALS:
             raise day15_InvalidEvent(f"{where}.price.recurring.interval", "must be day, week, month or year")
-        _whole(recurring, "interval_count", f"{where}.price.recurring", 1, "must be a whole number >= 1")
+        _whole(recurring, "interval_count", f"{where}.price.recurring", 1, DAY15_MAX_INTERVAL_COUNT, "a whole number")
 
 
 def day15_validate_event(event) -> dict:
@@ -72,7 +95,7 @@ def day15_validate_event(event) -> dict:
         raise day15_InvalidEvent("event", "must be a JSON object")
     _text(event, "id", "")
     kind = _text(event, "type", "")
-    _whole(event, "created", "", 0, "must be a Unix timestamp in whole seconds")
+    _whole(event, "created", "", DAY15_CREATED_MIN, DAY15_CREATED_MAX - 1, "a Unix time in whole seconds")
     obj = _require(_require(event, "data", "", dict, "must be an object"), "object", "data", dict, "must be an object")
     if kind in DAY15_SUBSCRIPTION_TYPES:
         _subscription(obj, "data.object")

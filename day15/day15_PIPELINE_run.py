@@ -31,6 +31,17 @@ def _demo_secret() -> str:
     return secret
 
 
+def _reachable(buffer) -> Callable[[], bool]:
+    def up() -> bool:
+        import redis
+
+        try:
+            return bool(buffer.redis.ping())
+        except redis.RedisError:
+            return False
+    return up
+
+
 def day15_run_pipeline(settings, *, demo: bool, should_stop: Callable[[], bool], sleep: Callable[[float], None],
                        on_drained: Callable[[str], None] | None = None) -> dict:
     """Run until should_stop(); with demo, send the synthetic stream, reconcile, call on_drained(url), return."""
@@ -48,7 +59,10 @@ def day15_run_pipeline(settings, *, demo: bool, should_stop: Callable[[], bool],
         DAY15_LOG.info("pipeline starting", extra={"redis": "embedded fakeredis" if redis_address else settings.redis_host,
                                                    "webhook_port": port, "consumers": settings.consumers,
                                                    "database": database_url.split("://")[0]})
-        supervisor = day15_Supervisor(env, settings.consumers)
+        probe = day15_build_buffer(effective, role="webhook")  # short timeouts: a probe must not hang
+        supervisor = day15_Supervisor(env, settings.consumers, dependency_up=None if redis_address else _reachable(probe),
+                                      queue_depth=lambda: sum(probe.depth().values()),
+                                      queue_outlives_us=redis_address is None)
         supervisor.start()
         try:
             if demo:

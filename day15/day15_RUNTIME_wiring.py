@@ -32,6 +32,11 @@ def day15_startup(role: str):
         DAY15_LOG.error("no Redis to talk to", extra={"role": role, "error": "DAY15_REDIS_HOST is not set: start the "
                         "pipeline with day15_ORCHESTRATOR_main.py (embedded fakeredis) or point it at Redis"})
         return None
+    if role == "webhook" and settings.webhook_secret is None and not settings.allow_unsigned:
+        DAY15_LOG.error("configuration rejected", extra={"role": role, "error": "DAY15_WEBHOOK_SECRET: not set; the webhook "
+                        "server never serves unsigned requests (set a secret, start the whole pipeline with "
+                        "day15_ORCHESTRATOR_main.py for a generated demo secret, or DAY15_ALLOW_UNSIGNED=true)"})
+        return None
     return settings
 
 
@@ -59,10 +64,10 @@ def day15_secrets(settings) -> list[str]:
     return [s.strip() for s in settings.webhook_secret.get_secret_value().split(",") if s.strip()]
 
 
-def day15_build_buffer(settings):
+def day15_build_buffer(settings, role: str = "consumer"):
     from day15_BUFFER_streams import day15_Buffer, day15_redis_client
 
-    return day15_Buffer(day15_redis_client(settings), maxlen=settings.stream_maxlen,
+    return day15_Buffer(day15_redis_client(settings, role=role), maxlen=settings.stream_maxlen,
                         seen_ttl_seconds=settings.idempotency_ttl_hours * 3600)
 
 
@@ -84,5 +89,7 @@ def day15_build_consumer(settings, name: str, hooks=None):
 def day15_build_app(settings):
     from day15_INGRESS_app import day15_create_app
 
-    return day15_create_app(day15_build_buffer(settings), day15_build_store(settings), day15_secrets(settings),
-                            max_body_bytes=settings.max_body_bytes, max_batch_events=settings.max_batch_events)
+    return day15_create_app(day15_build_buffer(settings, role="webhook"), day15_build_store(settings), day15_secrets(settings),
+                            max_body_bytes=settings.max_body_bytes, max_batch_events=settings.max_batch_events,
+                            allow_unsigned=settings.allow_unsigned, dashboard_token=settings.dashboard_token.get_secret_value()
+                            if settings.dashboard_token else None)

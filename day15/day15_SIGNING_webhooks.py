@@ -14,10 +14,24 @@ import secrets
 from datetime import datetime, timezone
 
 DAY15_SECRET_PREFIX = "whsec_"
+DAY15_SECRET_BYTES = (24, 64)  # Standard Webhooks: 24 to 64 random bytes; shorter keys can be guessed
 
 
 class day15_SignatureError(ValueError):
     """The request is not signed by a configured key; the message says why (never the secret)."""
+
+
+def day15_check_secret(secret: str) -> None:
+    """Raise ValueError (never quoting the secret) unless it is whsec_ + base64 of 24 to 64 bytes."""
+    if not secret.startswith(DAY15_SECRET_PREFIX):
+        raise ValueError(f"each secret must start with {DAY15_SECRET_PREFIX}")
+    try:
+        key = base64.b64decode(secret.removeprefix(DAY15_SECRET_PREFIX), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"the part after {DAY15_SECRET_PREFIX} must be standard base64") from None
+    low, high = DAY15_SECRET_BYTES
+    if not low <= len(key) <= high:
+        raise ValueError(f"the key must be {low} to {high} bytes, not {len(key)}")
 
 
 def day15_new_secret() -> str:

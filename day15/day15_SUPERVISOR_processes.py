@@ -2,8 +2,13 @@
 
 Each role runs in its own process (a crash or a kill -9 hits one consumer, not the pipeline); a child
 that exits on its own is restarted, up to DAY15_RESTART_LIMIT times a minute, after which the
-supervisor gives up loudly rather than flapping. SIGTERM to the supervisor is forwarded to every
-child, which finishes its batch or its in-flight requests and exits 0.
+supervisor gives up loudly rather than flapping. A child that exits while Redis is unreachable is a
+dependency outage, not a crash: it is restarted every few seconds without counting against that
+budget, for as long as the outage lasts (consumers wait outages out themselves; this is the fallback).
+Children run in sessions of their own, so a Ctrl-C reaches the supervisor only, and stop() stops them
+in order: the webhook first (no new events; in-flight requests finish), then, when the queue cannot
+outlive this process (embedded fakeredis), the consumers drain it, then the consumers stop. Every wait
+is bounded, and what is left, if anything, is logged with where it is.
 """
 from __future__ import annotations
 
@@ -17,12 +22,14 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 DAY15_DIR = Path(__file__).resolve().parent
 DAY15_LOG = logging.getLogger("day15.supervisor")
 DAY15_RESTART_LIMIT = 5  # restarts per child per minute before the supervisor stops everything
-DAY15_STOP_TIMEOUT_SECONDS = 30
+DAY15_STOP_TIMEOUT_SECONDS = 30  # per step of the shutdown: a child still running after this is killed
+DAY15_DRAIN_QUEUE_SECONDS = 120  # embedded mode: consumers get this long to empty the queue (~10k events/s)
+DAY15_OUTAGE_RESTART_SECONDS = 2  # a child that exited during a Redis outage is restarted this often, uncounted
 
 
 def day15_free_port() -> int:
@@ -47,20 +54,27 @@ def day15_embedded_redis() -> Iterator[tuple[str, int]]:
 
 
 class day15_Supervisor:
-    def __init__(self, env: dict[str, str], consumers: int):
+    def __init__(self, env: dict[str, str], consumers: int, *, dependency_up: Callable[[], bool] | None = None,
+                 queue_depth: Callable[[], int] | None = None, queue_outlives_us: bool = True):
         self.env, self.consumers = env, consumers
+        self.dependency_up, self.queue_depth, self.queue_outlives_us = dependency_up, queue_depth, queue_outlives_us
         self.children: dict[str, subprocess.Popen] = {}
         self.restarts: dict[str, list[float]] = {}
+        self.outage_restart_at: dict[str, float] = {}
         self.stopping = False
 
     def _commands(self) -> dict[str, list[str]]:
-        commands = {"webhook": [str(DAY15_DIR / "day15_WEBHOOK_receiver.py")]}
+        supervised = ["--parent-pid", str(os.getpid())]  # the child stops if this process dies, even by SIGKILL
+        commands = {"webhook": [str(DAY15_DIR / "day15_WEBHOOK_receiver.py"), *supervised]}
         for n in range(1, self.consumers + 1):
-            commands[f"consumer-{n}"] = [str(DAY15_DIR / "day15_CONSUMER_batch_processor.py"), "--name", f"consumer-{n}"]
+            commands[f"consumer-{n}"] = [str(DAY15_DIR / "day15_CONSUMER_batch_processor.py"), "--name", f"consumer-{n}",
+                                         *supervised]
         return commands
 
     def _spawn(self, name: str) -> None:
-        self.children[name] = subprocess.Popen([sys.executable, *self._commands()[name]], env=self.env)
+        # a session of its own: a terminal's Ctrl-C goes to the supervisor, which stops the children in order
+        self.children[name] = subprocess.Popen([sys.executable, *self._commands()[name]], env=self.env,
+                                               start_new_session=True)
         DAY15_LOG.info("child started", extra={"child": name, "child_pid": self.children[name].pid})
 
     def start(self) -> None:
@@ -68,10 +82,18 @@ class day15_Supervisor:
             self._spawn(name)
 
     def check(self) -> bool:
-        """Restart children that died; False when one keeps dying (the caller then stops everything)."""
+        """Restart children that died; False when one keeps dying (the caller then stops everything).
+        A child that died while Redis is down is not counted: the outage is waited out, never fatal."""
         for name, child in list(self.children.items()):
             code = child.poll()
             if code is None or self.stopping:
+                continue
+            if self.dependency_up is not None and not self.dependency_up():
+                if time.monotonic() >= self.outage_restart_at.get(name, 0.0):
+                    DAY15_LOG.warning("child exited while Redis is unreachable; restarting it, not counted as a crash",
+                                      extra={"child": name, "exit_code": code})
+                    self.outage_restart_at[name] = time.monotonic() + DAY15_OUTAGE_RESTART_SECONDS
+                    self._spawn(name)
                 continue
             recent = [t for t in self.restarts.get(name, []) if t > time.monotonic() - 60]
             DAY15_LOG.error("child exited; restarting", extra={"child": name, "exit_code": code, "recent_restarts": len(recent)})
@@ -83,21 +105,79 @@ class day15_Supervisor:
         return True
 
     def stop(self) -> dict[str, int]:
+        """Stop in order: webhook, then (embedded mode) let the consumers drain the queue, then the consumers."""
         self.stopping = True
-        for child in self.children.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
+        codes = self._stop_children(["webhook"])
+        consumers = [name for name in self.children if name != "webhook"]
+        if not self.queue_outlives_us:
+            self._drain_queue(consumers)
+        codes.update(self._stop_children(consumers))
+        self._report_left()
+        DAY15_LOG.info("all children stopped", extra={"exit_codes": ",".join(f"{k}:{v}" for k, v in codes.items())})
+        return codes
+
+    def _stop_children(self, names: list[str]) -> dict[str, int]:
+        for name in names:
+            if self.children[name].poll() is None:
+                self.children[name].send_signal(signal.SIGTERM)
         deadline = time.monotonic() + DAY15_STOP_TIMEOUT_SECONDS
         codes = {}
-        for name, child in self.children.items():
+        for name in names:
+            child = self.children[name]
             try:
                 codes[name] = child.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 child.kill()
                 codes[name] = child.wait()
                 DAY15_LOG.error("child ignored SIGTERM; killed", extra={"child": name})
-        DAY15_LOG.info("all children stopped", extra={"exit_codes": ",".join(f"{k}:{v}" for k, v in codes.items())})
         return codes
+
+    def _drain_queue(self, consumers: list[str]) -> None:
+        """The queue dies with this process: wait (bounded) until the consumers have emptied it."""
+        if self.queue_depth is None:
+            return
+        deadline = time.monotonic() + DAY15_DRAIN_QUEUE_SECONDS
+        depth = self._depth()
+        if depth:
+            DAY15_LOG.info("draining the embedded queue before stopping the consumers", extra={"queue_depth": depth})
+        while depth and time.monotonic() < deadline and any(self.children[n].poll() is None for n in consumers):
+            time.sleep(0.1)
+            depth = self._depth()
+
+    def _depth(self) -> int | None:
+        try:
+            return self.queue_depth() if self.queue_depth else None
+        except Exception as exc:  # noqa: BLE001 - a depth we cannot read is reported, never fatal to a stop
+            DAY15_LOG.warning("queue depth unreadable", extra={"error": f"{type(exc).__name__}: {str(exc)[:200]}"})
+            return None
+
+    def _report_left(self) -> None:
+        depth = self._depth()
+        if not depth:
+            return
+        if self.queue_outlives_us:
+            DAY15_LOG.warning("events left queued at shutdown; they wait in Redis for the next start",
+                              extra={"queue_depth": depth, "where": "Redis stream day15:events"})
+        else:
+            DAY15_LOG.error("events left queued at shutdown are lost with the embedded Redis",
+                            extra={"queue_depth": depth, "where": "embedded fakeredis (in memory)"})
+
+
+def day15_exit_with_parent(parent_pid: int | None) -> None:
+    """In a supervised child: get SIGTERM (a clean stop) when the supervisor dies, even by SIGKILL, so no
+    child outlives it holding the webhook port or a batch. Linux only (prctl); elsewhere stop() is the way."""
+    if parent_pid is None:
+        return
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # the supervisor died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def day15_child_env(settings, *, redis_address: tuple[str, int] | None, secret: str | None,

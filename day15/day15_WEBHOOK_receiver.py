@@ -1,8 +1,9 @@
 """The webhook server: python day15/day15_WEBHOOK_receiver.py [--debug]
 
 Served by waitress (a production WSGI server); Flask's development server only with --debug.
-SIGTERM or SIGINT: stop accepting, let in-flight requests finish, exit 0. Normally started by
-day15_ORCHESTRATOR_main.py, which also supplies the embedded Redis address.
+SIGTERM or SIGINT: stop accepting, finish in-flight requests, exit 0 (day15_SERVER_waitress.py). The
+handlers are installed first thing, so a stop during start-up is a clean exit too. Normally started
+by day15_ORCHESTRATOR_main.py, which also supplies the embedded Redis address.
 """
 from __future__ import annotations
 
@@ -11,22 +12,20 @@ import logging
 import signal
 import sys
 
-DAY15_THREADS = 8  # requests are short (verify, validate, one Redis round trip)
-DAY15_DRAIN_SECONDS = 10  # in-flight requests get this long to finish on shutdown
-DAY15_RECV_BYTES = 65_536  # batch bodies run to a megabyte: read them in 64 KB steps, not waitress's 8 KB
-
-
-def day15_server_options(settings) -> dict:
-    """waitress options for the webhook server (the benchmark serves with the same ones)."""
-    return {"threads": DAY15_THREADS, "recv_bytes": DAY15_RECV_BYTES, "max_request_body_size": settings.max_body_bytes + 1,
-            "clear_untrusted_proxy_headers": True}
-
 
 def main(argv: list[str] | None = None) -> int:
+    stop = {"requested": False}
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.__setitem__("requested", True))
     parser = argparse.ArgumentParser(description="Receive signed SaaS webhooks into the Redis buffer.")
     parser.add_argument("--debug", action="store_true", help="Flask's development server with the debugger (never in production)")
+    parser.add_argument("--parent-pid", type=int, help="set by the supervisor: stop when that process dies")
     args = parser.parse_args(argv)
+    from day15_SUPERVISOR_processes import day15_exit_with_parent
+
+    day15_exit_with_parent(args.parent_pid)
     from day15_RUNTIME_wiring import day15_build_app, day15_settle_heap, day15_startup
+    from day15_SERVER_waitress import day15_create_server, day15_raise_file_limit, day15_serve
 
     settings = day15_startup("webhook")
     if settings is None:
@@ -34,27 +33,14 @@ def main(argv: list[str] | None = None) -> int:
     app = day15_build_app(settings)
     day15_settle_heap()
     log = logging.getLogger("day15.webhook")
-    log.info("webhook server listening", extra={"host": settings.webhook_host, "port": settings.webhook_port,
-                                                "signatures": "required" if settings.webhook_secret else "off"})
     if args.debug:
         app.run(settings.webhook_host, settings.webhook_port, debug=True, use_reloader=False)
         return 0
-    from waitress import create_server
-
-    server = create_server(app, host=settings.webhook_host, port=settings.webhook_port, **day15_server_options(settings))
-
-    def stop(*_):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.task_dispatcher.shutdown(cancel_pending=False, timeout=DAY15_DRAIN_SECONDS)
-        server.close()
-        log.info("webhook server stopped after draining in-flight requests")
+    day15_raise_file_limit()
+    server = day15_create_server(app, settings, app.extensions["day15_count_rejected"])
+    log.info("webhook server listening", extra={"host": settings.webhook_host, "port": settings.webhook_port,
+                                                "signatures": "required" if settings.webhook_secret else "OFF (DAY15_ALLOW_UNSIGNED)"})
+    day15_serve(server, lambda: stop["requested"])
     return 0
 
 

@@ -113,12 +113,15 @@ def test_a_consumer_that_fails_leaves_its_read_ahead_pending_for_its_restart(buf
 
     _queue(buffer, _unique(saas_events, 25))
 
+    class Crash(BaseException):  # the process dies (an Exception would be isolated to its batch's entries)
+        pass
+
     def crash() -> None:
-        raise RuntimeError("the store's disk went away")
+        raise Crash("the process is going down mid-transaction")
 
     failing = day15_Consumer(buffer, store, name="c", batch_size=10, max_wait_ms=10, max_retries=5, claim_idle_ms=60_000,
                              hooks=day15_ConsumerHooks(before_commit=crash))
-    with pytest.raises(RuntimeError):
+    with pytest.raises(Crash):
         failing.run(lambda: False)
     assert buffer.depth() == {"lag": 5, "pending": 20}  # the failed batch and the one read ahead
     assert buffer.redis.connection_pool._in_use_connections == set()  # the read ahead gave its connection back
@@ -142,3 +145,43 @@ def test_a_read_ahead_whose_connection_dies_reads_again_and_loses_nothing(real_r
     assert entries and {entry.entry_id for entry in entries} <= pending
     assert len(pending) + buffer.depth()["lag"] == 15  # the lost answer's entries are pending, for the janitor
     assert len(buffer.claim_idle("c", 0, 100)) == len(pending)
+
+
+def test_a_poison_entry_is_parked_alone_the_rest_of_its_batch_is_applied_and_the_consumer_runs_on(
+        buffer, store, saas_events, monkeypatch):
+    """Entries an older ingress accepted (created in milliseconds, an amount at 2^63) and one that passes
+    validation but makes the store raise something that is no database error: each is dead-lettered on
+    its own with its error, at once (retrying a deterministic failure cannot help)."""
+    import copy
+
+    import day15_STORE_analytics
+
+    events = list({e["id"]: e for e in saas_events[0]}.values())[:60]
+    subscription = next(e for e in events if e["type"] == "customer.subscription.created")
+    in_ms = {**events[0], "id": "evt_ms", "created": events[0]["created"] * 1000}
+    huge = copy.deepcopy(subscription)
+    huge["id"] = "evt_huge"
+    huge["data"]["object"]["items"]["data"][0]["price"]["unit_amount"] = 2**63
+    boom = copy.deepcopy(subscription)
+    boom["id"], boom["data"]["object"]["id"] = "evt_boom", "sub_boom"
+    real_mrr = day15_STORE_analytics.day15_subscription_mrr
+
+    def mrr(obj):
+        if obj["id"] == "sub_boom":
+            raise RuntimeError("the store cannot take this one")
+        return real_mrr(obj)
+
+    monkeypatch.setattr(day15_STORE_analytics, "day15_subscription_mrr", mrr)
+    entries = events[:20] + [in_ms] + events[20:40] + [huge, boom] + events[40:]
+    for event in entries:
+        buffer.redis.xadd(DAY15_STREAM, {"event_id": event["id"], "body": day15_encode(event), "received_at_ms": 1})
+    consumer = day15_Consumer(buffer, store, name="c", batch_size=100, max_wait_ms=10, max_retries=5,
+                              claim_idle_ms=60_000)
+
+    consumer.run(lambda: buffer.depth() == {"lag": 0, "pending": 0})  # returns: no event makes it raise
+
+    letters = {fields[b"event_id"].decode(): fields[b"error"].decode() for _, fields in buffer.redis.xrange(DAY15_DEAD_LETTER)}
+    assert set(letters) == {"evt_ms", "evt_huge", "evt_boom"}
+    assert "created" in letters["evt_ms"] and "unit_amount" in letters["evt_huge"]
+    assert "RuntimeError" in letters["evt_boom"]
+    assert store.summary()["processed"] == len(events)

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from day15_EVENTS_validation import DAY15_CREATED_MAX, DAY15_CREATED_MIN, day15_InvalidEvent, day15_validate_event
 from day15_SIGNING_webhooks import day15_new_secret, day15_sign
 
 PATHS = ("/webhook/events", "/webhook/batch")
@@ -35,7 +36,7 @@ def test_correctly_signed_arbitrary_json_never_causes_a_5xx(client, secret, payl
 
 @FUZZ
 @given(event=st.fixed_dictionaries({"id": ascii_text.filter(bool), "type": st.just("user.activity"),
-                                     "created": st.integers(0, 2**31), "data": st.fixed_dictionaries(
+                                     "created": st.integers(DAY15_CREATED_MIN, DAY15_CREATED_MAX - 1), "data": st.fixed_dictionaries(
                                          {"object": st.fixed_dictionaries({"user": ascii_text.filter(bool),
                                                                            "customer": ascii_text.filter(bool)})})}),
        minutes_old=st.integers(6, 10_000))
@@ -61,3 +62,21 @@ def test_correctly_signed_arbitrary_bytes_never_cause_a_5xx(client, secret, body
         except UnicodeDecodeError:  # the library signs text; such a body cannot carry a valid signature
             headers = {**day15_sign(secret, "msg_bytes", b"x"), "content-type": "application/json"}
         assert client.post(path, data=body, headers=headers).status_code < 500
+
+
+@FUZZ
+@given(created=st.integers(-2**70, 2**70), quantity=st.integers(-2**70, 2**70), amount=st.integers(-2**70, 2**70),
+       count=st.integers(-2**70, 2**70), items=st.integers(0, 25))
+def test_any_integers_an_event_passes_validation_with_the_store_can_hold(store, created, quantity, amount, count, items):
+    from day15_STORE_analytics import day15_StoredEvent
+
+    item = {"quantity": quantity, "price": {"unit_amount": amount, "currency": "usd",
+                                            "recurring": {"interval": "day", "interval_count": count}}}
+    event = {"id": f"evt_{created}_{quantity}_{amount}_{count}_{items}", "type": "customer.subscription.updated",
+             "created": created, "data": {"object": {"id": "sub_1", "customer": "cus_1", "status": "active",
+                                                     "items": {"data": [item] * items}}}}
+    try:
+        day15_validate_event(event)
+    except day15_InvalidEvent:
+        return
+    store.apply_batch([day15_StoredEvent("1-0", event, 1)], 2)  # never an OverflowError or a database error

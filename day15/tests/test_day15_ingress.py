@@ -63,7 +63,7 @@ def test_bodies_over_the_limit_get_413_and_oversized_batches_too(client, secret,
 
 
 def test_unknown_event_types_are_acknowledged_and_ignored(client, secret, fake_buffer):
-    event = {"id": "evt_new_kind", "type": "invoice.finalized", "created": 1, "data": {"object": {}}}
+    event = {"id": "evt_new_kind", "type": "invoice.finalized", "created": 1_767_225_600, "data": {"object": {}}}
     response = _post(client, "/webhook/events", secret, event)
     assert response.status_code == 200 and response.json["status"] == "ignored"
     assert fake_buffer.redis.xlen(DAY15_STREAM) == 0
@@ -99,3 +99,79 @@ def test_errors_are_json_even_for_wrong_methods_and_paths(client):
 def test_the_dashboard_page_and_its_data(client):
     assert b"SaaS analytics" in client.get("/").data
     assert set(client.get("/api/summary").json) >= {"mrr_cents", "active_customers", "dau", "mau", "pipeline"}
+
+
+def _subscription_event(saas_events) -> dict:
+    return json.loads(json.dumps(next(e for e in saas_events[0] if e["type"] == "customer.subscription.created")))
+
+
+def _set(event: dict, path: str, value) -> dict:
+    *parents, last = path.replace("[0]", ".0").split(".")
+    target = event
+    for key in parents:
+        target = target[int(key)] if key.isdigit() else target[key]
+    target[last] = value
+    return event
+
+
+ITEM = "data.object.items.data[0]"
+
+
+@pytest.mark.parametrize(("path", "value"), [
+    ("created", 1_767_225_600_000),  # milliseconds, not seconds
+    ("created", 2**63), ("created", -1), ("created", 0),
+    (f"{ITEM}.quantity", 2**63), (f"{ITEM}.quantity", 1_000_001),
+    (f"{ITEM}.price.unit_amount", 2**63), (f"{ITEM}.price.unit_amount", 100_000_000),
+    (f"{ITEM}.price.recurring.interval_count", 10**12),
+    ("id", "e" * 256), ("data.object.customer", "c" * 256), ("data.object.id", ""),
+])
+def test_every_field_out_of_range_gets_400_naming_it_without_a_leading_dot(client, secret, saas_events, path, value):
+    event = _set(_subscription_event(saas_events), path, value)
+    response = _post(client, "/webhook/events", secret, event)
+    assert response.status_code == 400, response.json
+    assert response.json["field"] == path
+    batch = _post(client, "/webhook/batch", secret, {"events": [event]}, msg_id="msg_2")
+    assert batch.status_code == 400 and batch.json["field"] == f"events[0].{path}"
+
+
+def test_too_many_subscription_items_get_400(client, secret, saas_events):
+    event = _subscription_event(saas_events)
+    items = event["data"]["object"]["items"]["data"]
+    items.extend(items[0] for _ in range(20))
+    response = _post(client, "/webhook/events", secret, event)
+    assert response.status_code == 400 and response.json["field"] == "data.object.items.data"
+
+
+def test_a_frozen_redis_gets_503_with_retry_after_and_health_within_a_second(store, secret, saas_events):
+    """A Redis that accepts connections and never answers (SIGSTOP, a hung host): short timeouts and the
+    remembered outage bound every answer, instead of each request waiting seconds."""
+    import socket
+    import time
+
+    from day15_BUFFER_streams import day15_redis_client
+    from day15_CONFIG_settings import day15_load_settings
+    from day15_INGRESS_app import day15_create_app
+
+    frozen = socket.socket()
+    frozen.bind(("127.0.0.1", 0))
+    frozen.listen(64)  # the kernel completes connections; nobody ever reads them
+    try:
+        settings = day15_load_settings(env_file=None, redis_host="127.0.0.1", redis_port=frozen.getsockname()[1])
+        client = day15_create_app(day15_Buffer(day15_redis_client(settings, role="webhook")), store, [secret],
+                                  max_body_bytes=64_000, max_batch_events=50).test_client()
+        events = list({e["id"]: e for e in saas_events[0]}.values())
+        for n, event in enumerate(events[:5]):
+            started = time.monotonic()
+            response = _post(client, "/webhook/events", secret, event, msg_id=f"msg_{n}")
+            assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+            assert time.monotonic() - started < 1.0
+        for _ in range(3):
+            started = time.monotonic()
+            health = client.get("/health")
+            assert health.status_code == 503 and health.json["redis"] == "unreachable"
+            assert time.monotonic() - started < 1.0
+            time.sleep(0.6)
+        metrics = client.get("/metrics")
+        assert metrics.status_code == 503 and metrics.json["unavailable"] == 5 and metrics.json["redis_outages"] == 1
+    finally:
+        frozen.close()

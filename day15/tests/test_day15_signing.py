@@ -57,3 +57,30 @@ def test_a_body_that_is_not_utf8_is_a_signature_error(secret):
 def test_missing_headers_are_named(secret):
     with pytest.raises(day15_SignatureError, match="missing header.*webhook-signature"):
         day15_verify([secret], BODY, {"webhook-id": "m", "webhook-timestamp": "1"})
+
+
+def test_the_app_refuses_to_be_built_without_a_secret_unless_unsigned_is_explicitly_allowed(fake_buffer, store, caplog):
+    import json
+
+    from day15_INGRESS_app import day15_create_app
+
+    with pytest.raises(ValueError, match="DAY15_WEBHOOK_SECRET"):
+        day15_create_app(fake_buffer, store, [], max_body_bytes=64_000, max_batch_events=50)
+    app = day15_create_app(fake_buffer, store, [], max_body_bytes=64_000, max_batch_events=50, allow_unsigned=True)
+    assert "signature checks are OFF" in caplog.text
+    event = {"id": "evt_1", "type": "user.activity", "created": 1_767_225_600, "data": {"object": {"user": "u", "customer": "c"}}}
+    assert app.test_client().post("/webhook/events", data=json.dumps(event)).status_code == 202
+
+
+def test_the_webhook_server_started_on_its_own_without_a_secret_does_not_start(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAY15_")}
+    env.update(DAY15_REDIS_HOST="127.0.0.1", DAY15_REDIS_PORT="1", DAY15_LOG_PATH=str(tmp_path / "log"))
+    script = Path(__file__).resolve().parents[1] / "day15_WEBHOOK_receiver.py"
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "DAY15_WEBHOOK_SECRET" in done.stderr and "listening" not in done.stderr

@@ -6,6 +6,7 @@ import redis
 
 from day15_SUPERVISOR_processes import day15_child_env, day15_embedded_redis, day15_free_port, day15_Supervisor
 from day15_CONFIG_settings import day15_load_settings
+from day15_SIGNING_webhooks import day15_new_secret
 
 
 def test_embedded_redis_is_shared_over_tcp():
@@ -18,7 +19,7 @@ def test_embedded_redis_is_shared_over_tcp():
 def test_a_killed_consumer_is_restarted_and_sigterm_stops_everyone_cleanly(tmp_path):
     settings = day15_load_settings(env_file=None)
     with day15_embedded_redis() as address:
-        env = day15_child_env(settings, redis_address=address, secret=None,
+        env = day15_child_env(settings, redis_address=address, secret=day15_new_secret(),
                               database_url=f"sqlite:///{tmp_path / 'a.sqlite'}", webhook_port=day15_free_port())
         env["DAY15_LOG_PATH"] = str(tmp_path / "pipeline.log")
         supervisor = day15_Supervisor(env, consumers=1)
