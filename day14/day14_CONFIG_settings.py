@@ -7,6 +7,7 @@ Nothing is read at import time: call day14_load_settings().
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 from datetime import time
 from pathlib import Path
@@ -37,6 +38,7 @@ class day14_Settings(BaseSettings):
     smtp_security: Literal["starttls", "ssl", "none"] = "starttls"  # credentials never cross the wire in clear
     smtp_user: str | None = None  # log in only when a user is configured
     smtp_password: SecretStr | None = None  # kept out of logs and reprs
+    smtp_allow_plaintext_auth: bool = False  # off: no login over security=none to a non-loopback host (password in clear)
     smtp_timeout_seconds: float = Field(30.0, gt=0, le=300)  # a hung server must not hang the daily job
     sendgrid_api_key: SecretStr | None = None  # needed only with DAY14_TRANSPORT=sendgrid
     sendgrid_api_url: str = "https://api.sendgrid.com/v3/mail/send"  # the EU endpoint or a stand-in when needed
@@ -87,9 +89,32 @@ def day14_load_settings(env_file: Path | None = DAY14_ENV_FILE, **overrides) -> 
             hint = difflib.get_close_matches(name, known, n=1)
             raise day14_ConfigError(f"{name}: not a day14 setting" + (f" (did you mean {hint[0]}?)" if hint else ""))
     try:
-        return day14_Settings(_env_file=env_file if file_values else None, **overrides)
+        settings = day14_Settings(_env_file=env_file if file_values else None, **overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         name, problem = DAY14_PREFIX + str(first["loc"][0]).upper(), first["msg"].removeprefix("Value error, ")
         raise day14_ConfigError(f"{name}: {problem}{more}") from None
+    day14_check_combinations(settings)
+    return settings
+
+
+def _loopback_name(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def day14_check_combinations(settings: day14_Settings) -> None:
+    """Settings that are each valid but unusable together, rejected at start-up rather than at 07:00."""
+    if settings.transport == "sendgrid" and settings.sendgrid_api_key is None:
+        raise day14_ConfigError("DAY14_SENDGRID_API_KEY: required when DAY14_TRANSPORT=sendgrid (a key with Mail Send "
+                                "permission)")
+    if (settings.transport == "smtp" and settings.smtp_host and settings.smtp_user and settings.smtp_security == "none"
+            and not settings.smtp_allow_plaintext_auth and not _loopback_name(settings.smtp_host)):
+        raise day14_ConfigError("DAY14_SMTP_ALLOW_PLAINTEXT_AUTH: DAY14_SMTP_SECURITY=none with DAY14_SMTP_USER would "
+                                f"send the password to {settings.smtp_host} in clear; use starttls or ssl, or set "
+                                "DAY14_SMTP_ALLOW_PLAINTEXT_AUTH=true")

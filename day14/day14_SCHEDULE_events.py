@@ -1,7 +1,9 @@
-"""Scheduler job events as structured log lines: started, succeeded, failed, missed."""
+"""Scheduler job events as structured log lines (started, succeeded, failed, missed), and the stop signals."""
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 
 DAY14_LOG = logging.getLogger("day14.scheduler")
 
@@ -21,3 +23,26 @@ def day14_log_job_events(scheduler) -> None:
             DAY14_LOG.warning("job still running; this run skipped", extra=fields)
 
     scheduler.add_listener(listener, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+
+
+def day14_stop_on_signals(scheduler, signals=(signal.SIGTERM, signal.SIGINT)) -> threading.Event:
+    """Make SIGTERM and Ctrl-C stop the scheduler after the running job (APScheduler 3 installs no handler).
+
+    The handler only starts a thread: shutdown(wait=True) blocks until the job has finished, and a
+    signal handler must not block the main loop it interrupted. A second signal changes nothing.
+    """
+    stopping = threading.Event()
+
+    def shut_down(name: str) -> None:
+        DAY14_LOG.info("stop requested; finishing the running job first", extra={"signal": name})
+        scheduler.shutdown(wait=True)
+        DAY14_LOG.info("scheduler stopped", extra={"signal": name})
+
+    def on_signal(signum, _frame) -> None:
+        if not stopping.is_set():
+            stopping.set()
+            threading.Thread(target=shut_down, args=(signal.Signals(signum).name,), name="day14-stop").start()
+
+    for number in signals:
+        signal.signal(number, on_signal)
+    return stopping

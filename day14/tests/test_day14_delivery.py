@@ -40,9 +40,9 @@ def test_a_real_send_reaches_the_server_with_every_recipient(smtp_server, script
 def test_a_4xx_reply_is_retried_with_backoff_then_succeeds(smtp_server, scripted):
     handler = scripted(data_replies=["451 4.3.0 try again later"])
     waits = []
-    result, attempts = day14_send_with_retries(_plain(smtp_server(handler)), _message(), ENVELOPE,
-                                               attempts=3, backoff_seconds=2, sleep=waits.append)
-    assert (attempts, waits, handler.data_calls, len(handler.messages)) == (2, [2], 2, 1)
+    result = day14_send_with_retries(_plain(smtp_server(handler)), _message(), ENVELOPE,
+                                     attempts=3, backoff_seconds=2, sleep=waits.append)
+    assert (result.attempts, waits, handler.data_calls, len(handler.messages)) == (2, [2], 2, 1)
     assert result.accepted == ENVELOPE
 
 
@@ -55,9 +55,9 @@ def test_a_5xx_reply_is_permanent_not_retried_and_keeps_the_server_text(smtp_ser
 
 def test_a_disconnect_during_data_is_transient_and_retried(smtp_server, scripted):
     handler = scripted(data_replies=["disconnect"])
-    result, attempts = day14_send_with_retries(_plain(smtp_server(handler)), _message(), ENVELOPE,
-                                               attempts=3, sleep=lambda s: None)
-    assert attempts == 2 and len(handler.messages) == 1
+    result = day14_send_with_retries(_plain(smtp_server(handler)), _message(), ENVELOPE,
+                                     attempts=3, sleep=lambda s: None)
+    assert result.attempts == 2 and len(handler.messages) == 1
 
 
 def test_retries_end_in_the_transient_error_when_the_server_never_recovers(smtp_server, scripted):
@@ -169,9 +169,9 @@ def test_sendgrid_gets_the_same_parts_as_json(sendgrid_stand_in):
 def test_sendgrid_5xx_is_retried_and_4xx_is_permanent(sendgrid_stand_in):
     url, calls, script = sendgrid_stand_in
     script.extend([503])
-    _, attempts = day14_send_with_retries(day14_SendGridTransport("k", url), _message(), ENVELOPE,
-                                          attempts=3, sleep=lambda s: None)
-    assert attempts == 2
+    result = day14_send_with_retries(day14_SendGridTransport("k", url), _message(), ENVELOPE,
+                                     attempts=3, sleep=lambda s: None)
+    assert result.attempts == 2
     script.extend([400])
     with pytest.raises(day14_PermanentError, match="400"):
         day14_send_with_retries(day14_SendGridTransport("k", url), _message(), ENVELOPE, attempts=3, sleep=lambda s: None)

@@ -69,14 +69,15 @@ def test_force_sends_again_with_the_same_message_id(run):
     assert forced.message_id == first.message_id
 
 
-def test_a_fresh_claim_by_another_run_is_respected_even_with_force(run):
-    outcome = run(preview_dir=None)
-    key = day14_LedgerKey("transport-kpi", "2026-11-22", ",".join(sorted(outcome.recipients)))
-    run.ledger.db.execute("UPDATE day14_sends SET status='claimed', claimed_at=?", (NOW.isoformat(),))
+def test_a_fresh_claim_by_another_run_is_respected_even_with_force(run, tmp_path):
+    preview = run(preview_dir=tmp_path / "preview")
+    key = day14_LedgerKey("transport-kpi", "2026-11-22", ",".join(sorted(preview.recipients)))
+    # another run claimed the day and died before it reached DATA
+    run.ledger.claim(key, preview.message_id, now=NOW, stale_after=timedelta(minutes=30))
     assert run(force=True).status == "in_progress"
     later = NOW + timedelta(minutes=run.settings.claim_timeout_minutes + 1)
     assert run(clock=later).status == "sent"  # the crashed run's stale claim is taken over
-    assert run.ledger.row(key)["sends"] == 2
+    assert run.ledger.row(key)["sends"] == 1 and len(run.handler.messages) == 1
 
 
 def test_a_failed_send_is_marked_and_retried_by_the_next_run(run):

@@ -1,0 +1,232 @@
+"""Every SMTP outcome recorded truthfully, against real aiosmtpd servers on loopback scripted to misbehave.
+
+Accepted at DATA means sent (a lost connection afterwards is never a reason to send again); a 4xx at RCPT
+is owed and retried; the ledger counts the attempts made; the password never crosses the wire in clear;
+no written copy carries the Bcc list.
+"""
+import email
+import email.policy
+import socket
+from datetime import date, datetime, timezone
+
+import pytest
+
+from day14_CONFIG_settings import day14_ConfigError, day14_load_settings
+from day14_DELIVERY_transports import (
+    day14_PermanentError, day14_send_with_retries, day14_SmtpTransport,
+)
+from day14_LEDGER_sends import day14_LedgerKey, day14_SendLedger
+from day14_PIPELINE_report import day14_run_report
+
+DAY = date(2026, 11, 22)
+NOW = datetime(2026, 11, 22, 20, 0, tzinfo=timezone.utc)
+OPS, BOARD = "ops@transport.example", "board@transport.example"
+
+
+@pytest.fixture(scope="module")
+def ops_dir(tmp_path_factory):
+    from shared_synthetic_data import transport
+
+    folder = tmp_path_factory.mktemp("ops")
+    transport.generate(end_date=DAY).write(folder)
+    return folder / "transport"
+
+
+@pytest.fixture
+def run(tmp_path, ops_dir, smtp_server, scripted):
+    """run(**options) -> outcome: two To recipients, no escalation, a real aiosmtpd server on loopback."""
+    handler = scripted()
+    port = smtp_server(handler)
+    ledger = day14_SendLedger(tmp_path / "ledger.sqlite")
+    settings = day14_load_settings(env_file=None, data_dir=ops_dir, retry_backoff_seconds=0, max_send_attempts=3,
+                                   recipients=f"{OPS},{BOARD}", escalation_recipients=())
+
+    def go(settings=settings, **options):
+        return day14_run_report(settings, day14_SmtpTransport("127.0.0.1", port, "none", timeout=5), ledger,
+                                report_date=DAY, now=lambda: NOW, sleep=lambda s: None, **options)
+
+    go.handler, go.ledger, go.settings = handler, ledger, settings
+    go.key = day14_LedgerKey("transport-kpi", DAY.isoformat(), ",".join(sorted((OPS, BOARD))))
+    yield go
+    ledger.close()
+
+
+def _received(raw):
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+# --- accepted at DATA is sent ---------------------------------------------------------------------------
+
+def test_a_connection_lost_after_data_was_accepted_is_sent_once_not_retried(run):
+    run.handler.data_replies.append("250 2.0.0 Ok: queued as 4XyZ123|drop")
+    outcome = run()
+    assert len(run.handler.messages) == 1, "the server accepted the message; it must not get a second copy"
+    assert (outcome.status, outcome.exit_code, outcome.attempts) == ("sent", 0, 1)
+    row = run.ledger.row(run.key)
+    assert row["status"] == "sent" and row["attempts"] == 1
+    assert row["server_reply"] == "250 2.0.0 Ok: queued as 4XyZ123"  # DATA's reply, not a later command's
+    assert "sent, connection lost after acceptance" in row["note"]
+    assert "connection lost after acceptance" in outcome.summary()
+    assert run().status == "already_sent" and len(run.handler.messages) == 1
+
+
+def test_the_ledger_keeps_data_reply_when_the_connection_closes_normally(run):
+    run.handler.data_replies.append("250 2.0.0 Ok: queued as QID77")
+    run()
+    assert run.ledger.row(run.key)["server_reply"] == "250 2.0.0 Ok: queued as QID77"
+    assert not run.ledger.row(run.key)["note"]
+
+
+# --- 4xx at RCPT is owed -------------------------------------------------------------------------------
+
+def test_a_recipient_refused_temporarily_at_rcpt_is_retried_alone_with_backoff(smtp_server, scripted):
+    handler = scripted(defer={BOARD: 1})
+    transport = day14_SmtpTransport("127.0.0.1", smtp_server(handler), "none", timeout=5)
+    waits = []
+    message = email.message.EmailMessage()
+    message["From"], message["To"], message["Subject"] = "kpi@transport.example", f"{OPS}, {BOARD}", "KPIs"
+    message["Message-ID"] = "<day14-transport-kpi-20261122@transport.example>"
+    message.set_content("numbers")
+    result = day14_send_with_retries(transport, message, (OPS, BOARD), attempts=3, backoff_seconds=2,
+                                     sleep=waits.append)
+    assert [rcpts for rcpts, _ in handler.messages] == [[OPS], [BOARD]]  # the second copy only to the one owed
+    assert waits == [2] and result.attempts == 2
+    assert set(result.accepted) == {OPS, BOARD} and not result.deferred and not result.refused
+
+
+def test_a_recipient_still_deferred_is_owed_and_a_later_run_sends_only_to_it(run):
+    run.handler.defer[BOARD] = 3  # every attempt of the first run
+    first = run()
+    assert (first.status, first.exit_code, first.attempts) == ("partial", 1, 3)
+    assert [rcpts for rcpts, _ in run.handler.messages] == [[OPS]]
+    people = run.ledger.recipients(run.key)
+    assert people[OPS]["status"] == "delivered" and people[BOARD]["status"] == "deferred"
+    assert people[BOARD]["reply"].startswith("450 4.2.1") and people[BOARD]["attempts"] == 3
+    assert run.ledger.row(run.key)["status"] == "partial"
+
+    second = run()  # the server takes it now
+    assert second.status == "sent" and second.exit_code == 0
+    assert [rcpts for rcpts, _ in run.handler.messages] == [[OPS], [BOARD]]
+    first_id, second_id = (_received(raw)["Message-ID"] for _, raw in run.handler.messages)
+    assert first_id == second_id == first.message_id
+    assert run.ledger.recipients(run.key)[BOARD]["status"] == "delivered"
+    assert run().status == "already_sent" and len(run.handler.messages) == 2
+
+
+def test_a_permanent_refusal_at_rcpt_is_recorded_per_recipient_and_not_owed(run):
+    run.handler.refuse.add(BOARD)
+    outcome = run()
+    assert outcome.status == "sent" and outcome.refused == {BOARD: "550 5.1.1 mailbox unavailable"}
+    assert run.ledger.recipients(run.key)[BOARD]["status"] == "refused"
+    assert run().status == "already_sent"
+
+
+# --- attempts counted as made --------------------------------------------------------------------------
+
+def test_one_permanent_failure_is_recorded_as_one_attempt(run):
+    run.handler.data_replies.append("554 5.7.1 rejected by policy")
+    outcome = run()
+    assert (outcome.status, outcome.attempts) == ("failed", 1)
+    assert run.ledger.row(run.key)["attempts"] == 1 and run.handler.data_calls == 1
+
+
+def test_transient_failures_that_outlast_the_retries_count_each_attempt(run):
+    run.handler.data_replies.extend(["421 4.4.5 busy"] * 3)
+    outcome = run()
+    assert (outcome.status, outcome.attempts) == ("failed", 3)
+    assert run.ledger.row(run.key)["attempts"] == 3
+
+
+# --- no password in clear ------------------------------------------------------------------------------
+
+def _non_loopback_address():
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: this only asks the routing table
+            address = probe.getsockname()[0]
+    except OSError:
+        return None
+    return None if address.startswith("127.") else address
+
+
+def _recording_authenticator(seen):
+    from aiosmtpd.smtp import AuthResult
+
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        seen.append((mechanism, auth_data.password))
+        return AuthResult(success=True, handled=False)
+    return authenticate
+
+
+@pytest.fixture
+def clear_text_server(scripted):
+    """A real aiosmtpd server offering AUTH without TLS on a non-loopback address of this machine."""
+    from aiosmtpd.controller import Controller
+
+    address = _non_loopback_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    with socket.socket() as probe:
+        probe.bind((address, 0))
+        port = probe.getsockname()[1]
+    seen, handler = [], scripted()
+    controller = Controller(handler, hostname=address, port=port, authenticator=_recording_authenticator(seen),
+                            auth_require_tls=False)
+    controller.start()
+    yield address, controller.port, seen, handler
+    controller.stop()
+
+
+def _message():
+    message = email.message.EmailMessage()
+    message["From"], message["To"], message["Subject"] = "kpi@transport.example", OPS, "KPIs"
+    message.set_content("numbers")
+    return message
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_auth_over_an_unencrypted_connection_is_refused_before_the_password_is_sent(clear_text_server):
+    address, port, seen, handler = clear_text_server
+    transport = day14_SmtpTransport(address, port, "none", "reports", "s3cret-password", timeout=5)
+    with pytest.raises(day14_PermanentError, match="DAY14_SMTP_ALLOW_PLAINTEXT_AUTH"):
+        transport.send(_message(), (OPS,))
+    assert seen == [] and not handler.messages
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_auth_in_clear_is_allowed_when_the_setting_says_so(clear_text_server):
+    address, port, seen, handler = clear_text_server
+    transport = day14_SmtpTransport(address, port, "none", "reports", "pw", timeout=5, allow_plaintext_auth=True)
+    assert transport.send(_message(), (OPS,)).accepted == (OPS,)
+    assert seen and len(handler.messages) == 1
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_auth_in_clear_on_loopback_is_allowed_for_the_embedded_sink(smtp_server, scripted):
+    seen, handler = [], scripted()
+    port = smtp_server(handler, authenticator=_recording_authenticator(seen), auth_require_tls=False)
+    assert day14_SmtpTransport("127.0.0.1", port, "none", "u", "p", timeout=5).send(_message(), (OPS,)).accepted
+    assert seen
+
+
+def test_plaintext_auth_to_a_remote_host_is_a_configuration_error_at_start_up():
+    with pytest.raises(day14_ConfigError, match=r"^DAY14_SMTP_ALLOW_PLAINTEXT_AUTH: "):
+        day14_load_settings(env_file=None, smtp_host="smtp.example.com", smtp_security="none", smtp_user="u")
+    assert day14_load_settings(env_file=None, smtp_host="smtp.example.com", smtp_security="none",
+                               smtp_user="u", smtp_allow_plaintext_auth=True).smtp_allow_plaintext_auth
+    assert day14_load_settings(env_file=None, smtp_host="127.0.0.1", smtp_security="none", smtp_user="u")
+
+
+# --- Bcc never in a written copy -----------------------------------------------------------------------
+
+def test_no_written_copy_carries_the_bcc_list(run, tmp_path):
+    settings = day14_load_settings(env_file=None, data_dir=run.settings.data_dir, retry_backoff_seconds=0,
+                                   recipients=OPS, escalation_recipients=(), bcc="archive@transport.example")
+    preview = run(settings=settings, preview_dir=tmp_path / "preview")
+    html, eml = preview.files
+    for path in (html, eml):
+        assert b"archive@transport.example" not in path.read_bytes() and b"Bcc" not in path.read_bytes()
+    run(settings=settings)
+    (rcpts, raw), = run.handler.messages
+    assert "archive@transport.example" in rcpts  # delivered to the hidden copy ...
+    assert b"archive@transport.example" not in raw and b"Bcc" not in raw  # ... without showing it
