@@ -130,7 +130,7 @@ class day14_SmtpTransport:
         accepted, refused, deferred = [], {}, {}
         for rcpt in envelope:
             code, reply = client.rcpt(rcpt)
-            if code in (250, 251):
+            if 200 <= code < 300:
                 accepted.append(rcpt)
             elif 400 <= code < 500:
                 deferred[rcpt] = _reply_text(code, reply)
@@ -157,7 +157,7 @@ class day14_SmtpTransport:
             if before_data:
                 before_data(accepted)
             code, reply = client.data(_wire_bytes(message))  # raises only when DATA itself is refused
-            if code != 250:
+            if not 200 <= code < 300:  # any 2xx: the server took responsibility for the message
                 raise smtplib.SMTPDataError(code, reply)
         except day14_DeliveryError:
             self._close(client)

@@ -119,7 +119,7 @@ class day14_ScriptedHandler:
             return "421 closing"
         if reply.endswith("|drop"):
             reply, self.drop_next = reply.removesuffix("|drop"), True
-        if reply.startswith("250"):
+        if reply.startswith("2"):
             self.messages.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
         return reply
 

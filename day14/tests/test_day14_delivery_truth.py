@@ -230,3 +230,116 @@ def test_no_written_copy_carries_the_bcc_list(run, tmp_path):
     (rcpts, raw), = run.handler.messages
     assert "archive@transport.example" in rcpts  # delivered to the hidden copy ...
     assert b"archive@transport.example" not in raw and b"Bcc" not in raw  # ... without showing it
+
+
+# --- a hostile world: odd replies, old ledgers, kill -9, two runs at once --------------------------------
+
+def test_any_2xx_final_reply_to_data_means_accepted(run):
+    run.handler.data_replies.append("251 2.0.0 accepted, will forward")
+    outcome = run()
+    assert outcome.status == "sent" and len(run.handler.messages) == 1
+    assert run.ledger.row(run.key)["server_reply"].startswith("251")
+
+
+def test_a_ledger_written_by_the_previous_version_is_migrated_in_place(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("""CREATE TABLE day14_sends (report TEXT NOT NULL, report_date TEXT NOT NULL,
+            recipients TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN ('claimed', 'sent', 'failed')),
+            message_id TEXT NOT NULL, claimed_at TEXT NOT NULL, finished_at TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+            sends INTEGER NOT NULL DEFAULT 0, server_reply TEXT, accepted TEXT, refused TEXT, error TEXT,
+            PRIMARY KEY (report, report_date, recipients))""")
+        db.execute("INSERT INTO day14_sends VALUES ('transport-kpi', '2026-11-21', 'a@x.example', 'sent', '<m>',"
+                   " '2026-11-21T20:00:00+00:00', NULL, 1, 1, '250 OK', '[]', '{}', NULL)")
+    ledger = day14_SendLedger(path)
+    key = day14_LedgerKey("transport-kpi", "2026-11-21", "a@x.example")
+    assert ledger.row(key)["status"] == "sent" and ledger.row(key)["note"] is None
+    other = day14_LedgerKey("transport-kpi", "2026-11-22", "a@x.example")
+    assert ledger.claim(other, "<m2>", now=NOW, stale_after=__import__("datetime").timedelta(minutes=30)).outcome == "claimed"
+    ledger.finish(other, "partial", now=NOW, attempts=2, server_reply=None, error="a@x.example: 450")
+    assert ledger.row(other)["status"] == "partial"
+    ledger.close()
+    day14_SendLedger(path).close()  # opening a migrated ledger again changes nothing
+
+
+def _orchestrator_env(tmp_path, port, ops_dir):
+    import os
+
+    return {**os.environ, "DAY14_SMTP_HOST": "127.0.0.1", "DAY14_SMTP_PORT": str(port), "DAY14_SMTP_SECURITY": "none",
+            "DAY14_DATA_DIR": str(ops_dir), "DAY14_LEDGER_PATH": str(tmp_path / "ledger.sqlite"),
+            "DAY14_LOG_PATH": str(tmp_path / "run.log"), "DAY14_RETRY_BACKOFF_SECONDS": "0",
+            "DAY14_RECIPIENTS": f"{OPS},{BOARD}", "DAY14_ESCALATION_RECIPIENTS": OPS}  # (empty means the default)
+
+
+def _slow_server(scripted, smtp_server, seconds):
+    import asyncio
+    import threading
+
+    in_data = threading.Event()
+
+    class Slow(scripted):
+        started = 0  # DATA conversations begun, whether or not the client lived to see the reply
+
+        async def handle_DATA(self, server, session, envelope):
+            Slow.started += 1
+            in_data.set()
+            await asyncio.sleep(seconds)
+            return await super().handle_DATA(server, session, envelope)
+
+    handler = Slow()
+    return handler, smtp_server(handler), in_data
+
+
+def test_kill_9_during_data_is_recorded_as_ambiguous_and_not_sent_again(tmp_path, ops_dir, smtp_server, scripted):
+    import signal
+    import subprocess
+    import sys
+    from datetime import timedelta
+    from pathlib import Path
+
+    handler, port, in_data = _slow_server(scripted, smtp_server, 2)
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, str(root / "day14/day14_ORCHESTRATOR_email_reports.py"), "--date",
+                             DAY.isoformat()], cwd=root, env=_orchestrator_env(tmp_path, port, ops_dir),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert in_data.wait(120), "the run never reached DATA"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        proc.kill()
+    ledger = day14_SendLedger(tmp_path / "ledger.sqlite")
+    settings = day14_load_settings(env_file=None, data_dir=ops_dir, recipients=f"{OPS},{BOARD}",
+                                   escalation_recipients=OPS)
+    transport = day14_SmtpTransport("127.0.0.1", port, "none", timeout=5)
+    later = NOW.replace(year=2030)  # the killed run's claim is long stale
+    outcome = day14_run_report(settings, transport, ledger, report_date=DAY, now=lambda: later)
+    assert outcome.status == "sent" and set(outcome.ambiguous) == {OPS, BOARD}
+    assert "uncertain" in outcome.summary()
+    key = day14_LedgerKey("transport-kpi", DAY.isoformat(), ",".join(sorted((OPS, BOARD))))
+    assert {row["status"] for row in ledger.recipients(key).values()} == {"ambiguous"}
+    assert handler.started == 1, "a recipient who may have the message must not get it again"
+    forced = day14_run_report(settings, transport, ledger, report_date=DAY, now=lambda: later + timedelta(hours=1),
+                              force=True)
+    assert forced.status == "sent" and handler.started == 2
+    ledger.close()
+
+
+def test_two_runs_of_the_same_day_at_once_send_one_copy(tmp_path, ops_dir, smtp_server, scripted):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    handler, port, _ = _slow_server(scripted, smtp_server, 3)
+    root = Path(__file__).resolve().parents[2]
+    command = [sys.executable, str(root / "day14/day14_ORCHESTRATOR_email_reports.py"), "--date", DAY.isoformat()]
+    env = _orchestrator_env(tmp_path, port, ops_dir)
+    procs = [subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True) for _ in range(2)]
+    outputs = [proc.communicate(timeout=180)[0] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], outputs
+    assert len(handler.messages) == 1
+    assert sum("sent 'Transport KPIs" in out for out in outputs) == 1
+    assert sum(("right now" in out) or ("already sent" in out) for out in outputs) == 1
