@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import os
+import re
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
@@ -22,6 +23,8 @@ DAY14_DIR = Path(__file__).resolve().parent
 DAY14_ENV_FILE = DAY14_DIR.parent / "config" / ".env"
 DAY14_PREFIX = "DAY14_"
 
+# a bare address: no spaces, line breaks, brackets, quotes or separators that could smuggle in a header or a recipient
+DAY14_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"\\]+@[^@\s<>()\[\],;:\"\\]+")
 day14_AddressList = Annotated[tuple[str, ...], NoDecode]  # comma-separated in .env, not JSON
 
 
@@ -65,10 +68,17 @@ class day14_Settings(BaseSettings):
     def _split_addresses(cls, value):
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]
-        bad = [address for address in value if "@" not in address]
+        bad = [address for address in value if not DAY14_ADDRESS.fullmatch(address)]
         if bad:
-            raise ValueError(f"expected comma-separated e-mail addresses, got {', '.join(bad)}")
+            raise ValueError(f"expected comma-separated e-mail addresses, got {', '.join(a if a.isprintable() else repr(a) for a in bad)}")
         return tuple(value)
+
+    @field_validator("sender_email", "reply_to")
+    @classmethod
+    def _one_address(cls, value):
+        if value is not None and not DAY14_ADDRESS.fullmatch(value):
+            raise ValueError(f"expected one e-mail address (name@domain), got {value!r}")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -113,6 +123,13 @@ def day14_check_combinations(settings: day14_Settings) -> None:
     if settings.transport == "sendgrid" and settings.sendgrid_api_key is None:
         raise day14_ConfigError("DAY14_SENDGRID_API_KEY: required when DAY14_TRANSPORT=sendgrid (a key with Mail Send "
                                 "permission)")
+    waits = sum(settings.retry_backoff_seconds * 2 ** n for n in range(settings.max_send_attempts - 1))
+    worst_case = waits + settings.max_send_attempts * 2 * settings.smtp_timeout_seconds  # connect + a stalled reply
+    if worst_case >= settings.claim_timeout_minutes * 60:
+        raise day14_ConfigError(f"DAY14_CLAIM_TIMEOUT_MINUTES: {settings.claim_timeout_minutes} min is shorter than a "
+                                f"run may take with these retries ({worst_case / 60:.0f} min); a second run would take "
+                                "over a live send and duplicate it: raise it or lower DAY14_MAX_SEND_ATTEMPTS / "
+                                "DAY14_RETRY_BACKOFF_SECONDS")
     if (settings.transport == "smtp" and settings.smtp_host and settings.smtp_user and settings.smtp_security == "none"
             and not settings.smtp_allow_plaintext_auth and not _loopback_name(settings.smtp_host)):
         raise day14_ConfigError("DAY14_SMTP_ALLOW_PLAINTEXT_AUTH: DAY14_SMTP_SECURITY=none with DAY14_SMTP_USER would "

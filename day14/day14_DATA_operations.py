@@ -332,6 +332,7 @@ class day14_Operations:
         self.trips = self._trips(gtfs, self.data_dir / "gtfs",
                                  {c["service_id"] for c in self.calendar + self.calendar_dates})
         self.patronage = _read_csv(self.data_dir / "patronage_daily.csv", {"date", "mode", "boardings"})
+        _unique(self.data_dir / "patronage_daily.csv", self.patronage, "date", "mode")
         self.incidents = _read_csv(self.data_dir / "incidents.csv", {"service_date", "mode", "category"})
         self._outcomes = lru_cache(maxsize=64)(self._outcomes_uncached)
 
@@ -360,6 +361,11 @@ class day14_Operations:
             times = sorted(stops.get(row["trip_id"], []), key=lambda s: int(s["stop_sequence"]))
             if not times:
                 continue  # a trip with no stop times cannot run; GTFS validators flag it upstream
+            for before, after in zip(times, times[1:]):
+                if _distance(after["shape_dist_traveled"]) < _distance(before["shape_dist_traveled"]):
+                    raise day14_DataError(f"{_record(stops_path, after[DAY14_LINE], after)}: shape_dist_traveled "
+                                          f"{after['shape_dist_traveled']!r} must not decrease along the trip "
+                                          f"(stop_sequence {before['stop_sequence']} has {before['shape_dist_traveled']})")
             if not times[-1]["arrival_time"].strip():
                 raise day14_DataError(f"{_record(stops_path, times[-1][DAY14_LINE], times[-1])}: arrival_time is empty "
                                       "at the trip's last stop (must be set: punctuality is measured there)")

@@ -63,9 +63,14 @@ class day14_Transport(Protocol):
              before_data: Callable[[tuple[str, ...]], None] | None = None) -> day14_SendResult: ...
 
 
+DAY14_MAX_REPLY_CHARS = 500  # a server's reply is evidence, not a payload: enough for any queue id
+
+
 def _reply_text(code: int, reply: bytes | str) -> str:
+    """The server's reply on one line (a multi-line reply joined with ' / '), cut to a sane length."""
     text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
-    return f"{code} {text}".strip()
+    text = " / ".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
+    return f"{code} {text}".strip()[:DAY14_MAX_REPLY_CHARS]
 
 
 def day14_without_bcc(message: EmailMessage) -> EmailMessage:
@@ -140,7 +145,7 @@ class day14_SmtpTransport:
 
     def send(self, message: EmailMessage, envelope: tuple[str, ...],
              before_data: Callable[[tuple[str, ...]], None] | None = None) -> day14_SendResult:
-        client = None
+        client, in_data = None, False
         try:
             client = self._connect()
             self._login(client)
@@ -156,6 +161,7 @@ class day14_SmtpTransport:
                 raise error(f"all recipients refused: {replies}", refused=refused, deferred=deferred)
             if before_data:
                 before_data(accepted)
+            in_data = True
             code, reply = client.data(_wire_bytes(message))  # raises only when DATA itself is refused
             if not 200 <= code < 300:  # any 2xx: the server took responsibility for the message
                 raise smtplib.SMTPDataError(code, reply)
@@ -164,7 +170,12 @@ class day14_SmtpTransport:
             raise
         except Exception as exc:
             self._close(client)
-            raise self._sorted(exc) from None
+            error = self._sorted(exc)
+            if in_data and isinstance(error, day14_TransientError) and "connection lost" in str(error):
+                # RFC 5321: without DATA's reply the server has not taken the message, so it is sent again;
+                # it may have arrived all the same, and the same Message-ID lets the receiver drop the copy
+                error = day14_TransientError(f"{error} before DATA's reply (the message may have arrived)")
+            raise error from None
         after = self._quit(client)
         return day14_SendResult(accepted=accepted, refused=refused, deferred=deferred,
                                 server_reply=_reply_text(code, reply), after_acceptance=after)

@@ -343,3 +343,39 @@ def test_two_runs_of_the_same_day_at_once_send_one_copy(tmp_path, ops_dir, smtp_
     assert len(handler.messages) == 1
     assert sum("sent 'Transport KPIs" in out for out in outputs) == 1
     assert sum(("right now" in out) or ("already sent" in out) for out in outputs) == 1
+
+
+def test_a_multi_line_or_forged_reply_cannot_split_the_log_or_the_ledger(run, caplog):
+    run.handler.data_replies.append("250-2.0.0 Ok\r\n250 level=ERROR msg=forged queued as Q1")  # a multi-line reply
+    outcome = run()
+    reply = run.ledger.row(run.key)["server_reply"]
+    assert outcome.status == "sent" and "\n" not in reply and "\r" not in reply and "queued as Q1" in reply
+    from day14_LOG_setup import day14_KeyValueFormatter
+
+    formatter = day14_KeyValueFormatter(with_tracebacks=False)
+    assert all("\n" not in formatter.format(record) for record in caplog.records)
+
+
+def test_a_connection_lost_while_waiting_for_data_reply_says_the_message_may_have_arrived(run, caplog):
+    run.handler.data_replies.extend(["disconnect"])
+    outcome = run()
+    assert outcome.status == "sent" and outcome.attempts == 2
+    assert any("may have arrived" in str(getattr(r, "reply", "")) for r in caplog.records)
+    people = run.ledger.recipients(run.key)
+    assert all(row["attempts"] == 2 for row in people.values())
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("sender_email", "kpi@transport.example\r\nBcc: everyone@evil.example"),
+    ("reply_to", "team@transport.example\nX-Injected: 1"),
+    ("recipients", "ops@transport.example>, <evil@x.example"),
+    ("cc", "a b@transport.example"),
+])
+def test_an_address_with_line_breaks_or_brackets_is_rejected_at_start_up(field, value):
+    with pytest.raises(day14_ConfigError, match=rf"^DAY14_{field.upper()}: "):
+        day14_load_settings(env_file=None, **{field: value})
+
+
+def test_retries_that_could_outlast_the_claim_timeout_are_rejected_at_start_up():
+    with pytest.raises(day14_ConfigError, match=r"^DAY14_CLAIM_TIMEOUT_MINUTES: "):
+        day14_load_settings(env_file=None, max_send_attempts=10, retry_backoff_seconds=300)

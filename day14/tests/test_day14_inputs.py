@@ -122,3 +122,17 @@ def test_sendgrid_without_an_api_key_is_a_configuration_error_at_start_up(tmp_pa
     assert len(lines) == 1 and "DAY14_TRANSPORT=sendgrid" in lines[0]
     assert "Traceback" not in proc.stderr + proc.stdout
     assert not (tmp_path / "ledger.sqlite").exists()  # stopped at start-up, before any work
+
+
+def test_a_distance_that_goes_backwards_along_a_trip_is_exit_3(run, network):
+    root = network(trips={"t1": "train"})
+    path = root / "gtfs/stop_times.txt"
+    path.write_text(path.read_text().replace("s2,2,5", "s2,2,50"))
+    outcome = run(root)
+    assert outcome.exit_code == 3 and "shape_dist_traveled" in outcome.error and "decrease" in outcome.error
+
+
+def test_the_same_day_and_mode_twice_in_patronage_is_exit_3(run, network):
+    root = network(trips={"t1": "train"}, patronage=[[DAY.isoformat(), "train", 5], [DAY.isoformat(), "train", 5]])
+    outcome = run(root)
+    assert outcome.exit_code == 3 and "patronage_daily.csv" in outcome.error and "twice" in outcome.error
