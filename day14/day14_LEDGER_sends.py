@@ -1,9 +1,10 @@
-"""The send ledger: one SQLite row per (report, date, recipients), claimed before sending, plus one row
-per recipient with what happened to it.
+"""The send ledger: one SQLite row per (report, date), claimed before sending, plus one row per
+recipient with what happened to it.
 
 Claim, send, then finish as sent, partial (some recipients still owed) or failed. A re-run finds the
-row: sent means nothing to do unless forced; partial or failed means send to the recipients still owed
-(never to one already delivered). A claim left by a crashed run is taken over once it is older than the
+row and sends only to the recipients of its envelope still owed the message: nobody when all were
+served ("already sent"), a newcomer to the list, one deferred last time; never one already delivered,
+unless forced. A claim left by a crashed run is taken over once it is older than the
 claim timeout, and a fresh claim (another run sending right now) is never taken over, not even with --force.
 
 Recipient states: delivered (DATA accepted), refused (5xx at RCPT: not owed), deferred (4xx at RCPT or
@@ -53,11 +54,14 @@ DAY14_OLD_COLUMNS = ("report, report_date, recipients, status, message_id, claim
 DAY14_NOT_OWED = ("delivered", "refused", "ambiguous")
 
 
+DAY14_ANY_RECIPIENTS = "*"  # rows keyed per day: who is owed is the per-recipient table's business
+
+
 @dataclass(frozen=True)
 class day14_LedgerKey:
     report: str
     report_date: str
-    recipients: str
+    recipients: str = DAY14_ANY_RECIPIENTS  # earlier versions keyed by the sorted envelope
 
     @property
     def params(self) -> tuple[str, str, str]:
@@ -111,25 +115,28 @@ class day14_SendLedger:
         return tuple(a for a in envelope if a not in done)
 
     def claim(self, key: day14_LedgerKey, message_id: str, *, now: datetime, stale_after: timedelta,
-              force: bool = False) -> day14_Claim:
+              force: bool = False, envelope: tuple[str, ...] = ()) -> day14_Claim:
+        """Claim the day's send for this envelope; 'already_sent' when nobody in it is owed the message."""
         self.db.execute("BEGIN IMMEDIATE")  # one writer decides; a parallel run waits, then sees our row
         try:
-            claim = self._claim(key, message_id, now=now, stale_after=stale_after, force=force)
+            claim = self._claim(key, message_id, now=now, stale_after=stale_after, force=force, envelope=envelope)
             self.db.execute("COMMIT")
             return claim
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
 
-    def _claim(self, key, message_id, *, now, stale_after, force) -> day14_Claim:
+    def _claim(self, key, message_id, *, now, stale_after, force, envelope) -> day14_Claim:
         existing = self.row(key)
         if existing is None:
             self.db.execute("INSERT INTO day14_sends (report, report_date, recipients, status, message_id, claimed_at)"
                             " VALUES (?, ?, ?, 'claimed', ?, ?)", (*key.params, message_id, now.isoformat()))
             return day14_Claim("claimed")
         fresh_claim = existing["status"] == "claimed" and datetime.fromisoformat(existing["claimed_at"]) > now - stale_after
-        if fresh_claim or (existing["status"] == "sent" and not force):
-            return day14_Claim("in_progress" if fresh_claim else "already_sent")
+        if fresh_claim:
+            return day14_Claim("in_progress")
+        if existing["status"] == "sent" and not force and not self.owed(key, envelope):
+            return day14_Claim("already_sent")
         ambiguous = ()
         if existing["status"] == "claimed":  # a crashed run: whoever it was in DATA with may have the message
             ambiguous = tuple(a for a, row in self.recipients(key).items() if row["status"] == "sending")

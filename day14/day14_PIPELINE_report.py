@@ -43,6 +43,8 @@ class day14_RunOutcome:
     owed: tuple[str, ...] = ()  # still owed the message: the next run sends to these only
     ambiguous: tuple[str, ...] = ()  # an earlier run died during DATA to these: not re-sent unless forced
     attempts: int = 0
+    delivered: int = 0  # recipients this run delivered to
+    earlier: int = 0  # recipients an earlier run of the day had already delivered to
     missed: tuple[str, ...] = ()
     no_data: tuple[str, ...] = ()
     kpis: int = 0
@@ -62,15 +64,15 @@ class day14_RunOutcome:
         degraded = self.degraded and self.status in ("sent", "preview")
         return DAY14_EXIT_DEGRADED if degraded else DAY14_EXIT_CODES[self.status]
 
-    def _delivered(self) -> int:
-        return len(self.recipients) - len(self.refused) - len(self.owed) - len(self.ambiguous)
+    def _delivered(self) -> str:
+        return f"{self.delivered} recipient(s)" + (f" ({self.earlier} had it already)" if self.earlier else "")
 
     def summary(self) -> str:
         text = {
-            "sent": f"sent '{self.subject}' to {self._delivered()} recipient(s)",
-            "partial": f"sent '{self.subject}' to {self._delivered()} recipient(s); {len(self.owed)} still owed "
+            "sent": f"sent '{self.subject}' to {self._delivered()}",
+            "partial": f"sent '{self.subject}' to {self._delivered()}; {len(self.owed)} still owed "
                        f"({', '.join(self.owed)}): the next run sends to them only",
-            "already_sent": "already sent for this date and recipients (use --force to send again)",
+            "already_sent": "already sent for this date to everyone on the list (use --force to send again)",
             "in_progress": "another run is sending this report right now",
             "preview": f"preview of '{self.subject}' written, nothing sent",
             "failed": f"delivery failed: {self.error}", "bad_input": f"input unusable: {self.error}",
@@ -148,8 +150,8 @@ def day14_run_report(settings, transport: day14_Transport | None, ledger: day14_
         files = day14_write_preview(message, Path(preview_dir), report_date)
         return day14_RunOutcome(status="preview", files=files, duration_s=time.monotonic() - started, **base)
 
-    key = day14_LedgerKey(DAY14_REPORT_NAME, report_date.isoformat(), recipients.key)
-    claim = ledger.claim(key, message["Message-ID"], now=now(), force=force,
+    key = day14_LedgerKey(DAY14_REPORT_NAME, report_date.isoformat())
+    claim = ledger.claim(key, message["Message-ID"], now=now(), force=force, envelope=recipients.envelope,
                          stale_after=timedelta(minutes=settings.claim_timeout_minutes))
     if claim.outcome != "claimed":
         DAY14_LOG.info("nothing to send", extra={**log, "outcome": claim.outcome})
@@ -160,6 +162,8 @@ def day14_run_report(settings, transport: day14_Transport | None, ledger: day14_
         DAY14_LOG.warning("an earlier run died during DATA; not sent again to those recipients (--force does)",
                           extra={**log, "ambiguous": ",".join(claim.ambiguous)})
     owed = ledger.owed(key, recipients.envelope)
+    base["earlier"] = sum(row["status"] == "delivered" for a, row in ledger.recipients(key).items()
+                          if a in recipients.envelope and a not in owed)
     delivery = day14_deliver(transport, ledger, key, message, owed, settings=settings, now=now, sleep=sleep)
     return day14_finish(ledger, key, delivery, claim, transport.name, log=log, base=base, now=now, started=started)
 
@@ -218,6 +222,7 @@ def day14_finish(ledger, key, delivery, claim, transport_name, *, log, base, now
                          "owed": len(owed), "attempts": attempts, "message_id": base["message_id"],
                          "server_reply": reply or "", "note": note, "duration_s": duration})
     return day14_RunOutcome(status=status, refused=refused, owed=owed, ambiguous=ambiguous, attempts=attempts,
+                            delivered=len(delivery.delivered) if delivery else 0,
                             note=note, error=error, duration_s=duration, **base)
 
 

@@ -46,7 +46,7 @@ def run(tmp_path, ops_dir, smtp_server, scripted):
                                 report_date=DAY, now=lambda: NOW, sleep=lambda s: None, **options)
 
     go.handler, go.ledger, go.settings = handler, ledger, settings
-    go.key = day14_LedgerKey("transport-kpi", DAY.isoformat(), ",".join(sorted((OPS, BOARD))))
+    go.key = day14_LedgerKey("transport-kpi", DAY.isoformat())
     yield go
     ledger.close()
 
@@ -318,7 +318,7 @@ def test_kill_9_during_data_is_recorded_as_ambiguous_and_not_sent_again(tmp_path
     outcome = day14_run_report(settings, transport, ledger, report_date=DAY, now=lambda: later)
     assert outcome.status == "sent" and set(outcome.ambiguous) == {OPS, BOARD}
     assert "uncertain" in outcome.summary()
-    key = day14_LedgerKey("transport-kpi", DAY.isoformat(), ",".join(sorted((OPS, BOARD))))
+    key = day14_LedgerKey("transport-kpi", DAY.isoformat())
     assert {row["status"] for row in ledger.recipients(key).values()} == {"ambiguous"}
     assert handler.started == 1, "a recipient who may have the message must not get it again"
     forced = day14_run_report(settings, transport, ledger, report_date=DAY, now=lambda: later + timedelta(hours=1),
@@ -379,3 +379,16 @@ def test_an_address_with_line_breaks_or_brackets_is_rejected_at_start_up(field, 
 def test_retries_that_could_outlast_the_claim_timeout_are_rejected_at_start_up():
     with pytest.raises(day14_ConfigError, match=r"^DAY14_CLAIM_TIMEOUT_MINUTES: "):
         day14_load_settings(env_file=None, max_send_attempts=10, retry_backoff_seconds=300)
+
+
+def test_a_changed_recipient_list_the_same_day_sends_only_to_the_newcomers(run):
+    run()
+    archive = "archive@transport.example"
+    settings = day14_load_settings(env_file=None, data_dir=run.settings.data_dir, retry_backoff_seconds=0,
+                                   recipients=f"{OPS},{BOARD},{archive}", escalation_recipients=())
+    grown = run(settings=settings)
+    assert grown.status == "sent"
+    assert [rcpts for rcpts, _ in run.handler.messages] == [[OPS, BOARD], [archive]]  # nobody gets a second copy
+    shrunk = day14_load_settings(env_file=None, data_dir=run.settings.data_dir, recipients=OPS,
+                                 escalation_recipients=())
+    assert run(settings=shrunk).status == "already_sent" and len(run.handler.messages) == 2
