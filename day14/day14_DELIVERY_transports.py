@@ -56,6 +56,10 @@ class day14_PermanentError(day14_DeliveryError):
     pass
 
 
+class day14_AmbiguousError(day14_DeliveryError):
+    """The request went out and no answer came back: it may have been accepted. Never retried."""
+
+
 class day14_Transport(Protocol):
     name: str
 
@@ -223,14 +227,16 @@ class day14_SendGridTransport:
     def __init__(self, api_key: str, url: str = DAY14_SENDGRID_URL, timeout: float = 30.0):
         self.api_key, self.url, self.timeout = api_key, url, timeout
 
-    def payload(self, message: EmailMessage) -> dict:
+    def payload(self, message: EmailMessage, envelope: tuple[str, ...] | None = None) -> dict:
+        """The v3 body; only the envelope's recipients (those still owed) are addressed."""
         def addresses(header: str) -> list[dict]:
-            return [{"email": a.strip()} for a in (message.get(header) or "").split(",") if a.strip()]
+            found = [a.strip() for a in (message.get(header) or "").split(",") if a.strip()]
+            return [{"email": a} for a in found if envelope is None or a in envelope]
 
-        personalization = {"to": addresses("To")}
-        for header in ("Cc", "Bcc"):
-            if message.get(header):
-                personalization[header.lower()] = addresses(header)
+        personalization = {header.lower(): addresses(header) for header in ("To", "Cc", "Bcc")}
+        personalization = {field: people for field, people in personalization.items() if people}
+        if "to" not in personalization:  # SendGrid needs a To: an owed Cc or Bcc is addressed directly
+            personalization["to"] = personalization.pop("cc", []) or personalization.pop("bcc", [])
         body = {
             "personalizations": [personalization], "from": {"email": message["From"]},
             "subject": message["Subject"], "content": [], "attachments": [],
@@ -259,16 +265,31 @@ class day14_SendGridTransport:
         if before_data:
             before_data(envelope)
         try:
-            response = requests.post(self.url, json=self.payload(message), timeout=self.timeout,
+            response = requests.post(self.url, json=self.payload(message, envelope), timeout=self.timeout,
                                      headers={"Authorization": f"Bearer {self.api_key}"})
         except requests.RequestException as exc:
-            raise day14_TransientError(f"SendGrid unreachable: {exc}") from None
+            if self._never_sent(exc):
+                raise day14_TransientError(f"SendGrid unreachable: {exc}") from None
+            # SendGrid has no idempotency key and ignores Message-ID for duplicates: a second POST is a second e-mail
+            raise day14_AmbiguousError(f"SendGrid did not answer ({type(exc).__name__}): the message may have been "
+                                       "accepted; not sent again") from None
         reply = f"{response.status_code} {response.text.strip()[:500]}".strip()
         if response.status_code == 429 or response.status_code >= 500:
             raise day14_TransientError(reply)
         if response.status_code >= 400:
             raise day14_PermanentError(reply)
         return day14_SendResult(accepted=envelope, server_reply=reply)
+
+    @staticmethod
+    def _never_sent(exc) -> bool:
+        """True when the connection was never made, so SendGrid cannot have the request."""
+        import requests
+        from urllib3.exceptions import NewConnectionError
+
+        if isinstance(exc, requests.ConnectTimeout):
+            return True
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        return isinstance(reason, NewConnectionError) or isinstance(exc.__context__, NewConnectionError)
 
 
 @dataclass(frozen=True)
@@ -311,7 +332,7 @@ def day14_send_with_retries(transport: day14_Transport, message: EmailMessage, e
             refused.update(exc.refused)
             owed = tuple(a for a in owed if a not in exc.refused)
             deferred = {a: exc.deferred.get(a, str(exc)) for a in owed}
-            if isinstance(exc, day14_PermanentError) or attempt == attempts:
+            if isinstance(exc, (day14_PermanentError, day14_AmbiguousError)) or attempt == attempts:
                 break
             reason = str(exc)
         else:

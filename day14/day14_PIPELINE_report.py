@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from day14_CONFIG_settings import DAY14_DIR
 from day14_DATA_operations import day14_DataError, day14_Operations
 from day14_DELIVERY_transports import (
-    day14_DeliveryError, day14_send_with_retries, day14_Transport, day14_without_bcc,
+    day14_AmbiguousError, day14_Delivery, day14_DeliveryError, day14_send_with_retries, day14_Transport, day14_without_bcc,
 )
 from day14_KPI_definitions import day14_compute_kpis, day14_load_targets, day14_missing_inputs, day14_TargetsError
 from day14_LEDGER_sends import day14_LedgerKey, day14_SendLedger
@@ -174,7 +174,9 @@ def day14_deliver(transport, ledger, key, message, owed, *, settings, now, sleep
         ledger.set_recipients(key, {a: ("sending", "DATA under way") for a in accepted}, now=now())
 
     def on_attempt(sent_to, outcome):
-        if isinstance(outcome, day14_DeliveryError):
+        if isinstance(outcome, day14_AmbiguousError):
+            updates = {a: ("ambiguous", str(outcome)) for a in sent_to}
+        elif isinstance(outcome, day14_DeliveryError):
             updates = {a: ("deferred", outcome.deferred.get(a, str(outcome))) for a in sent_to}
             updates |= {a: ("refused", reply) for a, reply in outcome.refused.items()}
         else:
@@ -200,13 +202,17 @@ def day14_finish(ledger, key, delivery, claim, transport_name, *, log, base, now
     refused = {a: row["reply"] for a, row in people.items() if row["status"] == "refused"}
     ambiguous = tuple(a for a, row in people.items() if row["status"] == "ambiguous")
     duration = round(time.monotonic() - started, 3)
-    if isinstance(delivery, day14_DeliveryError):
+    if isinstance(delivery, day14_DeliveryError) and not isinstance(delivery, day14_AmbiguousError):
         status = "partial" if any(row["status"] == "delivered" for row in people.values()) else "failed"
         ledger.finish(key, status, now=now(), attempts=delivery.attempts, server_reply=None, error=str(delivery))
         DAY14_LOG.error("send failed", extra={**log, "transport": transport_name, "reply": str(delivery),
                                               "attempts": delivery.attempts, "owed": len(owed), "duration_s": duration})
         return day14_RunOutcome(status=status, error=str(delivery), attempts=delivery.attempts, refused=refused,
                                 owed=owed, ambiguous=ambiguous, duration_s=duration, **base)
+    if isinstance(delivery, day14_AmbiguousError):  # recorded per recipient; nothing owed, nothing re-sent
+        DAY14_LOG.warning("delivery ambiguous; not sent again", extra={**log, "reply": str(delivery)})
+        delivery = day14_Delivery(delivered={}, refused={}, deferred={}, attempts=delivery.attempts,
+                                  server_replies=(), after_acceptance=(str(delivery),))
     attempts = delivery.attempts if delivery else 0
     note = "; ".join(delivery.after_acceptance) if delivery else ""
     status = "partial" if owed else "sent"

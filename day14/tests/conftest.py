@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import csv
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -162,3 +164,32 @@ def smtp_server():
     yield start
     for controller in started:
         controller.stop()
+
+
+@pytest.fixture
+def sendgrid_stand_in():
+    """A real HTTP server answering like SendGrid from a script of status codes; records bodies."""
+    calls, script = [], []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            calls.append({"auth": self.headers["Authorization"],
+                          "body": json.loads(self.rfile.read(int(self.headers["Content-Length"])))})
+            status = script.pop(0) if script else 202
+            if status == "hang":  # takes the request, never answers in time
+                import time
+                time.sleep(2)
+                status = 202
+            payload = b"" if status == 202 else json.dumps({"errors": [{"message": f"status {status}"}]}).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/v3/mail/send", calls, script
+    server.shutdown()

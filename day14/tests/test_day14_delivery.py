@@ -1,9 +1,6 @@
 """Delivery against real SMTP servers on loopback (aiosmtpd) and a real HTTP stand-in for SendGrid."""
-import json
 import ssl
-import threading
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -130,31 +127,6 @@ def test_an_untrusted_certificate_is_a_permanent_tls_failure(smtp_server, script
         day14_SmtpTransport("127.0.0.1", port, "starttls", timeout=5).send(_message(), ENVELOPE)
 
 
-@pytest.fixture
-def sendgrid_stand_in():
-    """A real HTTP server answering like SendGrid from a script of status codes; records bodies."""
-    calls, script = [], []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            calls.append({"auth": self.headers["Authorization"],
-                          "body": json.loads(self.rfile.read(int(self.headers["Content-Length"])))})
-            status = script.pop(0) if script else 202
-            payload = b"" if status == 202 else json.dumps({"errors": [{"message": f"status {status}"}]}).encode()
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/v3/mail/send", calls, script
-    server.shutdown()
-
-
 def test_sendgrid_gets_the_same_parts_as_json(sendgrid_stand_in):
     url, calls, _ = sendgrid_stand_in
     result = day14_SendGridTransport("SG.fake-key", url).send(_message(), ENVELOPE)
@@ -175,3 +147,33 @@ def test_sendgrid_5xx_is_retried_and_4xx_is_permanent(sendgrid_stand_in):
     script.extend([400])
     with pytest.raises(day14_PermanentError, match="400"):
         day14_send_with_retries(day14_SendGridTransport("k", url), _message(), ENVELOPE, attempts=3, sleep=lambda s: None)
+
+
+def test_sendgrid_taking_the_request_without_answering_is_ambiguous_not_retried(sendgrid_stand_in):
+    from day14_DELIVERY_transports import day14_AmbiguousError
+
+    url, calls, script = sendgrid_stand_in
+    script.append("hang")
+    with pytest.raises(day14_AmbiguousError, match="may have been accepted"):
+        day14_send_with_retries(day14_SendGridTransport("SG.secret-key", url, timeout=0.5), _message(), ENVELOPE,
+                                attempts=3, sleep=lambda s: None)
+    assert len(calls) == 1  # SendGrid has no Message-ID dedupe: a second POST would be a second e-mail
+
+
+def test_sendgrid_sends_only_to_the_recipients_still_owed(sendgrid_stand_in):
+    url, calls, _ = sendgrid_stand_in
+    message = _message()
+    message["Cc"], message["Bcc"] = "cc@transport.example", "hidden@transport.example"
+    day14_SendGridTransport("k", url).send(message, ("board@transport.example", "hidden@transport.example"))
+    personalization = calls[0]["body"]["personalizations"][0]
+    assert [p["email"] for p in personalization["to"]] == ["board@transport.example"]
+    assert [p["email"] for p in personalization["bcc"]] == ["hidden@transport.example"]
+    assert "cc" not in personalization
+
+
+def test_sendgrid_unreachable_is_transient_because_nothing_went_out():
+    from day14_DELIVERY_transports import day14_free_port
+
+    with pytest.raises(day14_TransientError, match="SendGrid unreachable"):
+        day14_SendGridTransport("k", f"http://127.0.0.1:{day14_free_port()}/v3/mail/send", timeout=2).send(
+            _message(), ENVELOPE)

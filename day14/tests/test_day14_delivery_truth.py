@@ -392,3 +392,18 @@ def test_a_changed_recipient_list_the_same_day_sends_only_to_the_newcomers(run):
     shrunk = day14_load_settings(env_file=None, data_dir=run.settings.data_dir, recipients=OPS,
                                  escalation_recipients=())
     assert run(settings=shrunk).status == "already_sent" and len(run.handler.messages) == 2
+
+
+def test_an_ambiguous_sendgrid_post_is_recorded_and_not_sent_again(run, sendgrid_stand_in):
+    from day14_DELIVERY_transports import day14_SendGridTransport
+
+    url, calls, script = sendgrid_stand_in
+    script.append("hang")
+    transport = day14_SendGridTransport("SG.key", url, timeout=0.5)
+    outcome = day14_run_report(run.settings, transport, run.ledger, report_date=DAY, now=lambda: NOW,
+                               sleep=lambda s: None)
+    assert outcome.status == "sent" and set(outcome.ambiguous) == {OPS, BOARD} and outcome.attempts == 1
+    assert "may have been accepted" in outcome.summary() and "uncertain" in outcome.summary()
+    assert {row["status"] for row in run.ledger.recipients(run.key).values()} == {"ambiguous"}
+    again = day14_run_report(run.settings, transport, run.ledger, report_date=DAY, now=lambda: NOW)
+    assert again.status == "already_sent" and len(calls) == 1

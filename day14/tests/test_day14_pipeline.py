@@ -133,3 +133,15 @@ def test_orchestrator_preview_by_command_line(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith(f"{tmp_path}/day14_preview_20261122.eml")
     assert "nothing sent" in proc.stdout
+
+
+def test_orchestrator_crash_is_one_line_and_exit_1(tmp_path):
+    import os
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the preview folder should be")
+    proc = _orchestrator("--preview", str(blocker), "--date", "2026-11-22",
+                         env={**os.environ, "DAY14_LOG_PATH": str(tmp_path / "run.log")})
+    assert proc.returncode == 1
+    assert "run crashed" in proc.stderr and "Traceback" not in proc.stderr
+    assert "Traceback" in (tmp_path / "run.log").read_text()  # the detail is kept for whoever debugs it
