@@ -80,8 +80,8 @@ class day14_RunOutcome:
         if self.refused and self.status in ("sent", "partial"):
             text += f", {len(self.refused)} refused"
         if self.ambiguous:
-            text += (f"; delivery to {', '.join(self.ambiguous)} uncertain (an earlier run died during DATA;"
-                     " not sent again, --force does)")
+            text += (f"; delivery to {', '.join(self.ambiguous)} uncertain (it may have arrived: not sent again,"
+                     " --force does)")
         if self.note:
             text += f"; {self.note}"
         if self.degraded:
@@ -165,7 +165,7 @@ def day14_run_report(settings, transport: day14_Transport | None, ledger: day14_
     base["earlier"] = sum(row["status"] == "delivered" for a, row in ledger.recipients(key).items()
                           if a in recipients.envelope and a not in owed)
     delivery = day14_deliver(transport, ledger, key, message, owed, settings=settings, now=now, sleep=sleep)
-    return day14_finish(ledger, key, delivery, claim, transport.name, log=log, base=base, now=now, started=started)
+    return day14_finish(ledger, key, delivery, transport.name, log=log, base=base, now=now, started=started)
 
 
 def day14_deliver(transport, ledger, key, message, owed, *, settings, now, sleep):
@@ -195,7 +195,7 @@ def day14_deliver(transport, ledger, key, message, owed, *, settings, now, sleep
         return exc
 
 
-def day14_finish(ledger, key, delivery, claim, transport_name, *, log, base, now, started) -> day14_RunOutcome:
+def day14_finish(ledger, key, delivery, transport_name, *, log, base, now, started) -> day14_RunOutcome:
     """Close the claim truthfully and say what happened: sent, partial (some still owed) or failed."""
     people = ledger.recipients(key)
     owed = ledger.owed(key, base["recipients"])

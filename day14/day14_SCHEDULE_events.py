@@ -28,9 +28,13 @@ def day14_log_job_events(scheduler) -> None:
 def day14_stop_on_signals(scheduler, signals=(signal.SIGTERM, signal.SIGINT)) -> threading.Event:
     """Make SIGTERM and Ctrl-C stop the scheduler after the running job (APScheduler 3 installs no handler).
 
-    The handler only starts a thread: shutdown(wait=True) blocks until the job has finished, and a
-    signal handler must not block the main loop it interrupted. A second signal changes nothing.
+    The handlers are installed when the scheduler has started (before that a signal simply ends the
+    process: no job can be running), so a shutdown always finds it running. A handler only starts a
+    thread: shutdown(wait=True) blocks until the job has finished, and a signal handler must not block
+    the main loop it interrupted. A second signal changes nothing.
     """
+    from apscheduler.events import EVENT_SCHEDULER_STARTED
+
     stopping = threading.Event()
 
     def shut_down(name: str) -> None:
@@ -43,6 +47,11 @@ def day14_stop_on_signals(scheduler, signals=(signal.SIGTERM, signal.SIGINT)) ->
             stopping.set()
             threading.Thread(target=shut_down, args=(signal.Signals(signum).name,), name="day14-stop").start()
 
-    for number in signals:
-        signal.signal(number, on_signal)
+    def on_start(_event) -> None:  # runs in the main thread, inside scheduler.start()
+        for number in signals:
+            signal.signal(number, on_signal)
+        DAY14_LOG.info("scheduler started; SIGTERM or Ctrl-C stops it after the running job",
+                       extra={"jobs": len(scheduler.get_jobs())})
+
+    scheduler.add_listener(on_start, EVENT_SCHEDULER_STARTED)
     return stopping

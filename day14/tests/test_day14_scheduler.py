@@ -96,3 +96,27 @@ def test_sigterm_stops_the_scheduler_after_the_running_job(tmp_path, smtp_server
     with sqlite3.connect(tmp_path / "ledger.sqlite") as db:
         assert db.execute("select status from day14_sends").fetchall() == [("sent",)]
     assert "stop requested" in stderr and "scheduler stopped" in stderr and "Traceback" not in stderr
+
+
+def test_sigterm_stops_an_idle_scheduler_at_once(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time as clock
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "DAY14_LOG_PATH": str(tmp_path / "run.log"), "DAY14_LEDGER_PATH": str(tmp_path / "l.sqlite")}
+    proc = subprocess.Popen([sys.executable, str(root / "day14/day14_SCHEDULER_daily.py")], cwd=root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        log, deadline = tmp_path / "run.log", clock.monotonic() + 60
+        while clock.monotonic() < deadline and not (log.exists() and "scheduler started" in log.read_text()):
+            clock.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "scheduler stopped" in stderr and "Traceback" not in stderr
