@@ -15,6 +15,7 @@ import smtplib
 import socket
 import ssl
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.generator import BytesGenerator
@@ -370,8 +371,10 @@ class day14_OutboxHandler:
 
     async def handle_DATA(self, server, session, envelope):
         self.outbox.mkdir(parents=True, exist_ok=True)
-        path = self.outbox / f"day14_received_{len(self.received) + 1:03d}_{time.strftime('%Y%m%dT%H%M%S')}.eml"
-        path.write_bytes(envelope.original_content or envelope.content)
+        stamp = f"{len(self.received) + 1:03d}_{time.strftime('%Y%m%dT%H%M%S')}_{uuid.uuid4().hex[:8]}"
+        path = self.outbox / f"day14_received_{stamp}.eml"
+        with path.open("xb") as handle:  # never overwrite what an earlier run received
+            handle.write(envelope.original_content or envelope.content)
         self.received.append({"path": path, "mail_from": envelope.mail_from, "rcpt_tos": list(envelope.rcpt_tos)})
         return "250 2.0.0 stored in the day14 outbox"
 

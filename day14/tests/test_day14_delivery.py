@@ -177,3 +177,12 @@ def test_sendgrid_unreachable_is_transient_because_nothing_went_out():
     with pytest.raises(day14_TransientError, match="SendGrid unreachable"):
         day14_SendGridTransport("k", f"http://127.0.0.1:{day14_free_port()}/v3/mail/send", timeout=2).send(
             _message(), ENVELOPE)
+
+
+def test_the_embedded_sink_never_overwrites_an_earlier_message_in_its_outbox(tmp_path):
+    from day14_DELIVERY_transports import day14_embedded_sink
+
+    for _ in range(2):  # two runs within the same second, as with a quick --force
+        with day14_embedded_sink(tmp_path / "outbox") as (transport, _handler):
+            transport.send(_message(), ENVELOPE)
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2
