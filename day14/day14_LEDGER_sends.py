@@ -96,7 +96,33 @@ class day14_SendLedger:
             "BEGIN IMMEDIATE; ALTER TABLE day14_sends RENAME TO day14_sends_v1;"
             + DAY14_LEDGER_SCHEMA
             + f"INSERT INTO day14_sends ({DAY14_OLD_COLUMNS}) SELECT {DAY14_OLD_COLUMNS} FROM day14_sends_v1;"
-            " DROP TABLE day14_sends_v1; COMMIT;")
+            " DROP TABLE day14_sends_v1;")
+        try:
+            self._carry_over_v1_sends()
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def _carry_over_v1_sends(self) -> None:
+        """Rows keyed by the old sorted-envelope key also count for the per-day key, so a day sent before
+        the upgrade is not sent again after it: its delivered and refused recipients become recipient rows."""
+        old = self.db.execute("SELECT * FROM day14_sends WHERE recipients != ? AND status = 'sent'",
+                              (DAY14_ANY_RECIPIENTS,)).fetchall()
+        for row in old:
+            key = day14_LedgerKey(row["report"], row["report_date"])
+            self.db.execute("INSERT OR IGNORE INTO day14_sends (report, report_date, recipients, status, message_id,"
+                            " claimed_at, finished_at, attempts, sends, server_reply, note) VALUES"
+                            " (?, ?, ?, 'sent', ?, ?, ?, 0, 0, ?, 'carried over from a ledger of the previous version')",
+                            (*key.params, row["message_id"], row["claimed_at"], row["finished_at"], row["server_reply"]))
+            refused = json.loads(row["refused"] or "{}")
+            people = {a: ("delivered", row["server_reply"]) for a in json.loads(row["accepted"] or "[]")}
+            people |= {a: ("refused", reply) for a, reply in refused.items()}
+            self.db.executemany(
+                "INSERT OR IGNORE INTO day14_send_recipients (report, report_date, recipients, address, status, reply,"
+                " attempts, updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
+                [(*key.params, a, status, reply, row["finished_at"] or row["claimed_at"])
+                 for a, (status, reply) in people.items()])
 
     def close(self) -> None:
         self.db.close()

@@ -252,10 +252,14 @@ def test_a_ledger_written_by_the_previous_version_is_migrated_in_place(tmp_path)
             sends INTEGER NOT NULL DEFAULT 0, server_reply TEXT, accepted TEXT, refused TEXT, error TEXT,
             PRIMARY KEY (report, report_date, recipients))""")
         db.execute("INSERT INTO day14_sends VALUES ('transport-kpi', '2026-11-21', 'a@x.example', 'sent', '<m>',"
-                   " '2026-11-21T20:00:00+00:00', NULL, 1, 1, '250 OK', '[]', '{}', NULL)")
+                   " '2026-11-21T20:00:00+00:00', NULL, 1, 1, '250 OK', '[\"a@x.example\"]', '{}', NULL)")
     ledger = day14_SendLedger(path)
     key = day14_LedgerKey("transport-kpi", "2026-11-21", "a@x.example")
     assert ledger.row(key)["status"] == "sent" and ledger.row(key)["note"] is None
+    day = day14_LedgerKey("transport-kpi", "2026-11-21")  # what this version looks up: the day was sent
+    assert ledger.row(day)["status"] == "sent" and ledger.owed(day, ("a@x.example",)) == ()
+    assert ledger.claim(day, "<m>", now=NOW, stale_after=__import__("datetime").timedelta(minutes=30),
+                        envelope=("a@x.example",)).outcome == "already_sent"
     other = day14_LedgerKey("transport-kpi", "2026-11-22", "a@x.example")
     assert ledger.claim(other, "<m2>", now=NOW, stale_after=__import__("datetime").timedelta(minutes=30)).outcome == "claimed"
     ledger.finish(other, "partial", now=NOW, attempts=2, server_reply=None, error="a@x.example: 450")
