@@ -411,3 +411,23 @@ def test_an_ambiguous_sendgrid_post_is_recorded_and_not_sent_again(run, sendgrid
     assert {row["status"] for row in run.ledger.recipients(run.key).values()} == {"ambiguous"}
     again = day14_run_report(run.settings, transport, run.ledger, report_date=DAY, now=lambda: NOW)
     assert again.status == "already_sent" and len(calls) == 1
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_the_password_appears_in_no_output_log_or_ledger(tmp_path, ops_dir, smtp_server, scripted):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from aiosmtpd.smtp import AuthResult
+
+    password = "Pw-7f3a9c1e-never-printed"
+    port = smtp_server(scripted(), authenticator=lambda *a: AuthResult(success=False, handled=False),
+                       auth_require_tls=False)
+    root = Path(__file__).resolve().parents[2]
+    env = {**_orchestrator_env(tmp_path, port, ops_dir), "DAY14_SMTP_USER": "reports", "DAY14_SMTP_PASSWORD": password}
+    proc = subprocess.run([sys.executable, str(root / "day14/day14_ORCHESTRATOR_email_reports.py"), "--date",
+                           DAY.isoformat()], cwd=root, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 1 and "authentication failed: 535" in proc.stdout
+    outputs = [proc.stdout, proc.stderr, (tmp_path / "run.log").read_text(), (tmp_path / "ledger.sqlite").read_bytes()]
+    assert not any((password.encode() if isinstance(o, bytes) else password) in o for o in outputs)
