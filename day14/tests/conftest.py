@@ -193,3 +193,15 @@ def sendgrid_stand_in():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}/v3/mail/send", calls, script
     server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ops_dir(tmp_path_factory):
+    """Seeded synthetic operations data up to 2026-11-22, generated once for the session."""
+    from datetime import date
+
+    from shared_synthetic_data import transport
+
+    folder = tmp_path_factory.mktemp("ops")
+    transport.generate(end_date=date(2026, 11, 22)).write(folder)
+    return folder / "transport"

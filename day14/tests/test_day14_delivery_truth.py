@@ -23,15 +23,6 @@ NOW = datetime(2026, 11, 22, 20, 0, tzinfo=timezone.utc)
 OPS, BOARD = "ops@transport.example", "board@transport.example"
 
 
-@pytest.fixture(scope="module")
-def ops_dir(tmp_path_factory):
-    from shared_synthetic_data import transport
-
-    folder = tmp_path_factory.mktemp("ops")
-    transport.generate(end_date=DAY).write(folder)
-    return folder / "transport"
-
-
 @pytest.fixture
 def run(tmp_path, ops_dir, smtp_server, scripted):
     """run(**options) -> outcome: two To recipients, no escalation, a real aiosmtpd server on loopback."""

@@ -18,15 +18,6 @@ NOW = datetime(2026, 11, 22, 20, 0, tzinfo=timezone.utc)
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def ops_dir(tmp_path_factory):
-    from shared_synthetic_data import transport
-
-    folder = tmp_path_factory.mktemp("ops")
-    transport.generate(end_date=DAY).write(folder)
-    return folder / "transport"
-
-
 @pytest.fixture
 def run(tmp_path, ops_dir, smtp_server, scripted):
     """run(**options) -> outcome, sending to a real aiosmtpd server; .handler and .ledger for assertions."""
