@@ -122,7 +122,11 @@ class day14_SmtpTransport:
             return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self.tls_context)
         client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
         if self.security == "starttls":
-            client.starttls(context=self.tls_context)
+            try:
+                client.starttls(context=self.tls_context)
+            except BaseException:
+                client.close()
+                raise
         return client
 
     def _login(self, client: smtplib.SMTP) -> None:
@@ -157,7 +161,7 @@ class day14_SmtpTransport:
             client.ehlo_or_helo_if_needed()
             sender = parseaddr(message["Sender"] or message["From"])[1]
             code, reply = client.mail(sender)
-            if code != 250:
+            if not 200 <= code < 300:
                 raise smtplib.SMTPSenderRefused(code, reply, sender)
             accepted, refused, deferred = self._recipients(client, envelope)
             if not accepted:
