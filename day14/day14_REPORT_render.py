@@ -90,9 +90,11 @@ def day14_headline(results: list[day14_KpiResult]) -> str:
         return f"All {len(results)} KPIs are on target month-to-date."
     parts = [f"{counts['missed']} missed" if counts["missed"] else "",
              f"{counts['at risk']} at risk" if counts["at risk"] else "",
+             f"{counts['met']} on target" if counts["met"] else "",
              f"{counts['no data']} have no data" if counts["no data"] else ""]
-    return (f"{' and '.join(p for p in parts if p)} of {len(results)} KPIs month-to-date; "
-            f"{counts['met']} on target.")
+    parts = [p for p in parts if p]
+    listed = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+    return f"Of {len(results)} KPIs month-to-date, {listed}."
 
 
 def day14_subject(results: list[day14_KpiResult], report_date: date) -> str:
