@@ -4,7 +4,7 @@
     python day14/day14_ORCHESTRATOR_email_reports.py --demo      # synthetic data, embedded SMTP sink, demo ledger
     python day14/day14_ORCHESTRATOR_email_reports.py --preview day14/output --date 2026-11-22
 
-Exit codes: 0 sent, already sent or preview written; 1 delivery failed or incomplete (or the run crashed);
+Exit codes: 0 sent, already sent or preview written; 1 delivery failed, incomplete or uncertain (or a crash);
 2 configuration error; 3 input data unusable; 4 degraded (sent, but most KPIs have no data).
 """
 from __future__ import annotations

@@ -61,6 +61,8 @@ class day14_RunOutcome:
 
     @property
     def exit_code(self) -> int:
+        if self.ambiguous and self.status == "sent":
+            return 1  # nobody can say whether they have it: a person decides whether to --force
         degraded = self.degraded and self.status in ("sent", "preview")
         return DAY14_EXIT_DEGRADED if degraded else DAY14_EXIT_CODES[self.status]
 

@@ -311,7 +311,7 @@ def test_kill_9_during_data_is_recorded_as_ambiguous_and_not_sent_again(tmp_path
     transport = day14_SmtpTransport("127.0.0.1", port, "none", timeout=5)
     later = NOW.replace(year=2030)  # the killed run's claim is long stale
     outcome = day14_run_report(settings, transport, ledger, report_date=DAY, now=lambda: later)
-    assert outcome.status == "sent" and set(outcome.ambiguous) == {OPS, BOARD}
+    assert outcome.status == "sent" and set(outcome.ambiguous) == {OPS, BOARD} and outcome.exit_code == 1
     assert "uncertain" in outcome.summary()
     key = day14_LedgerKey("transport-kpi", DAY.isoformat())
     assert {row["status"] for row in ledger.recipients(key).values()} == {"ambiguous"}
@@ -398,6 +398,7 @@ def test_an_ambiguous_sendgrid_post_is_recorded_and_not_sent_again(run, sendgrid
     outcome = day14_run_report(run.settings, transport, run.ledger, report_date=DAY, now=lambda: NOW,
                                sleep=lambda s: None)
     assert outcome.status == "sent" and set(outcome.ambiguous) == {OPS, BOARD} and outcome.attempts == 1
+    assert outcome.exit_code == 1
     assert "may have been accepted" in outcome.summary() and "uncertain" in outcome.summary()
     assert {row["status"] for row in run.ledger.recipients(run.key).values()} == {"ambiguous"}
     again = day14_run_report(run.settings, transport, run.ledger, report_date=DAY, now=lambda: NOW)
