@@ -317,12 +317,14 @@ def day14_send_with_retries(transport: day14_Transport, message: EmailMessage, e
                             attempts: int, backoff_seconds: float = 2.0,
                             sleep: Callable[[float], None] = time.sleep,
                             on_attempt: Callable[[tuple[str, ...], day14_SendResult | day14_DeliveryError], None] | None = None,
-                            before_data: Callable[[tuple[str, ...]], None] | None = None) -> day14_Delivery:
+                            before_data: Callable[[tuple[str, ...]], None] | None = None,
+                            should_stop: Callable[[], bool] = lambda: False) -> day14_Delivery:
     """Send, retrying transient failures and 4xx-deferred recipients with exponential backoff.
 
     Each retry goes only to the recipients still owed. Raises the last day14_DeliveryError (with
     .attempts) when no attempt was accepted; otherwise returns who got it, who was refused and who
     is still owed. on_attempt sees every attempt's result or error, so progress is recorded as it happens.
+    should_stop (a SIGTERM) ends the retries after the running attempt; whoever is left stays owed.
     """
     owed, delivered, refused, replies, after = tuple(envelope), {}, {}, [], []
     last_error: day14_DeliveryError | None = None
@@ -355,6 +357,9 @@ def day14_send_with_retries(transport: day14_Transport, message: EmailMessage, e
             if not owed or attempt == attempts:
                 break
             reason = "; ".join(f"{a}: {r}" for a, r in deferred.items())
+        if should_stop():
+            DAY14_LOG.warning("stop requested; no further attempt", extra={"attempt": attempt, "owed": len(owed)})
+            break
         wait = backoff_seconds * 2 ** (attempt - 1)
         DAY14_LOG.warning("transient send failure, retrying", extra={
             "attempt": attempt, "of": attempts, "wait_s": wait, "owed": len(owed), "reply": reason,

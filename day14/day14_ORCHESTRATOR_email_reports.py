@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     args = day14_parse_args(argv)
     from day14_CONFIG_settings import DAY14_DIR, day14_ConfigError, day14_load_settings
     from day14_LOG_setup import day14_setup_logging
+    from day14_SCHEDULE_events import day14_finish_send_on_sigterm
 
     demo = {"transport": "smtp", "smtp_host": None, "data_dir": None,
             "ledger_path": DAY14_DIR / "state" / "day14_demo_ledger.sqlite"} if args.demo else {}
@@ -41,11 +42,16 @@ def main(argv: list[str] | None = None) -> int:
     day14_setup_logging(settings.log_path)
     from day14_PIPELINE_report import day14_run_from_settings
 
+    stop = day14_finish_send_on_sigterm()
     try:
-        outcome = day14_run_from_settings(settings, report_date=args.date, force=args.force, preview_dir=args.preview)
+        outcome = day14_run_from_settings(settings, report_date=args.date, force=args.force, preview_dir=args.preview,
+                                          should_stop=stop.is_set)
     except Exception:  # e.g. an unwritable preview folder or ledger: one line here, the traceback in the log file
         logging.getLogger("day14").error("run crashed", exc_info=True)
         return 1
+    if stop.is_set():
+        logging.getLogger("day14").warning("SIGTERM received; the running send was finished and recorded first",
+                                           extra={"status": outcome.status})
     embedded = settings.transport == "smtp" and not settings.smtp_host and args.preview is None
     print(outcome.summary() + (f"; embedded SMTP sink outbox: {settings.outbox_dir}" if embedded else ""))
     return outcome.exit_code

@@ -123,7 +123,8 @@ def day14_write_preview(message, folder: Path, report_date: date) -> tuple[Path,
 def day14_run_report(settings, transport: day14_Transport | None, ledger: day14_SendLedger | None, *,
                      report_date: date, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                      force: bool = False, preview_dir: Path | None = None,
-                     sleep: Callable[[float], None] = time.sleep) -> day14_RunOutcome:
+                     sleep: Callable[[float], None] = time.sleep,
+                     should_stop: Callable[[], bool] = lambda: False) -> day14_RunOutcome:
     run_id, started = uuid.uuid4().hex[:12], time.monotonic()
     log = {"run_id": run_id, "report_date": report_date.isoformat()}
     try:
@@ -166,11 +167,12 @@ def day14_run_report(settings, transport: day14_Transport | None, ledger: day14_
     owed = ledger.owed(key, recipients.envelope)
     base["earlier"] = sum(row["status"] == "delivered" for a, row in ledger.recipients(key).items()
                           if a in recipients.envelope and a not in owed)
-    delivery = day14_deliver(transport, ledger, key, message, owed, settings=settings, now=now, sleep=sleep)
+    delivery = day14_deliver(transport, ledger, key, message, owed, settings=settings, now=now, sleep=sleep,
+                             should_stop=should_stop)
     return day14_finish(ledger, key, delivery, transport.name, log=log, base=base, now=now, started=started)
 
 
-def day14_deliver(transport, ledger, key, message, owed, *, settings, now, sleep):
+def day14_deliver(transport, ledger, key, message, owed, *, settings, now, sleep, should_stop):
     """Send to the recipients still owed, writing each attempt's per-recipient outcome as it happens."""
     def before_data(accepted):  # from here until DATA's reply, a crash leaves the delivery ambiguous
         ledger.set_recipients(key, {a: ("sending", "DATA under way") for a in accepted}, now=now())
@@ -192,7 +194,7 @@ def day14_deliver(transport, ledger, key, message, owed, *, settings, now, sleep
     try:
         return day14_send_with_retries(transport, message, owed, attempts=settings.max_send_attempts,
                                        backoff_seconds=settings.retry_backoff_seconds, sleep=sleep,
-                                       on_attempt=on_attempt, before_data=before_data)
+                                       on_attempt=on_attempt, before_data=before_data, should_stop=should_stop)
     except day14_DeliveryError as exc:
         return exc
 
@@ -235,7 +237,8 @@ def day14_finish(ledger, key, delivery, transport_name, *, log, base, now, start
 
 
 def day14_run_from_settings(settings, *, report_date: date | None = None, force: bool = False,
-                            preview_dir: Path | None = None) -> day14_RunOutcome:
+                            preview_dir: Path | None = None,
+                            should_stop: Callable[[], bool] = lambda: False) -> day14_RunOutcome:
     from day14_DELIVERY_transports import day14_transport_from_settings
 
     report_date = report_date or day14_default_report_date(settings.timezone, datetime.now(timezone.utc))
@@ -244,7 +247,8 @@ def day14_run_from_settings(settings, *, report_date: date | None = None, force:
     ledger = day14_SendLedger(settings.ledger_path)
     try:
         with day14_transport_from_settings(settings) as transport:
-            return day14_run_report(settings, transport, ledger, report_date=report_date, force=force)
+            return day14_run_report(settings, transport, ledger, report_date=report_date, force=force,
+                                    should_stop=should_stop)
     finally:
         ledger.close()
 

@@ -186,3 +186,11 @@ def test_the_embedded_sink_never_overwrites_an_earlier_message_in_its_outbox(tmp
         with day14_embedded_sink(tmp_path / "outbox") as (transport, _handler):
             transport.send(_message(), ENVELOPE)
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2
+
+
+def test_a_stop_request_ends_the_retries_after_the_running_attempt(smtp_server, scripted):
+    handler = scripted(data_replies=["451 4.3.0 later"] * 3)
+    with pytest.raises(day14_TransientError) as failure:
+        day14_send_with_retries(_plain(smtp_server(handler)), _message(), ENVELOPE, attempts=3,
+                                sleep=lambda s: None, should_stop=lambda: True)
+    assert failure.value.attempts == 1 and handler.data_calls == 1

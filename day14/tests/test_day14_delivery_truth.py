@@ -423,3 +423,28 @@ def test_the_password_appears_in_no_output_log_or_ledger(tmp_path, ops_dir, smtp
     assert proc.returncode == 1 and "authentication failed: 535" in proc.stdout
     outputs = [proc.stdout, proc.stderr, (tmp_path / "run.log").read_text(), (tmp_path / "ledger.sqlite").read_bytes()]
     assert not any((password.encode() if isinstance(o, bytes) else password) in o for o in outputs)
+
+
+def test_sigterm_to_a_one_shot_run_mid_data_finishes_the_send_and_records_it(tmp_path, ops_dir, smtp_server, scripted):
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    handler, port, in_data = _slow_server(scripted, smtp_server, 2)
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, str(root / "day14/day14_ORCHESTRATOR_email_reports.py"), "--date",
+                             DAY.isoformat()], cwd=root, env=_orchestrator_env(tmp_path, port, ops_dir),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert in_data.wait(120), "the run never reached DATA"
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    assert len(handler.messages) == 1 and "SIGTERM received" in stderr
+    with sqlite3.connect(tmp_path / "ledger.sqlite") as db:
+        assert db.execute("select status from day14_sends").fetchall() == [("sent",)]
+        assert {s for (s,) in db.execute("select status from day14_send_recipients")} == {"delivered"}
