@@ -217,6 +217,26 @@ def day14_compute_kpis(ops: day14_Operations, report_date: date, targets: dict[s
     return results
 
 
+def day14_missing_inputs(ops: day14_Operations, day: date) -> tuple[str, ...]:
+    """The inputs a report for `day` lacks, named by file, so a report without data says why."""
+    missing, gtfs = [], ops.data_dir / "gtfs"
+    outcomes = ops.outcomes(day)
+    if not ops.trips:
+        missing.append(f"{gtfs / 'trips.txt'}: no trips with stop times")
+    elif not outcomes:
+        missing.append(f"{gtfs}: no trip scheduled on {day} (calendar.txt, calendar_dates.txt)")
+    realtime = ops.realtime_path(day)
+    if not realtime.is_file():
+        missing.append(f"{realtime}: file missing")
+    elif outcomes and all(o.status == "no_data" for o in outcomes):
+        missing.append(f"{realtime}: no update for any trip scheduled that day")
+    year_earlier = day - timedelta(days=DAY14_YOY_SHIFT_DAYS)
+    for on, why in ((day, ""), (year_earlier, " (the same weekday a year earlier, for the year-on-year change)")):
+        if not any(row["date"] == on.isoformat() for row in ops.patronage):
+            missing.append(f"{ops.data_dir / 'patronage_daily.csv'}: no rows for {on}{why}")
+    return tuple(missing)
+
+
 def day14_load_targets(path: Path) -> dict[str, dict]:
     """Targets for every KPI, checked so a typo fails at start-up, not in tomorrow's e-mail."""
     try:

@@ -13,7 +13,8 @@ _STANDARD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) 
 
 
 def _value(value) -> str:
-    text = str(value)
+    """One token per value: line breaks escaped, so nothing from outside (a server's reply) can forge a line."""
+    text = str(value).replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n").replace('"', '\\"')
     return f'"{text}"' if (not text or any(c in text for c in ' ="')) else text
 
 

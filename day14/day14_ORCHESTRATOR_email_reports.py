@@ -4,8 +4,8 @@
     python day14/day14_ORCHESTRATOR_email_reports.py --demo      # synthetic data, embedded SMTP sink, demo ledger
     python day14/day14_ORCHESTRATOR_email_reports.py --preview day14/output --date 2026-11-22
 
-Exit codes: 0 sent, already sent or preview written; 1 delivery failed; 2 configuration error;
-3 input data unusable.
+Exit codes: 0 sent, already sent or preview written; 1 delivery failed, incomplete or uncertain (or a crash);
+2 configuration error; 3 input data unusable; 4 degraded (sent, but most KPIs have no data).
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     args = day14_parse_args(argv)
     from day14_CONFIG_settings import DAY14_DIR, day14_ConfigError, day14_load_settings
     from day14_LOG_setup import day14_setup_logging
+    from day14_SCHEDULE_events import day14_finish_send_on_sigterm
 
     demo = {"transport": "smtp", "smtp_host": None, "data_dir": None,
             "ledger_path": DAY14_DIR / "state" / "day14_demo_ledger.sqlite"} if args.demo else {}
@@ -41,7 +42,16 @@ def main(argv: list[str] | None = None) -> int:
     day14_setup_logging(settings.log_path)
     from day14_PIPELINE_report import day14_run_from_settings
 
-    outcome = day14_run_from_settings(settings, report_date=args.date, force=args.force, preview_dir=args.preview)
+    stop = day14_finish_send_on_sigterm()
+    try:
+        outcome = day14_run_from_settings(settings, report_date=args.date, force=args.force, preview_dir=args.preview,
+                                          should_stop=stop.is_set)
+    except Exception:  # e.g. an unwritable preview folder or ledger: one line here, the traceback in the log file
+        logging.getLogger("day14").error("run crashed", exc_info=True)
+        return 1
+    if stop.is_set():
+        logging.getLogger("day14").warning("SIGTERM received; the running send was finished and recorded first",
+                                           extra={"status": outcome.status})
     embedded = settings.transport == "smtp" and not settings.smtp_host and args.preview is None
     print(outcome.summary() + (f"; embedded SMTP sink outbox: {settings.outbox_dir}" if embedded else ""))
     return outcome.exit_code

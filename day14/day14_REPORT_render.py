@@ -35,6 +35,8 @@ class day14_RenderedReport:
     csv_filename: str
     missed: tuple[str, ...]
     at_risk: tuple[str, ...]
+    no_data: tuple[str, ...] = ()  # KPIs without a month-to-date value: never counted as on target
+    missing_inputs: tuple[str, ...] = ()
 
 
 def day14_format_value(value: float | None, unit: str) -> str:
@@ -83,12 +85,23 @@ def _row(result: day14_KpiResult) -> dict:
 
 
 def day14_headline(results: list[day14_KpiResult]) -> str:
-    missed = [r for r in results if r.status == "missed"]
-    at_risk = [r for r in results if r.status == "at risk"]
-    if not missed and not at_risk:
+    """Counts every status; a KPI without data is named as such, never folded into 'on target'."""
+    counts = {status: sum(r.status == status for r in results) for status in ("missed", "at risk", "no data", "met")}
+    if counts["met"] == len(results):
         return f"All {len(results)} KPIs are on target month-to-date."
-    parts = [f"{len(missed)} missed" if missed else "", f"{len(at_risk)} at risk" if at_risk else ""]
-    return f"{' and '.join(p for p in parts if p)} of {len(results)} KPIs month-to-date; the rest are on target."
+    parts = [f"{counts['missed']} missed" if counts["missed"] else "",
+             f"{counts['at risk']} at risk" if counts["at risk"] else "",
+             f"{counts['met']} on target" if counts["met"] else "",
+             f"{counts['no data']} have no data" if counts["no data"] else ""]
+    parts = [p for p in parts if p]
+    listed = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+    return f"Of {len(results)} KPIs month-to-date, {listed}."
+
+
+def day14_subject(results: list[day14_KpiResult], report_date: date) -> str:
+    counts = {status: sum(r.status == status for r in results) for status in ("missed", "at risk", "no data")}
+    parts = [f"{n} {status}" for status, n in counts.items() if n]
+    return f"Transport KPIs {report_date:%a %d %b %Y}: " + (", ".join(parts) or "all on target")
 
 
 def day14_chart_alt(results: list[day14_KpiResult]) -> str:
@@ -143,7 +156,7 @@ def _raw(value: float | None) -> str:
 
 
 def day14_render_report(results: list[day14_KpiResult], report_date: date, *, network_name: str,
-                        generated_at: datetime) -> day14_RenderedReport:
+                        generated_at: datetime, missing_inputs: tuple[str, ...] = ()) -> day14_RenderedReport:
     import css_inline
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -151,12 +164,11 @@ def day14_render_report(results: list[day14_KpiResult], report_date: date, *, ne
                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
     missed = tuple(r.label for r in results if r.status == "missed")
     at_risk = tuple(r.label for r in results if r.status == "at risk")
-    subject = f"Transport KPIs {report_date:%a %d %b %Y}: " + (
-        ", ".join(p for p in (f"{len(missed)} missed" if missed else "", f"{len(at_risk)} at risk" if at_risk else "") if p)
-        or "all on target")
+    no_data = tuple(r.label for r in results if r.status == "no data")
+    subject = day14_subject(results, report_date)
     context = {
         "subject": subject, "report_date_long": f"{report_date:%A %d %B %Y}", "month_label": f"{report_date:%B %Y}",
-        "network_name": network_name, "headline": day14_headline(results),
+        "network_name": network_name, "headline": day14_headline(results), "missing_inputs": list(missing_inputs),
         "rows": [_row(r) for r in results], "attention": [_row(r) for r in results if r.status in ("missed", "at risk")],
         "chart_cid": f"kpi-chart-{report_date:%Y%m%d}@day14", "chart_alt": day14_chart_alt(results),
         "csv_filename": f"transport_kpis_{report_date:%Y-%m-%d}.csv", "generated_at": f"{generated_at:%Y-%m-%d %H:%M %Z}",
@@ -167,4 +179,5 @@ def day14_render_report(results: list[day14_KpiResult], report_date: date, *, ne
         subject=subject, html=inliner.inline(html), text=env.get_template(DAY14_TEXT_TEMPLATE).render(context),
         chart_png=day14_chart_png(results), chart_cid=context["chart_cid"], chart_alt=context["chart_alt"],
         csv_bytes=day14_csv(results), csv_filename=context["csv_filename"], missed=missed, at_risk=at_risk,
+        no_data=no_data, missing_inputs=tuple(missing_inputs),
     )

@@ -4,6 +4,7 @@ Runbook
     python day14/day14_SCHEDULER_daily.py               # foreground; Ctrl-C (or SIGTERM) stops after the running job
     .venv/bin/python day14/day14_SCHEDULER_daily.py --print-cron    # crontab lines (day14_CRON_entries.py says why no CRON_TZ)
     .venv/bin/python day14/day14_SCHEDULER_daily.py --install-cron  # into your crontab, between markers; --uninstall-cron removes
+    .venv/bin/python day14/day14_SCHEDULER_daily.py --run-now       # send yesterday's report now, then keep the daily schedule
     python day14/day14_SCHEDULER_daily.py --next 5      # the next five send times, in local time and UTC
 
 The trigger runs in the network's own time zone, so 07:00 stays 07:00 across daylight-saving changes.
@@ -29,13 +30,14 @@ def day14_trigger(settings):
     return CronTrigger(hour=settings.send_time.hour, minute=settings.send_time.minute, timezone=settings.timezone)
 
 
-def day14_build_scheduler(settings, job):
+def day14_build_scheduler(settings, job, run_now: bool = False):
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     scheduler = BlockingScheduler(timezone=settings.timezone)
+    first = {"next_run_time": datetime.now(timezone.utc)} if run_now else {}  # then the trigger takes over
     scheduler.add_job(job, day14_trigger(settings), id=DAY14_JOB_ID, name="daily transport KPI e-mail",
                       max_instances=1, coalesce=True, misfire_grace_time=DAY14_MISFIRE_GRACE_SECONDS,
-                      replace_existing=True)
+                      replace_existing=True, **first)
     return scheduler
 
 
@@ -43,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Daily scheduler for the transport KPI e-mail.")
     day14_add_cron_arguments(parser)
     parser.add_argument("--next", type=int, metavar="N", help="print the next N send times and exit")
+    parser.add_argument("--run-now", action="store_true", help="send once now, then keep the daily schedule")
     args = parser.parse_args(argv)
     from day14_CONFIG_settings import DAY14_DIR, day14_ConfigError, day14_load_settings
     from day14_LOG_setup import day14_setup_logging
@@ -63,14 +66,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     day14_setup_logging(settings.log_path)
     from day14_PIPELINE_report import day14_scheduled_job
-    from day14_SCHEDULE_events import day14_log_job_events
+    from day14_SCHEDULE_events import day14_log_job_events, day14_stop_on_signals
 
-    scheduler = day14_build_scheduler(settings, day14_scheduled_job)
+    scheduler = day14_build_scheduler(settings, day14_scheduled_job, run_now=args.run_now)
     day14_log_job_events(scheduler)
-    try:
-        scheduler.start()  # blocks; SIGINT/SIGTERM end it after the running job
-    except (KeyboardInterrupt, SystemExit):
-        pass
+    stopping = day14_stop_on_signals(scheduler)
+    scheduler.start()  # blocks until a SIGINT/SIGTERM has let the running job finish
+    stopping.wait()
     return 0
 
 

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import csv
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from aiosmtpd.smtp import MISSING
 
 ROUTE_TYPES = {"train": 2, "tram": 0, "bus": 3}
 
@@ -86,17 +89,27 @@ def network(tmp_path):
 
 
 class day14_ScriptedHandler:
-    """An aiosmtpd handler that answers DATA from a script: a reply line, or 'disconnect'."""
+    """An aiosmtpd handler that misbehaves from a script.
 
-    def __init__(self, data_replies=(), refuse=()):
+    data_replies: DATA answers in order: a reply line, 'disconnect' (drop mid-DATA), or a reply line
+    ending in '|drop' (answer, then drop the connection at the client's next command).
+    refuse: addresses refused with 550 at RCPT; defer: {address: n} answered 450 at the first n RCPTs.
+    """
+
+    def __init__(self, data_replies=(), refuse=(), defer=None):
         self.data_replies = list(data_replies)
         self.refuse = set(refuse)
+        self.defer = dict(defer or {})
         self.messages = []  # (envelope recipients, raw bytes) of every accepted message
         self.data_calls = 0
+        self.drop_next = False
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
             return "550 5.1.1 mailbox unavailable"
+        if self.defer.get(address, 0) > 0:
+            self.defer[address] -= 1
+            return "450 4.2.1 mailbox busy, try later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -106,9 +119,26 @@ class day14_ScriptedHandler:
         if reply == "disconnect":
             server.transport.close()  # the client is mid-DATA and sees the connection drop
             return "421 closing"
-        if reply.startswith("250"):
+        if reply.endswith("|drop"):
+            reply, self.drop_next = reply.removesuffix("|drop"), True
+        if reply.startswith("2"):
             self.messages.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
         return reply
+
+    async def _maybe_drop(self, server):
+        if self.drop_next:
+            self.drop_next = False
+            server.transport.abort()  # nothing more reaches the client: the connection is simply gone
+        return MISSING
+
+    async def handle_NOOP(self, server, session, envelope, arg):
+        return await self._maybe_drop(server)
+
+    async def handle_QUIT(self, server, session, envelope):
+        return await self._maybe_drop(server)
+
+    async def handle_RSET(self, server, session, envelope):
+        return await self._maybe_drop(server)
 
 
 @pytest.fixture
@@ -134,3 +164,44 @@ def smtp_server():
     yield start
     for controller in started:
         controller.stop()
+
+
+@pytest.fixture
+def sendgrid_stand_in():
+    """A real HTTP server answering like SendGrid from a script of status codes; records bodies."""
+    calls, script = [], []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            calls.append({"auth": self.headers["Authorization"],
+                          "body": json.loads(self.rfile.read(int(self.headers["Content-Length"])))})
+            status = script.pop(0) if script else 202
+            if status == "hang":  # takes the request, never answers in time
+                import time
+                time.sleep(2)
+                status = 202
+            payload = b"" if status == 202 else json.dumps({"errors": [{"message": f"status {status}"}]}).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/v3/mail/send", calls, script
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ops_dir(tmp_path_factory):
+    """Seeded synthetic operations data up to 2026-11-22, generated once for the session."""
+    from datetime import date
+
+    from shared_synthetic_data import transport
+
+    folder = tmp_path_factory.mktemp("ops")
+    transport.generate(end_date=date(2026, 11, 22)).write(folder)
+    return folder / "transport"

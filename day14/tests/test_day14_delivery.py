@@ -1,9 +1,6 @@
 """Delivery against real SMTP servers on loopback (aiosmtpd) and a real HTTP stand-in for SendGrid."""
-import json
 import ssl
-import threading
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -40,9 +37,9 @@ def test_a_real_send_reaches_the_server_with_every_recipient(smtp_server, script
 def test_a_4xx_reply_is_retried_with_backoff_then_succeeds(smtp_server, scripted):
     handler = scripted(data_replies=["451 4.3.0 try again later"])
     waits = []
-    result, attempts = day14_send_with_retries(_plain(smtp_server(handler)), _message(), ENVELOPE,
-                                               attempts=3, backoff_seconds=2, sleep=waits.append)
-    assert (attempts, waits, handler.data_calls, len(handler.messages)) == (2, [2], 2, 1)
+    result = day14_send_with_retries(_plain(smtp_server(handler)), _message(), ENVELOPE,
+                                     attempts=3, backoff_seconds=2, sleep=waits.append)
+    assert (result.attempts, waits, handler.data_calls, len(handler.messages)) == (2, [2], 2, 1)
     assert result.accepted == ENVELOPE
 
 
@@ -55,9 +52,9 @@ def test_a_5xx_reply_is_permanent_not_retried_and_keeps_the_server_text(smtp_ser
 
 def test_a_disconnect_during_data_is_transient_and_retried(smtp_server, scripted):
     handler = scripted(data_replies=["disconnect"])
-    result, attempts = day14_send_with_retries(_plain(smtp_server(handler)), _message(), ENVELOPE,
-                                               attempts=3, sleep=lambda s: None)
-    assert attempts == 2 and len(handler.messages) == 1
+    result = day14_send_with_retries(_plain(smtp_server(handler)), _message(), ENVELOPE,
+                                     attempts=3, sleep=lambda s: None)
+    assert result.attempts == 2 and len(handler.messages) == 1
 
 
 def test_retries_end_in_the_transient_error_when_the_server_never_recovers(smtp_server, scripted):
@@ -130,31 +127,6 @@ def test_an_untrusted_certificate_is_a_permanent_tls_failure(smtp_server, script
         day14_SmtpTransport("127.0.0.1", port, "starttls", timeout=5).send(_message(), ENVELOPE)
 
 
-@pytest.fixture
-def sendgrid_stand_in():
-    """A real HTTP server answering like SendGrid from a script of status codes; records bodies."""
-    calls, script = [], []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            calls.append({"auth": self.headers["Authorization"],
-                          "body": json.loads(self.rfile.read(int(self.headers["Content-Length"])))})
-            status = script.pop(0) if script else 202
-            payload = b"" if status == 202 else json.dumps({"errors": [{"message": f"status {status}"}]}).encode()
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/v3/mail/send", calls, script
-    server.shutdown()
-
-
 def test_sendgrid_gets_the_same_parts_as_json(sendgrid_stand_in):
     url, calls, _ = sendgrid_stand_in
     result = day14_SendGridTransport("SG.fake-key", url).send(_message(), ENVELOPE)
@@ -169,9 +141,56 @@ def test_sendgrid_gets_the_same_parts_as_json(sendgrid_stand_in):
 def test_sendgrid_5xx_is_retried_and_4xx_is_permanent(sendgrid_stand_in):
     url, calls, script = sendgrid_stand_in
     script.extend([503])
-    _, attempts = day14_send_with_retries(day14_SendGridTransport("k", url), _message(), ENVELOPE,
-                                          attempts=3, sleep=lambda s: None)
-    assert attempts == 2
+    result = day14_send_with_retries(day14_SendGridTransport("k", url), _message(), ENVELOPE,
+                                     attempts=3, sleep=lambda s: None)
+    assert result.attempts == 2
     script.extend([400])
     with pytest.raises(day14_PermanentError, match="400"):
         day14_send_with_retries(day14_SendGridTransport("k", url), _message(), ENVELOPE, attempts=3, sleep=lambda s: None)
+
+
+def test_sendgrid_taking_the_request_without_answering_is_ambiguous_not_retried(sendgrid_stand_in):
+    from day14_DELIVERY_transports import day14_AmbiguousError
+
+    url, calls, script = sendgrid_stand_in
+    script.append("hang")
+    with pytest.raises(day14_AmbiguousError, match="may have been accepted"):
+        day14_send_with_retries(day14_SendGridTransport("SG.secret-key", url, timeout=0.5), _message(), ENVELOPE,
+                                attempts=3, sleep=lambda s: None)
+    assert len(calls) == 1  # SendGrid has no Message-ID dedupe: a second POST would be a second e-mail
+
+
+def test_sendgrid_sends_only_to_the_recipients_still_owed(sendgrid_stand_in):
+    url, calls, _ = sendgrid_stand_in
+    message = _message()
+    message["Cc"], message["Bcc"] = "cc@transport.example", "hidden@transport.example"
+    day14_SendGridTransport("k", url).send(message, ("board@transport.example", "hidden@transport.example"))
+    personalization = calls[0]["body"]["personalizations"][0]
+    assert [p["email"] for p in personalization["to"]] == ["board@transport.example"]
+    assert [p["email"] for p in personalization["bcc"]] == ["hidden@transport.example"]
+    assert "cc" not in personalization
+
+
+def test_sendgrid_unreachable_is_transient_because_nothing_went_out():
+    from day14_DELIVERY_transports import day14_free_port
+
+    with pytest.raises(day14_TransientError, match="SendGrid unreachable"):
+        day14_SendGridTransport("k", f"http://127.0.0.1:{day14_free_port()}/v3/mail/send", timeout=2).send(
+            _message(), ENVELOPE)
+
+
+def test_the_embedded_sink_never_overwrites_an_earlier_message_in_its_outbox(tmp_path):
+    from day14_DELIVERY_transports import day14_embedded_sink
+
+    for _ in range(2):  # two runs within the same second, as with a quick --force
+        with day14_embedded_sink(tmp_path / "outbox") as (transport, _handler):
+            transport.send(_message(), ENVELOPE)
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2
+
+
+def test_a_stop_request_ends_the_retries_after_the_running_attempt(smtp_server, scripted):
+    handler = scripted(data_replies=["451 4.3.0 later"] * 3)
+    with pytest.raises(day14_TransientError) as failure:
+        day14_send_with_retries(_plain(smtp_server(handler)), _message(), ENVELOPE, attempts=3,
+                                sleep=lambda s: None, should_stop=lambda: True)
+    assert failure.value.attempts == 1 and handler.data_calls == 1

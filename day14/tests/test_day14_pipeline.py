@@ -18,15 +18,6 @@ NOW = datetime(2026, 11, 22, 20, 0, tzinfo=timezone.utc)
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def ops_dir(tmp_path_factory):
-    from shared_synthetic_data import transport
-
-    folder = tmp_path_factory.mktemp("ops")
-    transport.generate(end_date=DAY).write(folder)
-    return folder / "transport"
-
-
 @pytest.fixture
 def run(tmp_path, ops_dir, smtp_server, scripted):
     """run(**options) -> outcome, sending to a real aiosmtpd server; .handler and .ledger for assertions."""
@@ -51,7 +42,7 @@ def test_a_real_send_is_recorded_in_the_ledger(run):
     received = email.message_from_bytes(raw, policy=email.policy.default)
     assert received["Message-ID"] == outcome.message_id == "<day14-transport-kpi-20261122@transport.example>"
     assert "duty-manager@transport.example" in rcpts  # a KPI is missed in the synthetic month
-    row = run.ledger.row(day14_LedgerKey("transport-kpi", "2026-11-22", ",".join(sorted(outcome.recipients))))
+    row = run.ledger.row(day14_LedgerKey("transport-kpi", "2026-11-22"))
     assert row["status"] == "sent" and row["server_reply"].startswith("250") and row["sends"] == 1
 
 
@@ -69,14 +60,15 @@ def test_force_sends_again_with_the_same_message_id(run):
     assert forced.message_id == first.message_id
 
 
-def test_a_fresh_claim_by_another_run_is_respected_even_with_force(run):
-    outcome = run(preview_dir=None)
-    key = day14_LedgerKey("transport-kpi", "2026-11-22", ",".join(sorted(outcome.recipients)))
-    run.ledger.db.execute("UPDATE day14_sends SET status='claimed', claimed_at=?", (NOW.isoformat(),))
+def test_a_fresh_claim_by_another_run_is_respected_even_with_force(run, tmp_path):
+    preview = run(preview_dir=tmp_path / "preview")
+    key = day14_LedgerKey("transport-kpi", "2026-11-22")
+    # another run claimed the day and died before it reached DATA
+    run.ledger.claim(key, preview.message_id, now=NOW, stale_after=timedelta(minutes=30))
     assert run(force=True).status == "in_progress"
     later = NOW + timedelta(minutes=run.settings.claim_timeout_minutes + 1)
     assert run(clock=later).status == "sent"  # the crashed run's stale claim is taken over
-    assert run.ledger.row(key)["sends"] == 2
+    assert run.ledger.row(key)["sends"] == 1 and len(run.handler.messages) == 1
 
 
 def test_a_failed_send_is_marked_and_retried_by_the_next_run(run):
@@ -132,3 +124,15 @@ def test_orchestrator_preview_by_command_line(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith(f"{tmp_path}/day14_preview_20261122.eml")
     assert "nothing sent" in proc.stdout
+
+
+def test_orchestrator_crash_is_one_line_and_exit_1(tmp_path):
+    import os
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the preview folder should be")
+    proc = _orchestrator("--preview", str(blocker), "--date", "2026-11-22",
+                         env={**os.environ, "DAY14_LOG_PATH": str(tmp_path / "run.log")})
+    assert proc.returncode == 1
+    assert "run crashed" in proc.stderr and "Traceback" not in proc.stderr
+    assert "Traceback" in (tmp_path / "run.log").read_text()  # the detail is kept for whoever debugs it

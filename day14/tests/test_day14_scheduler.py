@@ -45,3 +45,73 @@ def test_the_job_never_overlaps_and_late_runs_coalesce():
     assert job.misfire_grace_time >= 3600
     assert str(job.trigger.timezone) == "Australia/Melbourne"
 
+
+
+
+def test_sigterm_stops_the_scheduler_after_the_running_job(tmp_path, smtp_server, scripted):
+    """A real scheduler process mid-send gets SIGTERM: the send completes and is recorded, then it exits 0."""
+    import asyncio
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import threading
+    from pathlib import Path
+
+    from day14_PIPELINE_report import day14_default_report_date
+    from shared_synthetic_data import transport
+
+    report_date = day14_default_report_date("Australia/Melbourne", datetime.now(timezone.utc))
+    transport.generate(end_date=report_date).write(tmp_path / "ops")
+    in_data = threading.Event()
+
+    class SlowServer(scripted):
+        async def handle_DATA(self, server, session, envelope):
+            in_data.set()
+            await asyncio.sleep(3)  # the job is mid-send while the signal arrives
+            return await super().handle_DATA(server, session, envelope)
+
+    handler = SlowServer()
+    port = smtp_server(handler)
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "DAY14_SMTP_HOST": "127.0.0.1", "DAY14_SMTP_PORT": str(port), "DAY14_SMTP_SECURITY": "none",
+           "DAY14_DATA_DIR": str(tmp_path / "ops" / "transport"), "DAY14_LEDGER_PATH": str(tmp_path / "ledger.sqlite"),
+           "DAY14_LOG_PATH": str(tmp_path / "run.log"), "DAY14_RETRY_BACKOFF_SECONDS": "0"}
+    proc = subprocess.Popen([sys.executable, str(root / "day14/day14_SCHEDULER_daily.py"), "--run-now"], cwd=root,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert in_data.wait(120), "the scheduler never started sending"
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    assert len(handler.messages) == 1  # the running job finished its send
+    with sqlite3.connect(tmp_path / "ledger.sqlite") as db:
+        assert db.execute("select status from day14_sends").fetchall() == [("sent",)]
+    assert "stop requested" in stderr and "scheduler stopped" in stderr and "Traceback" not in stderr
+
+
+def test_sigterm_stops_an_idle_scheduler_at_once(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time as clock
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "DAY14_LOG_PATH": str(tmp_path / "run.log"), "DAY14_LEDGER_PATH": str(tmp_path / "l.sqlite")}
+    proc = subprocess.Popen([sys.executable, str(root / "day14/day14_SCHEDULER_daily.py")], cwd=root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        log, deadline = tmp_path / "run.log", clock.monotonic() + 60
+        while clock.monotonic() < deadline and not (log.exists() and "scheduler started" in log.read_text()):
+            clock.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "scheduler stopped" in stderr and "Traceback" not in stderr
