@@ -87,7 +87,11 @@ def day11_network_reason(exc: BaseException) -> str:
     """What went wrong, in words that carry no URL (urllib3 messages quote the path, e.g. a webhook secret)."""
     if isinstance(exc, requests.ConnectTimeout):
         return "connection timed out"
-    if isinstance(exc, requests.ReadTimeout):
+    from urllib3.exceptions import MaxRetryError, ReadTimeoutError
+
+    reason = exc.args[0] if exc.args else None
+    if isinstance(exc, requests.ReadTimeout) or (isinstance(reason, MaxRetryError)
+                                                 and isinstance(reason.reason, ReadTimeoutError)):
         return "no answer before the timeout"
     if day11_sent_nothing(exc):
         return "connection refused or host unreachable"
