@@ -66,7 +66,7 @@ def _npm(cache: Path, args: list[str], cwd: Path, timeout: int) -> None:
 
 
 def day11_install_n8n(cache: Path, timeout: int = 1800) -> Path:
-    """Install (about 8 minutes and 2 GB the first time); later calls find it and return at once."""
+    """Install (about 17 minutes and 3 GB the first time on 2 cores); later calls find it and return at once."""
     found = day11_n8n_binary(cache)
     if found:
         return found
