@@ -2,9 +2,16 @@
 
 Slack rejects a message over its limits with `invalid_blocks`; rather than find out at 08:00, the
 message is validated before posting and trimmed deliberately: long texts are cut with an ellipsis,
-sections keep at most 10 fields, and the message at most 50 blocks.
+sections keep at most 10 fields, and the message at most 50 blocks. Slack counts those limits in
+Unicode code points (an emoji is one), of the text as sent (an escaped `&amp;` is five).
+
+Every value that enters mrkdwn is escaped (`&`, `<`, `>`), so a campaign named `<!channel>` or
+`<https://x|click>` shows as written and pings or links nothing. Campaign names are cut within their
+line (day11_cut, the same rule as the n8n export's `cut`), so every line keeps its ROAS and spend.
 """
 from __future__ import annotations
+
+import re
 
 from datetime import timedelta
 from decimal import Decimal
@@ -16,6 +23,7 @@ DAY11_MAX_SECTION_TEXT = 3000
 DAY11_MAX_HEADER_TEXT = 150
 DAY11_MAX_FIELDS = 10
 DAY11_MAX_FIELD_TEXT = 2000
+DAY11_MAX_NAME = 120  # code points of an escaped campaign name: 3 lines with figures stay far below 3000
 DAY11_LABELS = {"spend": "Spend", "impressions": "Impressions", "clicks": "Clicks", "ctr": "CTR", "cpc": "CPC",
                 "conversions": "Conversions", "cpa": "CPA", "revenue": "Revenue", "roas": "ROAS",
                 "sessions": "Sessions", "users": "Users", "site_conversion_rate": "Site conv. rate"}
@@ -42,8 +50,18 @@ def day11_format_change(change: Decimal | None) -> str:
     return f"{arrow} {change * 100:+.1f}%"
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+def day11_cut(text: str, limit: int) -> str:
+    """At most `limit` code points (never half a surrogate pair, never half an `&amp;`), ending in … when cut.
+    The n8n export's `cut` is the same rule; tests/test_day11_report.py runs both on the same strings."""
+    if len(text) <= limit:
+        return text
+    return re.sub(r"&[a-z]{0,3}\Z", "", text[:limit - 1]) + "…"
+
+
+def day11_mrkdwn(value) -> str:
+    """A value as mrkdwn shows it literally: Slack's three control characters escaped."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
 
 
 def day11_kpi_fields(report: day11_Report) -> list[str]:
@@ -53,7 +71,7 @@ def day11_kpi_fields(report: day11_Report) -> list[str]:
 
 
 def day11_blocks(report: day11_Report) -> list[dict]:
-    fields = [{"type": "mrkdwn", "text": _cut(f, DAY11_MAX_FIELD_TEXT)} for f in day11_kpi_fields(report)]
+    fields = [{"type": "mrkdwn", "text": day11_cut(f, DAY11_MAX_FIELD_TEXT)} for f in day11_kpi_fields(report)]
     blocks = [{"type": "header", "text": {"type": "plain_text", "emoji": True,
                                           "text": f"Retail performance · {report.report_date:%a %d %b %Y}"}}]
     for start in range(0, len(fields), DAY11_MAX_FIELDS):  # Slack allows 10 fields per section
@@ -63,9 +81,10 @@ def day11_blocks(report: day11_Report) -> list[dict]:
                    f"{report.report_date - timedelta(days=1):%a %d %b} · money in {report.currency}"}]})
     blocks.append({"type": "divider"})
     for title, rows in (("Top 3 campaigns by ROAS", report.top), ("Bottom 3 campaigns by ROAS", report.bottom)):
-        lines = [f"• {name}: {roas:.2f}x on {report.currency} {spend:,.2f}" for name, roas, spend in rows] or ["• none"]
+        lines = [f"• {day11_cut(day11_mrkdwn(name), DAY11_MAX_NAME)}: {roas:.2f}x on {report.currency} {spend:,.2f}"
+                 for name, roas, spend in rows] or ["• none"]
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*{title}*\n" + "\n".join(lines)}})
-    flags = [f":warning: {a}" for a in report.anomalies] or [":white_check_mark: No anomalies against the thresholds"]
+    flags = [f":warning: {day11_mrkdwn(a)}" for a in report.anomalies] or [":white_check_mark: No anomalies against the thresholds"]
     blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "*Anomaly flags*\n" + "\n".join(flags)}})
     return day11_enforce_limits(blocks)
 
@@ -74,11 +93,11 @@ def day11_enforce_limits(blocks: list[dict]) -> list[dict]:
     """Trim to Slack's limits, on purpose and visibly (never let Slack reject the whole message)."""
     for block in blocks:
         if block["type"] == "header":
-            block["text"]["text"] = _cut(block["text"]["text"], DAY11_MAX_HEADER_TEXT)
+            block["text"]["text"] = day11_cut(block["text"]["text"], DAY11_MAX_HEADER_TEXT)
         if block["type"] == "section" and "text" in block:
-            block["text"]["text"] = _cut(block["text"]["text"], DAY11_MAX_SECTION_TEXT)
+            block["text"]["text"] = day11_cut(block["text"]["text"], DAY11_MAX_SECTION_TEXT)
         if block["type"] == "section" and "fields" in block:
-            block["fields"] = [dict(f, text=_cut(f["text"], DAY11_MAX_FIELD_TEXT)) for f in block["fields"][:DAY11_MAX_FIELDS]]
+            block["fields"] = [dict(f, text=day11_cut(f["text"], DAY11_MAX_FIELD_TEXT)) for f in block["fields"][:DAY11_MAX_FIELDS]]
     if len(blocks) > DAY11_MAX_BLOCKS:
         dropped = len(blocks) - DAY11_MAX_BLOCKS + 1
         blocks = blocks[:DAY11_MAX_BLOCKS - 1] + [{"type": "context", "elements": [

@@ -14,12 +14,13 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DAY11_DIR = Path(__file__).resolve().parent
 DAY11_ENV_FILE = DAY11_DIR.parent / "config" / ".env"
 DAY11_PREFIX = "DAY11_"
+DAY11_OLDEST_ADS_VERSION = 23  # v22 and older are sunset (Google Ads API sunset schedule, as of 2026)
 
 
 class day11_ConfigError(ValueError):
@@ -33,10 +34,20 @@ class day11_Settings(BaseSettings):
 
     ads_api_base_url: str | None = None  # unset: a local stand-in serves synthetic Google Ads responses
     ga4_api_base_url: str | None = None  # unset: a local stand-in serves synthetic GA4 responses
-    ads_customer_id: str = Field("1234567890", pattern=r"^\d{10}$")  # Google Ads ids are 10 digits, no dashes
-    ga4_property_id: str = Field("123456789", pattern=r"^\d+$")  # GA4 property ids are digits only
+    ads_api_version: str = Field("v25", pattern=r"^v\d+$")  # served today (v23+); the version n8n 2.41's Ads node calls
+    ads_customer_id: str | None = Field(None, pattern=r"^\d{10}$")  # 10 digits, no dashes; required with the real API
+    ads_login_customer_id: str | None = Field(None, pattern=r"^\d{10}$")  # the manager (MCC) account, when access is through one
+    ga4_property_id: str | None = Field(None, pattern=r"^\d+$")  # digits only; required with the real API
     ads_developer_token: SecretStr | None = None  # needed only against the real Google Ads API
-    google_access_token: SecretStr | None = None  # OAuth bearer for both Google APIs; only for the real ones
+    google_client_id: str | None = None  # OAuth client of the Google Cloud project (with the refresh token)
+    google_client_secret: SecretStr | None = None  # that client's secret
+    google_refresh_token: SecretStr | None = None  # long-lived grant; access tokens (about an hour) are fetched from it
+    google_token_uri: str | None = Field(None, pattern=r"^https?://\S+$")  # unset: Google's token endpoint (tests: a stand-in)
+    ga4_service_account_file: Path | None = None  # a service-account key for GA4 instead of the refresh token
+    ga4_page_size: int = Field(10_000, ge=1, le=250_000)  # runReport rows per page; 250,000 is the API's maximum
+    http_attempts: int = Field(3, ge=1, le=10)  # tries per HTTP call (Google and Slack) on refusals, 429 and 5xx
+    retry_after_cap_s: float = Field(60.0, ge=0, le=3600)  # a longer Retry-After is a delivery/source failure, not a sleep
+    slack_timeout_s: float = Field(15.0, gt=0, le=120)  # Slack answers webhooks within seconds; a timeout is ambiguous
     report_date: date | None = None  # unset: yesterday in UTC, the last complete day
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$")  # the Ads account currency; money is shown in it
     roas_drop_alert_pct: float = Field(20.0, gt=0, le=100)  # flag ROAS falling more than this day over day
@@ -54,6 +65,23 @@ class day11_Settings(BaseSettings):
     output_dir: Path = DAY11_DIR / "output"  # payloads, logs and the Slack stand-in's captures
     ledger_path: Path = DAY11_DIR / "state" / "day11_ledger.sqlite"  # (date, channel) already posted: no double post
     n8n_cache_dir: Path | None = None  # unset: ~/.cache/orchestration-week/n8n-<version>, outside the repository
+
+    @field_validator("ads_api_version")
+    @classmethod
+    def _served_ads_version(cls, value: str) -> str:
+        if int(value[1:]) < DAY11_OLDEST_ADS_VERSION:
+            raise ValueError(f"Google Ads API {value} is sunset; expected v{DAY11_OLDEST_ADS_VERSION} or later")
+        return value
+
+    @model_validator(mode="after")
+    def _real_sources_need_their_ids(self):
+        if self.ads_api_base_url and not self.ads_customer_id:
+            raise ValueError("DAY11_ADS_CUSTOMER_ID is required with DAY11_ADS_API_BASE_URL (no synthetic fallback)")
+        if self.ga4_api_base_url and not self.ga4_property_id:
+            raise ValueError("DAY11_GA4_PROPERTY_ID is required with DAY11_GA4_API_BASE_URL (no synthetic fallback)")
+        if self.google_refresh_token and not (self.google_client_id and self.google_client_secret):
+            raise ValueError("DAY11_GOOGLE_REFRESH_TOKEN needs DAY11_GOOGLE_CLIENT_ID and DAY11_GOOGLE_CLIENT_SECRET")
+        return self
 
     @field_validator("email_to", mode="before")
     @classmethod
@@ -95,5 +123,6 @@ def day11_load_settings(env_file: Path | None = DAY11_ENV_FILE, **overrides) -> 
     except ValidationError as exc:
         first = exc.errors()[0]
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        name, problem = DAY11_PREFIX + str(first["loc"][0]).upper(), first["msg"].removeprefix("Value error, ")
+        where = DAY11_PREFIX + str(first["loc"][0]).upper() if first["loc"] else "settings"
+        name, problem = where, first["msg"].removeprefix("Value error, ")
         raise day11_ConfigError(f"{name}: {problem}{more}") from None

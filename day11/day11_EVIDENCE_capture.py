@@ -6,8 +6,8 @@
    stand-ins: the Slack payload n8n posted and the execution log are kept.
 2. The posted Block Kit payload is rendered as HTML and screenshotted: a rendering of the real
    payload, labelled as such (Slack's own renderer cannot run here).
-3. `n8n start` serves the editor; the workflow is opened in headless Chromium (playwright-core)
-   and screenshotted. Needs Debian's chromium and npm.
+3. `n8n start` serves the editor; the report workflow and the error workflow are opened in headless
+   Chromium (playwright-core) and screenshotted. Needs Debian's chromium and npm.
 """
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ from datetime import date
 from pathlib import Path
 
 from day11_CONFIG_settings import DAY11_DIR, day11_load_settings
-from day11_N8N_runtime import (DAY11_MAIN_WORKFLOW_ID, DAY11_N8N_BASE_ENV, DAY11_N8N_VERSION, day11_install_n8n,
-                                day11_n8n_cache, day11_prepare_n8n, day11_run_n8n, day11_standin_env)
+from day11_N8N_runtime import (DAY11_ERROR_WORKFLOW_ID, DAY11_MAIN_WORKFLOW_ID, DAY11_N8N_VERSION, day11_install_n8n,
+                                day11_n8n_cache, day11_n8n_env, day11_prepare_n8n, day11_run_n8n, day11_standin_env)
 from day11_PIPELINE_report import day11_smtp_sink
 from day11_STANDIN_servers import day11_standin
 
@@ -90,14 +90,14 @@ def main() -> int:
         with day11_standin(DAY11_EVIDENCE_DATE, out) as base, day11_smtp_sink(out) as (smtp_host, smtp_port):
             env = day11_standin_env(base, DAY11_EVIDENCE_DATE)
             day11_prepare_n8n(n8n, home, env, smtp_host, smtp_port)
-            run = day11_run_n8n(n8n, home, env, "execute", f"--id={DAY11_MAIN_WORKFLOW_ID}", "--rawOutput")
+            run = day11_run_n8n(n8n, home, env, "execute", f"--id={DAY11_MAIN_WORKFLOW_ID}")
             run.check_returncode()
             payload = json.loads(next(out.glob("day11_slack_post_*.json")).read_text())
             (evidence / "day11_slack_payload.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
             log = [f"n8n {DAY11_N8N_VERSION}: execute --id=day11RetailReport01 (report date {DAY11_EVIDENCE_DATE})"
                    f" -> exit {run.returncode}",
                    f"slack posts received by the stand-in: {len(list(out.glob('day11_slack_post_*.json')))}",
-                   f"e-mails received by the SMTP sink: {len(list(out.glob('day11_email_*.eml')))}", "", "n8n --rawOutput:",
+                   f"e-mails received by the SMTP sink: {len(list(out.glob('day11_email_*.eml')))}", "", "n8n execute output:",
                    run.stdout.strip()[:20_000]]
             (evidence / "day11_sample_execution.log").write_text("\n".join(log) + "\n")
             page = Path(tmp) / "slack.html"
@@ -105,9 +105,8 @@ def main() -> int:
                                                          f"{DAY11_EVIDENCE_DATE} (evidence/day11_slack_payload.json)"))
             _chromium_screenshot(page, shots / "day11_slack_output.png", 800, 760)
             port = _free_port()
-            server = subprocess.Popen([str(n8n), "start"], env={**os.environ, **DAY11_N8N_BASE_ENV, **env,
-                                      "N8N_USER_FOLDER": str(home), "N8N_ENCRYPTION_KEY": "day11-test-encryption-key",
-                                      "N8N_PORT": str(port), "N8N_SECURE_COOKIE": "false", "N8N_PERSONALIZATION_ENABLED": "false"},
+            server = subprocess.Popen([str(n8n), "start"], env=day11_n8n_env(n8n, home, {**env, "N8N_PORT": str(port),
+                                                                                       "N8N_SECURE_COOKIE": "false"}),
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
                 deadline = time.monotonic() + 120
@@ -118,9 +117,10 @@ def main() -> int:
                     except OSError:
                         time.sleep(1)
                 subprocess.run(["node", str(DAY11_DIR / "day11_EVIDENCE_canvas.js"), f"http://127.0.0.1:{port}",
-                                DAY11_MAIN_WORKFLOW_ID, str(shots / "day11_workflow_canvas.png")],
+                                DAY11_MAIN_WORKFLOW_ID, str(shots / "day11_workflow_canvas.png"),
+                                DAY11_ERROR_WORKFLOW_ID, str(shots / "day11_error_workflow_canvas.png")],
                                env={**os.environ, "NODE_PATH": str(DAY11_PLAYWRIGHT / "node_modules")},
-                               check=True, timeout=180)
+                               check=True, timeout=300)
             finally:
                 server.terminate()
                 server.wait(timeout=30)

@@ -1,15 +1,43 @@
 """Structured logging: one key=value line per event, UTC timestamps, to stderr and a log file.
 
-Tracebacks go to the log file only; the terminal gets the one-line reason.
+Tracebacks go to the log file only; the terminal gets the one-line reason. Every line (message, fields
+and traceback) passes through day11_redact first: registered secret values (webhook URL and path, OAuth
+tokens, client secret) and anything shaped like a Slack webhook path or a Google token never reach a log.
 """
 from __future__ import annotations
 
 import logging
 import logging.handlers
+import re
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 _STANDARD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+_SECRETS: set[str] = set()
+_SECRET_SHAPES = re.compile(
+    r"(?:/services/[A-Za-z0-9]+/[A-Za-z0-9]+/[A-Za-z0-9]+)"  # Slack incoming-webhook path
+    r"|(?:ya29\.[0-9A-Za-z_\-.]+)|(?:1//[0-9A-Za-z_\-]{10,})"  # Google access / refresh tokens
+    r"|(?:(?<=Bearer )[^\s\"',]+)")
+DAY11_REDACTED = "[redacted]"
+
+
+def day11_register_secret(value: str | None) -> None:
+    """Never log this value (nor, for a URL, its path and query, where webhook secrets live)."""
+    if not value:
+        return
+    _SECRETS.add(value)
+    parts = urlsplit(value)
+    if parts.scheme and parts.path not in ("", "/"):
+        _SECRETS.add(parts.path + (f"?{parts.query}" if parts.query else ""))
+        _SECRETS.add(parts.path)
+
+
+def day11_redact(text: str) -> str:
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        if len(secret) >= 4:
+            text = text.replace(secret, DAY11_REDACTED)
+    return _SECRET_SHAPES.sub(DAY11_REDACTED, text)
 
 
 def _value(value) -> str:
@@ -33,7 +61,7 @@ class day11_KeyValueFormatter(logging.Formatter):
             line += "\n" + self.formatException(record.exc_info)
         elif record.exc_info:
             line += f" error={_value(record.exc_info[1])}"
-        return line
+        return day11_redact(line)
 
 
 def day11_setup_logging(log_path: Path | None, level: int = logging.INFO) -> None:

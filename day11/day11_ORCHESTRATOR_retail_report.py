@@ -6,11 +6,13 @@
 
 The Python mirror of day11/workflows (the n8n export): same inputs, same KPIs, same message.
 Exit codes: 0 delivered (or already delivered for that date); 1 a delivery failed (Slack's or the
-SMTP server's reply is logged); 2 configuration rejected; 3 source data unusable.
+SMTP server's reply is logged) or the run crashed; 2 configuration rejected; 3 source data unusable
+(or the Google token endpoint failed); 4 a delivery's outcome is unknown (sent, no answer: not re-sent).
 """
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from datetime import date, datetime, timezone
 
@@ -35,7 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     from day11_PIPELINE_report import day11_default_date, day11_run
 
     report_date = args.date or settings.report_date or day11_default_date(datetime.now(timezone.utc))
-    outcome = day11_run(settings, report_date=report_date, force=args.force or args.demo)
+    try:
+        outcome = day11_run(settings, report_date=report_date, force=args.force or args.demo)
+    except Exception as exc:  # a bug: traceback to the log file (redacted), one line to the terminal
+        logging.getLogger("day11.report").exception("report run crashed", extra={"report_date": str(report_date)})
+        print(f"report {report_date} crashed ({type(exc).__name__}); traceback in the log file", file=sys.stderr)
+        return 1
     print(outcome.message)
     return outcome.exit_code
 

@@ -26,7 +26,12 @@ def day11_scheduled_report() -> None:
     from day11_CONFIG_settings import day11_load_settings
     from day11_PIPELINE_report import day11_default_date, day11_run
 
-    day11_run(day11_load_settings(), report_date=day11_default_date(datetime.now(timezone.utc)))
+    try:
+        day11_run(day11_load_settings(), report_date=day11_default_date(datetime.now(timezone.utc)))
+    except Exception:  # logged here, redacted, rather than by APScheduler's own unredacted handler
+        import logging
+
+        logging.getLogger("day11.scheduler").exception("scheduled report crashed")
 
 
 def day11_build_scheduler(settings, job=day11_scheduled_report):

@@ -6,11 +6,11 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import requests
 
 from day11_BLOCKKIT_message import day11_blocks, day11_enforce_limits, day11_violations
 from day11_CONFIG_settings import day11_load_settings
-from day11_DELIVERY_channels import day11_DeliveryError, day11_post_slack
+from day11_DELIVERY_channels import day11_post_slack
+from day11_HTTP_client import day11_session
 from day11_KPI_report import day11_build_report, day11_change
 from day11_PIPELINE_report import day11_default_date, day11_run
 from day11_SCHEDULER_cron import DAY11_JOB_ID, day11_build_scheduler
@@ -98,17 +98,18 @@ def slack():
 
 def test_slack_429_honours_retry_after_and_5xx_backs_off(slack):
     url, script, bodies = slack
-    script.extend([(429, {"Retry-After": "7"}, "rate_limited"), (503, {}, "unavailable")])
+    script.extend([(429, {"Retry-After": "7"}, "rate_limited"), (503, {}, "unavailable"), (503, {}, "unavailable")])
     waits = []
-    assert day11_post_slack(requests.Session(), url, {"text": "x"}, sleep=waits.append) == "ok"
-    assert waits == [7.0, 2.0] and len(bodies) == 3
+    session = day11_session(4, 60, repeat_reads=False, sleeper=waits.append)
+    assert day11_post_slack(session, url, {"text": "x"}).state == "delivered"
+    assert waits == [7.0, 2.0, 4.0] and len(bodies) == 4  # Retry-After as given, then urllib3's backoff
 
 
 def test_slack_4xx_fails_loudly_with_slacks_own_error(slack):
     url, script, _ = slack
     script.append((400, {}, "invalid_blocks"))
-    with pytest.raises(day11_DeliveryError, match="400: invalid_blocks"):
-        day11_post_slack(requests.Session(), url, {"text": "x"}, sleep=lambda s: None)
+    outcome = day11_post_slack(day11_session(3, 60, repeat_reads=False, sleeper=lambda s: None), url, {"text": "x"})
+    assert outcome.state == "failed" and "400: invalid_blocks" in outcome.detail
 
 
 def _settings(tmp_path):

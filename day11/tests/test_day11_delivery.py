@@ -1,0 +1,204 @@
+"""Delivery faults end truthfully: network failures are that channel's failure (the other still goes out),
+secrets appear in no output, a timeout after sending is ambiguous and not re-posted without --force,
+concurrent runs deliver once, Retry-After in both forms with a cap, one retry policy, mrkdwn escaping,
+Slack's limits in code points, and one cutting rule shared with the n8n export."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from email.utils import format_datetime
+
+import pytest
+
+from day11_BLOCKKIT_message import DAY11_MAX_SECTION_TEXT, day11_blocks, day11_cut, day11_mrkdwn, day11_violations
+from day11_CONFIG_settings import DAY11_DIR, day11_load_settings
+from day11_KPI_report import day11_build_report
+from day11_PIPELINE_report import day11_run, day11_smtp_sink
+from day11_SOURCES_google import day11_CampaignDay, day11_SiteDay
+from day11_STANDIN_servers import day11_standin, day11_StandinState
+
+DAY = date(2026, 11, 22)
+SECRET_PATH = "/services/T0SECRET1/B0SECRET2/hooksecretXYZ789"
+WORKFLOW = json.loads((DAY11_DIR / "workflows" / "day11_retail_report_workflow.json").read_text())
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _settings(tmp_path, **kw):
+    return day11_load_settings(env_file=None, output_dir=tmp_path / "out", ledger_path=tmp_path / "ledger.sqlite", **kw)
+
+
+def _run(tmp_path, state, *, settings=None, slack_url=None, force=False, waits=None):
+    settings = settings or _settings(tmp_path)
+    with day11_standin(DAY, settings.output_dir, state=state) as base, day11_smtp_sink(settings.output_dir) as smtp:
+        urls = {"ads": base, "ga4": base, "slack": slack_url or f"{base}/slack/webhook", "smtp": (*smtp, "none")}
+        return day11_run(settings, report_date=DAY, endpoints=urls, force=force,
+                         sleeper=waits.append if waits is not None else (lambda s: None))
+
+
+def _mails(tmp_path):
+    return list((tmp_path / "out").glob("day11_email_*.eml"))
+
+
+def test_a_refused_slack_is_that_channels_failure_and_no_output_holds_the_webhook_secret(tmp_path):
+    """The ORCHESTRATOR as cron runs it; every byte it prints or writes is searched for the secret."""
+    webhook = f"http://127.0.0.1:{_free_port()}{SECRET_PATH}"
+    env = {**os.environ, "DAY11_SLACK_WEBHOOK_URL": webhook, "DAY11_OUTPUT_DIR": str(tmp_path / "out"),
+           "DAY11_LEDGER_PATH": str(tmp_path / "state" / "ledger.sqlite"), "DAY11_GOOGLE_CLIENT_ID": "cid",
+           "DAY11_GOOGLE_CLIENT_SECRET": "clientsecretABC", "DAY11_GOOGLE_REFRESH_TOKEN": "1//refreshSECRETtoken99",
+           "DAY11_GOOGLE_TOKEN_URI": f"http://127.0.0.1:{_free_port()}/token"}
+    run = subprocess.run([sys.executable, str(DAY11_DIR / "day11_ORCHESTRATOR_retail_report.py"), "--date", str(DAY)],
+                         env=env, capture_output=True, text=True, timeout=120, cwd=DAY11_DIR.parent)
+    # the token endpoint is down too: exit 3, one line; then the same with no OAuth, so Slack is tried
+    assert run.returncode == 3 and len(run.stdout.strip().splitlines()) == 1
+    outputs = [run.stdout, run.stderr]
+    for name in ("DAY11_GOOGLE_CLIENT_ID", "DAY11_GOOGLE_CLIENT_SECRET", "DAY11_GOOGLE_REFRESH_TOKEN", "DAY11_GOOGLE_TOKEN_URI"):
+        env.pop(name)
+    run = subprocess.run([sys.executable, str(DAY11_DIR / "day11_ORCHESTRATOR_retail_report.py"), "--date", str(DAY)],
+                         env=env, capture_output=True, text=True, timeout=120, cwd=DAY11_DIR.parent)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "slack: FAILED (Slack: connection refused" in run.stdout and "email: delivered" in run.stdout
+    assert "Traceback" not in run.stdout + run.stderr
+    outputs += [run.stdout, run.stderr]
+    outputs += [p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".sqlite"]
+    outputs += [str(row) for row in __import__("sqlite3").connect(tmp_path / "state" / "ledger.sqlite").execute(
+        "SELECT * FROM day11_claims")]
+    for text in outputs:
+        for secret in ("hooksecretXYZ789", "B0SECRET2", "clientsecretABC", "refreshSECRETtoken99"):
+            assert secret not in text
+
+
+def test_a_timeout_after_sending_is_ambiguous_never_reposted_and_force_resends(tmp_path):
+    state = day11_StandinState(slack_script=[("hang", 3)])
+    settings = _settings(tmp_path, slack_timeout_s=0.5)
+    first = _run(tmp_path, state, settings=settings)
+    assert first.exit_code == 4 and "slack: AMBIGUOUS (Slack: no answer before the timeout" in first.message
+    assert "email: delivered" in first.message and len(state.posts) == 1
+    again = _run(tmp_path, state, settings=settings)
+    assert "slack: outcome unknown since an earlier run" in again.message and len(state.posts) == 1
+    assert "email: already delivered" in again.message and len(_mails(tmp_path)) == 1
+    forced = _run(tmp_path, state, settings=settings, force=True)
+    assert forced.exit_code == 0 and len(state.posts) == 2
+
+
+def test_a_refused_slack_is_retried_by_the_next_run(tmp_path):
+    state = day11_StandinState()
+    failed = _run(tmp_path, state, slack_url=f"http://127.0.0.1:{_free_port()}{SECRET_PATH}")
+    assert failed.exit_code == 1 and "email: delivered" in failed.message and SECRET_PATH not in failed.message
+    retried = _run(tmp_path, state)
+    assert "slack: delivered" in retried.message and "email: already delivered" in retried.message
+
+
+def test_two_runs_at_the_same_moment_deliver_once(tmp_path):
+    state = day11_StandinState(slack_delay_s=1.0)
+    outcomes = []
+    settings = _settings(tmp_path)
+    with day11_standin(DAY, settings.output_dir, state=state) as base, day11_smtp_sink(settings.output_dir) as smtp:
+        urls = {"ads": base, "ga4": base, "slack": f"{base}/slack/webhook", "smtp": (*smtp, "none")}
+        runs = [threading.Thread(target=lambda: outcomes.append(day11_run(settings, report_date=DAY, endpoints=urls)))
+                for _ in range(2)]
+        for run in runs:
+            run.start()
+        for run in runs:
+            run.join(60)
+    assert len(state.posts) == 1 and len(_mails(tmp_path)) == 1
+    assert len(outcomes) == 2 and all(o.exit_code == 0 for o in outcomes), [o.message for o in outcomes]
+    assert sum(o.message.count("slack: delivered") for o in outcomes) == 1
+
+
+def test_retry_after_as_an_http_date_is_waited(tmp_path):
+    when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    state, waits = day11_StandinState(slack_script=[(429, {"Retry-After": when}, "rate_limited")]), []
+    outcome = _run(tmp_path, state, waits=waits)
+    assert outcome.exit_code == 0 and len(state.posts) == 1
+    assert len(waits) == 1 and 25 <= waits[0] <= 30
+
+
+def test_a_retry_after_beyond_the_cap_fails_that_channel_at_once(tmp_path):
+    state, waits = day11_StandinState(slack_script=[(429, {"Retry-After": "3600"}, "rate_limited")]), []
+    outcome = _run(tmp_path, state, waits=waits)
+    assert outcome.exit_code == 1 and "Slack answered 429: rate_limited (Retry-After 3600 s is beyond the 60 s cap)" \
+        in outcome.message
+    assert waits == [] and "email: delivered" in outcome.message
+
+
+def test_google_and_slack_share_one_retry_policy(tmp_path):
+    google_waits, slack_waits = [], []
+    _run(tmp_path / "g", day11_StandinState(fail_ads_with=503), waits=google_waits)
+    _run(tmp_path / "s", day11_StandinState(slack_script=[(503, {}, "x")] * 3), waits=slack_waits)
+    assert google_waits == slack_waits == [0.0, 2.0]  # urllib3's backoff for both
+
+
+HOSTILE = ["<!channel> sale", "<https://evil.example|click me>", "<@U024BE7LH> & <#C0 >", "Tom & Jerry > Kids"]
+
+
+def _report(names, spend="100"):
+    campaigns = [day11_CampaignDay(DAY, str(i), name, Decimal(spend), 1000, 100, Decimal(5), Decimal(300 + i))
+                 for i, name in enumerate(names)]
+    return day11_build_report(DAY, campaigns, [day11_SiteDay(DAY, 100, 80, 5, Decimal(10))], currency="USD",
+                              roas_drop_pct=20, spend_spike_pct=30)
+
+
+def _mrkdwn_texts(blocks):
+    for block in blocks:
+        for text in [block.get("text")] + block.get("fields", []) + block.get("elements", []):
+            if text and text.get("type") == "mrkdwn":
+                yield text["text"]
+
+
+def test_hostile_campaign_names_are_escaped_in_every_mrkdwn_value():
+    texts = list(_mrkdwn_texts(day11_blocks(_report(HOSTILE))))
+    joined = "\n".join(texts)
+    assert "<" not in joined and ">" not in joined
+    assert "&lt;!channel&gt; sale" in joined and "Tom &amp; Jerry &gt; Kids" in joined
+    assert "&" not in joined.replace("&amp;", "").replace("&lt;", "").replace("&gt;", "")
+
+
+def test_long_names_are_cut_within_their_line_so_every_line_keeps_its_figures():
+    names = [f"{n} " + "Winter Coats & Boots 🧥 " * 300 for n in "ABCD"]
+    blocks = day11_blocks(_report(names))
+    assert not day11_violations(blocks)
+    for title in ("Top 3", "Bottom 3"):
+        (section,) = [b for b in blocks if b.get("text", {}).get("text", "").startswith(f"*{title}")]
+        lines = section["text"]["text"].splitlines()[1:]
+        assert len(lines) == 3 and all(line.endswith("x on USD 100.00") for line in lines), lines
+        assert all("…:" in line for line in lines)
+
+
+def test_slack_limits_are_counted_in_code_points_like_slack():
+    emoji = "🛍️" * 1500  # 3000 code points, 6000 UTF-16 units
+    assert not day11_violations([{"type": "section", "text": {"type": "mrkdwn", "text": emoji}}])
+    assert day11_violations([{"type": "section", "text": {"type": "mrkdwn", "text": emoji + "x"}}])
+    cut = day11_cut("😀" * 4000, DAY11_MAX_SECTION_TEXT)
+    assert len(cut) == 3000 and cut.endswith("😀…")
+    assert day11_cut("a" * 10 + "&amp;b", 12) == "a" * 10 + "…"  # never half an entity
+
+
+def _node_code(name):
+    (node,) = [n for n in WORKFLOW["nodes"] if n["name"] == name]
+    return node["parameters"]["jsCode"]
+
+
+CUT_CASES = ["plain", "😀" * 30, "e\u0301" * 30, "a😀" * 20, "🇬🇧" * 12 + "x" * 10, "&<>" * 20, "Kids & Toys " * 5]
+
+
+@pytest.mark.skipif(not __import__("shutil").which("node"), reason="needs Node.js")
+def test_the_export_cuts_and_escapes_exactly_like_the_mirror():
+    """The same strings through the export's own `cut`/`esc` lines (run by Node) and the mirror's functions."""
+    code = _node_code("Build Block Kit message")
+    lines = [line for line in code.splitlines() if line.startswith(("const cut =", "const esc ="))]
+    assert len(lines) == 2
+    cases = [(text, limit) for text in CUT_CASES for limit in (5, 11, 24, 40)]
+    script = "\n".join(lines) + f"\nconsole.log(JSON.stringify({json.dumps(cases)}.map(([t, n]) => cut(esc(t), n))));"
+    done = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [day11_cut(day11_mrkdwn(t), n) for t, n in cases]
+    assert all("\ufffd" not in text for text in json.loads(done.stdout))
