@@ -1,4 +1,5 @@
-"""Checkpoint actions, run in this order: scrub, quarantine, (Data Docs), notify.
+"""Checkpoint actions, run in this order: scrub, (Data Docs), notify; then, by the caller, the quarantine file
+and the localised pages (so the stored checkpoint names no folder).
 
 GX keeps failing values in its results (unexpected_list, and the failing column beside the index in
 unexpected_index_list) and stores them before any action runs. The scrub action therefore rewrites
@@ -21,15 +22,6 @@ DAY12_LOG = logging.getLogger("day12.checkpoint")
 DAY12_DIR = Path(__file__).resolve().parent
 
 
-def day12_resolve(folder: str) -> Path:
-    """Folders in the checkpoint config are relative to day12/ so the committed JSON names no machine path."""
-    path = Path(folder)
-    return path if path.is_absolute() else DAY12_DIR / path
-
-
-def day12_portable(folder: Path) -> str:
-    folder = Path(folder).resolve()
-    return str(folder.relative_to(DAY12_DIR)) if folder.is_relative_to(DAY12_DIR) else str(folder)
 DAY12_VALUE_KEYS = ("unexpected_list", "partial_unexpected_list", "partial_unexpected_counts", "unexpected_rows",
                     "partial_unexpected_index_list", "unexpected_index_query", "details")
 
@@ -83,33 +75,33 @@ def day12_dataset_of(run_result) -> str:
     return run_result.suite_name.removeprefix("day12_").removesuffix("_suite")
 
 
-class day12_QuarantineAction(ValidationAction):
-    """Writes the failing row ids per dataset and expectation (with severity) to a quarantine file: ids, never values."""
+def day12_write_quarantine(checkpoint_result, quarantine_dir: Path) -> Path:
+    """The failing row ids per dataset and expectation (with severity) in a quarantine file: ids, never values.
 
-    type: Literal["day12_quarantine"] = "day12_quarantine"
-    quarantine_dir: str
-
-    def run(self, checkpoint_result, action_context=None):
-        entries, ids = [], {}
-        for run_result in checkpoint_result.run_results.values():
-            dataset = day12_dataset_of(run_result)
-            ids.setdefault(dataset, set())
-            for result in run_result.results:
-                if result.success:
-                    continue
-                failing = day12_failed_ids(result)
-                ids[dataset].update(failing)
-                entries.append({"dataset": dataset, "expectation": result.expectation_config.type,
-                                "description": result.expectation_config.description,
-                                "severity": (result.expectation_config.meta or {}).get("severity", "warning"),
-                                "failing_ids": sorted(failing),
-                                "unexpected_count": (result.result or {}).get("unexpected_count")})
-        target = day12_resolve(self.quarantine_dir) / f"{checkpoint_result.run_id.run_name}_quarantine.json"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps({"run": checkpoint_result.run_id.run_name,
-                                      "quarantined_ids": {d: sorted(i) for d, i in sorted(ids.items())},
-                                      "failures": entries}, indent=2) + "\n")
-        return {"quarantine_file": str(target), "quarantined": sum(len(i) for i in ids.values())}
+    Written by the caller after the checkpoint run rather than by a checkpoint action, so the stored checkpoint
+    never holds the quarantine folder (a machine path when DAY12_QUARANTINE_DIR is absolute)."""
+    entries, ids = [], {}
+    for run_result in checkpoint_result.run_results.values():
+        dataset = day12_dataset_of(run_result)
+        ids.setdefault(dataset, set())
+        for result in run_result.results:
+            if result.success:
+                continue
+            failing = day12_failed_ids(result)
+            ids[dataset].update(failing)
+            entries.append({"dataset": dataset, "expectation": result.expectation_config.type,
+                            "description": result.expectation_config.description,
+                            "severity": (result.expectation_config.meta or {}).get("severity", "warning"),
+                            "failing_ids": sorted(failing),
+                            "unexpected_count": (result.result or {}).get("unexpected_count")})
+    target = Path(quarantine_dir) / f"{checkpoint_result.run_id.run_name}_quarantine.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps({"run": checkpoint_result.run_id.run_name,
+                                  "quarantined_ids": {d: sorted(i) for d, i in sorted(ids.items())},
+                                  "failures": entries}, indent=2) + "\n")
+    DAY12_LOG.info("quarantine written", extra={"run": checkpoint_result.run_id.run_name,
+                                                "quarantined": sum(len(i) for i in ids.values())})
+    return target
 
 
 class day12_NotifyAction(ValidationAction):
@@ -174,11 +166,3 @@ def day12_localise_docs(docs_dir: Path) -> int:
             page.write_text(updated, encoding="utf-8")
             changed += 1
     return changed
-
-
-class day12_LocaliseDocsAction(ValidationAction):
-    type: Literal["day12_localise_docs"] = "day12_localise_docs"
-    docs_dir: str
-
-    def run(self, checkpoint_result, action_context=None):
-        return {"pages_localised": day12_localise_docs(day12_resolve(self.docs_dir))}

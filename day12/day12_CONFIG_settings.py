@@ -30,6 +30,7 @@ class day12_Settings(BaseSettings):
     ge_project_dir: Path = DAY12_DIR / "gx"  # the GX 1.x file context: suites, checkpoint, Data Docs config
     data_source_path: Path | None = None  # a CSV or Parquet file to validate when --input is not given
     drop_folder: Path = DAY12_DIR / "drop"  # the scheduler validates whatever lands here
+    run_dir: Path = DAY12_DIR / "runs"  # ordinary runs' GX project and Data Docs: git-ignored, never the committed ones
     results_dir: Path = DAY12_DIR / "results"  # one results JSON per run
     quarantine_dir: Path = DAY12_DIR / "quarantine"  # failing rows by event_id, never their values
     clock_skew_minutes: int = Field(5, ge=0, le=1440)  # NTP-synced sources drift seconds; 5 min covers a bad one

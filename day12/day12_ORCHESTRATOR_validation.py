@@ -6,7 +6,8 @@
     python day12/day12_ORCHESTRATOR_validation.py --input events.csv --force   # even if unchanged since the last success
 
 Exit codes: 0 all expectations passed (or the input is unchanged since the last success); 1 only
-warning/info expectations failed; 2 a critical expectation failed; 3 an input could not be read.
+warning/info expectations failed; 2 configuration rejected or bad usage (as in the other days); 3 an
+input could not be read; 4 a critical expectation failed. Ordinary runs write to DAY12_RUN_DIR (ignored).
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = day12_load_settings()
     except day12_ConfigError as exc:
         print(f"configuration rejected: {exc}", file=sys.stderr)
-        return 3
+        return 2
     day12_setup_logging(settings.results_dir.parent / "logs" / "day12_validation.log")
     args.input = args.input or ([settings.data_source_path] if settings.data_source_path else None)
     if not args.input and not args.demo:
@@ -38,11 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         from day12_DEMO_docs import day12_demo
 
         return day12_demo(settings)
-    from day12_GATE_validation import day12_context
     from day12_PIPELINE_run import day12_run_files
 
-    outcome = day12_run_files(settings, args.input, dataset=args.dataset, force=args.force,
-                              context=day12_context(settings.ge_project_dir.parent))
+    outcome = day12_run_files(settings, args.input, dataset=args.dataset, force=args.force)
     print(outcome.message)
     return outcome.exit_code
 if __name__ == "__main__":

@@ -33,9 +33,24 @@ def day12_build_scheduler(settings, job=day12_scheduled_job):
     return scheduler
 
 
+class day12_CronError(ValueError):
+    """The interval has no exact crontab equivalent."""
+
+
+def day12_cron_schedule(minutes: int) -> str:
+    """The crontab fields firing exactly every `minutes`; cron's steps restart every hour and every day, so only
+    divisors of 60 minutes, whole hours dividing 24, and one day are exact (45 would fire at :00 and :45)."""
+    if minutes < 60 and 60 % minutes == 0:
+        return f"*/{minutes} * * * *" if minutes > 1 else "* * * * *"
+    if minutes % 60 == 0 and 24 % (minutes // 60) == 0:
+        hours = minutes // 60
+        return "0 0 * * *" if hours == 24 else ("0 * * * *" if hours == 1 else f"0 */{hours} * * *")
+    raise day12_CronError(f"DAY12_SCHEDULE_INTERVAL_MINUTES={minutes}: cron cannot fire exactly every {minutes} minutes "
+                          "(use a divisor of 60, whole hours dividing 24, or 1440), or run the APScheduler loop instead")
+
+
 def day12_cron_line(settings, repo, python: str) -> str:
-    minutes = settings.schedule_interval_minutes
-    schedule = f"*/{minutes} * * * *" if minutes < 60 and 60 % minutes == 0 else f"0 */{max(1, minutes // 60)} * * *"
+    schedule = day12_cron_schedule(settings.schedule_interval_minutes)
     return (f"CRON_TZ={settings.timezone}\n{schedule} cd {repo} && {python} day12/day12_SCHEDULER_dropfolder.py --once"
             f" >> day12/logs/day12_cron.log 2>&1")
 
@@ -52,18 +67,22 @@ def main(argv: list[str] | None = None) -> int:
         settings = day12_load_settings()
     except day12_ConfigError as exc:
         print(f"configuration rejected: {exc}", file=sys.stderr)
-        return 3
+        return 2  # as in the other days
     if args.print_cron:
         from day12_CONFIG_settings import DAY12_DIR
 
-        print(day12_cron_line(settings, DAY12_DIR.parent, sys.executable))
+        try:
+            print(day12_cron_line(settings, DAY12_DIR.parent, sys.executable))
+        except day12_CronError as exc:
+            print(f"configuration rejected: {exc}", file=sys.stderr)
+            return 2
         return 0
     day12_setup_logging(settings.results_dir.parent / "logs" / "day12_validation.log")
     if args.once:
         from day12_PIPELINE_run import day12_validate_drop_folder
 
         codes = day12_validate_drop_folder(settings)
-        return max(codes.values(), default=0)
+        return 2 if codes is None else max(codes.values(), default=0)  # None: the folder is missing (logged)
     scheduler = day12_build_scheduler(settings)
     try:
         scheduler.start()

@@ -25,7 +25,7 @@ def _run(settings, *paths, **kwargs):
     return day12_run_files(settings, list(paths), context=day12_context(settings.ge_project_dir.parent), now=NOW, **kwargs)
 
 
-@pytest.mark.parametrize(("defects", "code"), [((), 0), (("clock_skew",), 1), (("pii",), 2)])
+@pytest.mark.parametrize(("defects", "code"), [((), 0), (("clock_skew",), 1), (("pii",), 4)])
 def test_exit_code_follows_the_worst_failed_severity(settings, tmp_path, defects, code):
     outcome = _run(settings, _file(tmp_path, defects))
     assert outcome.exit_code == code
@@ -36,7 +36,7 @@ def test_exit_code_follows_the_worst_failed_severity(settings, tmp_path, defects
 
 @pytest.mark.parametrize(("content", "message"), [
     (None, "no such file"),
-    (b"a,b\n1,2\n", "match neither security_events nor vulnerability_scan"),
+    (b"a,b\n1,2\n", "columns match neither security_events"),
     ("event_id,event_time,source\n1,2026,caf\xe9\n".encode("latin-1"), "not UTF-8"),
 ])
 def test_unreadable_input_is_exit_3_with_a_clear_message(settings, tmp_path, content, message):
@@ -60,7 +60,7 @@ def test_one_checkpoint_run_validates_every_suite(settings, tmp_path):
     quarantine = json.loads((settings.quarantine_dir / "both_quarantine.json").read_text())
     assert set(quarantine["quarantined_ids"]) == {"security_events", "vulnerability_scan"}
     assert all(i.startswith("F") or "-" in i for i in quarantine["quarantined_ids"]["vulnerability_scan"])
-    assert outcome.exit_code == 2
+    assert outcome.exit_code == 4
 
 
 def test_two_files_of_one_dataset_in_one_run_are_refused(settings, tmp_path):
@@ -83,7 +83,7 @@ def test_quarantine_file_lists_failing_ids_per_expectation(settings, tmp_path):
     assert failure["dataset"] == "security_events" and quarantine["quarantined_ids"]["security_events"]
     expected = security.generate(size=2_000, defects=["invalid_ips"]).injected["invalid_ips"]
     assert failure["failing_ids"] == expected and failure["severity"] == "critical"
-    assert outcome.exit_code == 2
+    assert outcome.exit_code == 4
 
 
 def test_planted_pii_appears_in_no_results_quarantine_log_or_data_docs(settings, tmp_path, caplog):

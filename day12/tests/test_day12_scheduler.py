@@ -16,7 +16,7 @@ def test_a_pass_validates_new_files_and_skips_unchanged_ones(settings, caplog):
     (settings.drop_folder / "scan.csv").write_bytes(security.generate(size=500).files["security/vulnerability_scan.csv"])
     (settings.drop_folder / "broken.csv").write_bytes(b"a,b\n1,2\n")
     (settings.drop_folder / "notes.txt").write_text("ignored")
-    expected = {"broken.csv": 3, "clean.csv": 0, "dirty.csv": 2, "scan.csv": 0}
+    expected = {"broken.csv": 3, "clean.csv": 0, "dirty.csv": 4, "scan.csv": 0}
     assert day12_validate_drop_folder(settings) == expected
     rounds = [r for r in caplog.records if r.getMessage() == "validation finished"]
     assert [r.datasets for r in rounds] == ["security_events,vulnerability_scan", "security_events"]  # one file per dataset per run
