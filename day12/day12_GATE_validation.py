@@ -24,7 +24,7 @@ DAY12_DATASOURCE = "day12_security"  # in-memory DataFrames (the importable gate
 DAY12_STAGING = "day12_staging"  # typed Parquet files the checkpoint reads (the orchestrator)
 DAY12_CHECKPOINT = "day12_validation_checkpoint"
 DAY12_DOCS_SITE = "day12_site"
-DAY12_DEFAULT_DOCS = Path(__file__).resolve().parent / "data_docs"  # committed, so auditors can browse it
+DAY12_DEFAULT_DOCS = Path(__file__).resolve().parent / "data_docs"  # committed (built by --demo), so auditors can browse it
 DAY12_ID_COLUMNS = {"security_events": "event_id", "vulnerability_scan": "finding_id"}
 DAY12_DATETIME_COLUMNS = {"security_events": ("event_time", "ingested_at"), "vulnerability_scan": ("detected_at",)}
 DAY12_NUMERIC_COLUMNS = {"security_events": ("dst_port",), "vulnerability_scan": ("cvss",)}
@@ -235,6 +235,17 @@ def day12_ensure_docs_site(context, docs_dir: Path) -> None:
             context.add_data_docs_site(DAY12_DOCS_SITE, config)
 
 
+def day12_offline_docs(docs_dir: Path) -> None:
+    """Pages local and reproducible (no beacons, stable ids) and loading their scripts and styles from the site's
+    own copies (a run folder's site gets the committed site's copies), so they open from file:// offline."""
+    from day12_ACTIONS_checkpoint import day12_localise_docs
+    from day12_DOCS_offline import day12_copy_assets, day12_point_pages_at_assets
+
+    day12_localise_docs(docs_dir)
+    day12_copy_assets(DAY12_DEFAULT_DOCS, docs_dir)
+    day12_point_pages_at_assets(docs_dir)
+
+
 def day12_summarise(dataset: str, suite_result) -> day12_GateResult:
     from day12_ACTIONS_checkpoint import day12_failed_ids
 
@@ -292,7 +303,7 @@ def day12_run_checkpoint(context, frames: dict, *, settings, now: datetime, run_
 
     from great_expectations.core.run_identifier import RunIdentifier
 
-    from day12_ACTIONS_checkpoint import day12_localise_docs, day12_write_quarantine
+    from day12_ACTIONS_checkpoint import day12_write_quarantine
 
     with tempfile.TemporaryDirectory(prefix="day12-staging-") as staging:
         for dataset, df in frames.items():
@@ -305,7 +316,7 @@ def day12_run_checkpoint(context, frames: dict, *, settings, now: datetime, run_
                 outcome = checkpoint.run(expectation_parameters=day12_runtime_parameters(settings, now),
                                          run_id=RunIdentifier(run_name=run_name, run_time=fixed_time or now))
     day12_write_quarantine(outcome, settings.quarantine_dir)
-    day12_localise_docs(docs_dir)
+    day12_offline_docs(docs_dir)
     results = {}
     for suite_result in outcome.run_results.values():
         dataset = suite_result.suite_name.removeprefix("day12_").removesuffix("_suite")
