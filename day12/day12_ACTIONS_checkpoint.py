@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Literal
 
 from great_expectations.checkpoint.actions import ValidationAction
 
-from day12_SUITES_security import DAY12_ROW_ID
+from day12_SUITES_security import DAY12_PII_PATTERNS, DAY12_ROW_ID
+
+DAY12_ID_KEYS = (DAY12_ROW_ID, "event_id", "finding_id")  # files: the shared index name; tables: their id column
+DAY12_ID_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+DAY12_PII = re.compile("|".join(DAY12_PII_PATTERNS))
 
 DAY12_LOG = logging.getLogger("day12.checkpoint")
 DAY12_DIR = Path(__file__).resolve().parent
@@ -31,10 +36,21 @@ def _index_ids(payload: dict) -> list:
     or, with exclude_unexpected_values, one dict of id lists ({id: [x, y, ...]})."""
     ids = []
     for row in payload.get("unexpected_index_list") or []:
-        if isinstance(row, dict) and DAY12_ROW_ID in row:
-            value = row[DAY12_ROW_ID]
+        key = next((k for k in DAY12_ID_KEYS if isinstance(row, dict) and k in row), None)
+        if key is not None:
+            value = row[key]
             ids.extend(value if isinstance(value, list) else [value])
-    return ids
+    return [i if DAY12_ID_SHAPE.fullmatch(str(i)) and not DAY12_PII.search(str(i)) else f"withheld-{n}"
+            for n, i in enumerate(ids, start=1)]  # an id that could be data is never written (files: row-<n> already)
+
+
+def _mask_observed_columns(result) -> None:
+    """The table-columns expectation reports the observed column names: those outside the schema by position."""
+    observed = (result.result or {}).get("observed_value")
+    if result.expectation_config.type == "expect_table_columns_to_match_set" and isinstance(observed, list):
+        schema = set(result.expectation_config.kwargs.get("column_set") or [])
+        result.result["observed_value"] = [c if c in schema or str(c).startswith("unexpected_column_")
+                                           else f"unexpected_column_{n}" for n, c in enumerate(observed, start=1)]
 
 
 def day12_scrub_result(result) -> None:
@@ -48,6 +64,7 @@ def day12_scrub_result(result) -> None:
     if result.expectation_config.type in ("expect_column_values_to_not_match_regex_list",):
         payload.pop("observed_value", None)
     result.result = payload
+    _mask_observed_columns(result)
 
 
 def day12_failed_ids(result) -> list[str]:

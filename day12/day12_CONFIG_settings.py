@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DAY12_DIR = Path(__file__).resolve().parent
 DAY12_ENV_FILE = DAY12_DIR.parent / "config" / ".env"
 DAY12_PREFIX = "DAY12_"
+DAY12_HANDOFF_VARIABLES = {"DAY12_SQL_CONNECTION_STRING"}  # set by --source for GX during a run: not settings
 
 
 class day12_ConfigError(ValueError):
@@ -57,7 +58,7 @@ def day12_load_settings(env_file: Path | None = DAY12_ENV_FILE, **overrides) -> 
     file_values = dotenv_values(env_file) if env_file and Path(env_file).exists() else {}
     known = {DAY12_PREFIX + name.upper() for name in day12_Settings.model_fields}
     for name in sorted(set(os.environ) | set(file_values)):
-        if name.startswith(DAY12_PREFIX) and name not in known:
+        if name.startswith(DAY12_PREFIX) and name not in known | DAY12_HANDOFF_VARIABLES:
             hint = difflib.get_close_matches(name, known, n=1)
             raise day12_ConfigError(f"{name}: not a day12 setting" + (f" (did you mean {hint[0]}?)" if hint else ""))
     try:

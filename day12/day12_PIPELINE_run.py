@@ -92,6 +92,15 @@ def day12_validate_inputs(settings, inputs: list[day12_Input], *, context=None, 
                          "success": result.success, "max_failed_severity": result.max_failed_severity,
                          "statistics": result.statistics, "quarantined_ids": list(result.quarantined_ids),
                          "expectations": list(result.expectations)})
+    outcome = day12_report_run(settings, run_name, sections, started)
+    passed = {str(i.path.resolve()): i.content_hash for i in inputs if results[i.dataset].success}
+    if passed:
+        (settings.results_dir / "day12_last_success.json").write_text(json.dumps(_state(settings) | passed, indent=2) + "\n")
+    return outcome
+
+
+def day12_report_run(settings, run_name: str, sections: list[dict], started: float) -> day12_RunOutcome:
+    """The results JSON, the "validation finished" log line and the one-line verdict of a run (files or a table)."""
     from day12_SUITES_security import DAY12_SEVERITY_RANK
 
     worst = max((s["max_failed_severity"] for s in sections if s["max_failed_severity"]), key=DAY12_SEVERITY_RANK.get, default=None)
@@ -99,9 +108,6 @@ def day12_validate_inputs(settings, inputs: list[day12_Input], *, context=None, 
     results_path = settings.results_dir / f"{run_name}.json"
     results_path.write_text(json.dumps({"run": run_name, "success": worst is None, "max_failed_severity": worst,
                                         "datasets": sections}, indent=2, default=str) + "\n")
-    passed = {str(i.path.resolve()): i.content_hash for i in inputs if results[i.dataset].success}
-    if passed:
-        (settings.results_dir / "day12_last_success.json").write_text(json.dumps(_state(settings) | passed, indent=2) + "\n")
     code = DAY12_EXIT[worst]
     DAY12_LOG.info("validation finished", extra={
         "run": run_name, "datasets": ",".join(s["dataset"] for s in sections), "rows": sum(s["rows"] for s in sections),
