@@ -81,7 +81,8 @@ def _git(*args, cwd):
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_every_entry_point_leaves_a_clean_clone_clean(tmp_path):
-    """Ordinary runs write to the ignored run folder; the committed site and GX config stay as committed."""
+    """Ordinary runs write to the ignored run folder; the committed site and GX config stay as committed, and
+    --demo rebuilds them to the committed bytes."""
     clone = tmp_path / "clone"
     _git("clone", "--quiet", "--no-hardlinks", str(REPO), str(clone), cwd=tmp_path)
     _git("checkout", "--quiet", _git("rev-parse", "HEAD", cwd=REPO).strip(), cwd=clone)
@@ -98,10 +99,24 @@ def test_every_entry_point_leaves_a_clean_clone_clean(tmp_path):
     runs = {"orchestrator": (["day12/day12_ORCHESTRATOR_validation.py", "--input", str(events)], 4),
             "drop folder": (["day12/day12_SCHEDULER_dropfolder.py", "--once"], 4),
             "gate": (["-c", gate], 0),
-            "cron": (["day12/day12_SCHEDULER_dropfolder.py", "--print-cron"], 0)}
+            "cron": (["day12/day12_SCHEDULER_dropfolder.py", "--print-cron"], 0),
+            "demo": (["day12/day12_ORCHESTRATOR_validation.py", "--demo"], 0)}  # rebuilds the committed site: same bytes
     for name, (args, code) in runs.items():
         proc = subprocess.run([sys.executable, *args], cwd=clone, env=env, capture_output=True, text=True, timeout=300)
         assert proc.returncode == code, f"{name}: {proc.stderr[-2000:]}"
     assert list((clone / "day12" / "runs" / "data_docs").glob("index.html"))  # the run's Data Docs, ignored
     status = _git("status", "--porcelain", "--untracked-files=all", "--ignored=no", cwd=clone)
     assert status == ""
+
+
+def test_no_stored_gx_config_holds_an_absolute_path_whatever_the_quarantine_dir(run_env, tmp_path, monkeypatch):
+    quarantine = tmp_path / "elsewhere" / "quarantine"  # absolute, outside the repository
+    monkeypatch.setenv("DAY12_QUARANTINE_DIR", str(quarantine))
+    path = tmp_path / "events.csv"
+    path.write_bytes(security.generate(size=300, defects=["pii"]).files["security/security_events.csv"])
+    assert orchestrator.main(["--input", str(path)]) == 4
+    assert list(quarantine.glob("*_quarantine.json"))
+    stored = [p for p in (run_env / "runs" / "gx").rglob("*") if p.is_file() and p.suffix in (".json", ".yml")
+              and "uncommitted" not in p.parts]
+    assert any(p.parent.name == "checkpoints" for p in stored)
+    assert [p.name for p in stored if str(tmp_path) in p.read_text() or "/tmp" in p.read_text()] == []
