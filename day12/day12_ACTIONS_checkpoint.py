@@ -24,7 +24,6 @@ DAY12_ID_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 DAY12_PII = re.compile("|".join(DAY12_PII_PATTERNS))
 
 DAY12_LOG = logging.getLogger("day12.checkpoint")
-DAY12_DIR = Path(__file__).resolve().parent
 
 
 DAY12_VALUE_KEYS = ("unexpected_list", "partial_unexpected_list", "partial_unexpected_counts", "unexpected_rows",
