@@ -64,6 +64,14 @@ def test_no_page_loads_a_script_or_stylesheet_from_the_network_and_licences_are_
                if not name.startswith(("popper.js@", "vega@")))  # those two ship their licence in package.json only
 
 
+def test_every_asset_copy_is_committed_not_ignored():
+    """The top-level .gitignore ignores build/ (where Vega keeps its bundles): every copy must still be tracked."""
+    on_disk = {str(p.relative_to(SITE.parents[1])) for p in (SITE / "static" / "vendor").rglob("*") if p.is_file()}
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", *sorted(on_disk)], cwd=SITE.parents[1],
+                             capture_output=True, text=True).stdout.split()
+    assert on_disk and ignored == []
+
+
 def test_the_index_lists_the_runs_with_their_icons_offline(site):
     seen = _render(site / "index.html")
     assert seen["jquery"] and seen["bootstrapTable"] and seen["bootstrapCss"] == "flex"
