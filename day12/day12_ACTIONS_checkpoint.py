@@ -1,4 +1,5 @@
-"""Checkpoint actions, run in this order: scrub, quarantine, (Data Docs), notify.
+"""Checkpoint actions, run in this order: scrub, (Data Docs), notify; then, by the caller, the quarantine file
+and the localised pages (so the stored checkpoint names no folder).
 
 GX keeps failing values in its results (unexpected_list, and the failing column beside the index in
 unexpected_index_list) and stores them before any action runs. The scrub action therefore rewrites
@@ -10,26 +11,21 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Literal
 
 from great_expectations.checkpoint.actions import ValidationAction
 
-from day12_SUITES_security import DAY12_ROW_ID
+from day12_SUITES_security import DAY12_PII_PATTERNS, DAY12_ROW_ID
+
+DAY12_ID_KEYS = (DAY12_ROW_ID, "event_id", "finding_id")  # files: the shared index name; tables: their id column
+DAY12_ID_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+DAY12_PII = re.compile("|".join(DAY12_PII_PATTERNS))
 
 DAY12_LOG = logging.getLogger("day12.checkpoint")
-DAY12_DIR = Path(__file__).resolve().parent
 
 
-def day12_resolve(folder: str) -> Path:
-    """Folders in the checkpoint config are relative to day12/ so the committed JSON names no machine path."""
-    path = Path(folder)
-    return path if path.is_absolute() else DAY12_DIR / path
-
-
-def day12_portable(folder: Path) -> str:
-    folder = Path(folder).resolve()
-    return str(folder.relative_to(DAY12_DIR)) if folder.is_relative_to(DAY12_DIR) else str(folder)
 DAY12_VALUE_KEYS = ("unexpected_list", "partial_unexpected_list", "partial_unexpected_counts", "unexpected_rows",
                     "partial_unexpected_index_list", "unexpected_index_query", "details")
 
@@ -39,10 +35,21 @@ def _index_ids(payload: dict) -> list:
     or, with exclude_unexpected_values, one dict of id lists ({id: [x, y, ...]})."""
     ids = []
     for row in payload.get("unexpected_index_list") or []:
-        if isinstance(row, dict) and DAY12_ROW_ID in row:
-            value = row[DAY12_ROW_ID]
+        key = next((k for k in DAY12_ID_KEYS if isinstance(row, dict) and k in row), None)
+        if key is not None:
+            value = row[key]
             ids.extend(value if isinstance(value, list) else [value])
-    return ids
+    return [i if DAY12_ID_SHAPE.fullmatch(str(i)) and not DAY12_PII.search(str(i)) else f"withheld-{n}"
+            for n, i in enumerate(ids, start=1)]  # an id that could be data is never written (files: row-<n> already)
+
+
+def _mask_observed_columns(result) -> None:
+    """The table-columns expectation reports the observed column names: those outside the schema by position."""
+    observed = (result.result or {}).get("observed_value")
+    if result.expectation_config.type == "expect_table_columns_to_match_set" and isinstance(observed, list):
+        schema = set(result.expectation_config.kwargs.get("column_set") or [])
+        result.result["observed_value"] = [c if c in schema or str(c).startswith("unexpected_column_")
+                                           else f"unexpected_column_{n}" for n, c in enumerate(observed, start=1)]
 
 
 def day12_scrub_result(result) -> None:
@@ -56,6 +63,7 @@ def day12_scrub_result(result) -> None:
     if result.expectation_config.type in ("expect_column_values_to_not_match_regex_list",):
         payload.pop("observed_value", None)
     result.result = payload
+    _mask_observed_columns(result)
 
 
 def day12_failed_ids(result) -> list[str]:
@@ -83,33 +91,33 @@ def day12_dataset_of(run_result) -> str:
     return run_result.suite_name.removeprefix("day12_").removesuffix("_suite")
 
 
-class day12_QuarantineAction(ValidationAction):
-    """Writes the failing row ids per dataset and expectation (with severity) to a quarantine file: ids, never values."""
+def day12_write_quarantine(checkpoint_result, quarantine_dir: Path) -> Path:
+    """The failing row ids per dataset and expectation (with severity) in a quarantine file: ids, never values.
 
-    type: Literal["day12_quarantine"] = "day12_quarantine"
-    quarantine_dir: str
-
-    def run(self, checkpoint_result, action_context=None):
-        entries, ids = [], {}
-        for run_result in checkpoint_result.run_results.values():
-            dataset = day12_dataset_of(run_result)
-            ids.setdefault(dataset, set())
-            for result in run_result.results:
-                if result.success:
-                    continue
-                failing = day12_failed_ids(result)
-                ids[dataset].update(failing)
-                entries.append({"dataset": dataset, "expectation": result.expectation_config.type,
-                                "description": result.expectation_config.description,
-                                "severity": (result.expectation_config.meta or {}).get("severity", "warning"),
-                                "failing_ids": sorted(failing),
-                                "unexpected_count": (result.result or {}).get("unexpected_count")})
-        target = day12_resolve(self.quarantine_dir) / f"{checkpoint_result.run_id.run_name}_quarantine.json"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps({"run": checkpoint_result.run_id.run_name,
-                                      "quarantined_ids": {d: sorted(i) for d, i in sorted(ids.items())},
-                                      "failures": entries}, indent=2) + "\n")
-        return {"quarantine_file": str(target), "quarantined": sum(len(i) for i in ids.values())}
+    Written by the caller after the checkpoint run rather than by a checkpoint action, so the stored checkpoint
+    never holds the quarantine folder (a machine path when DAY12_QUARANTINE_DIR is absolute)."""
+    entries, ids = [], {}
+    for run_result in checkpoint_result.run_results.values():
+        dataset = day12_dataset_of(run_result)
+        ids.setdefault(dataset, set())
+        for result in run_result.results:
+            if result.success:
+                continue
+            failing = day12_failed_ids(result)
+            ids[dataset].update(failing)
+            entries.append({"dataset": dataset, "expectation": result.expectation_config.type,
+                            "description": result.expectation_config.description,
+                            "severity": (result.expectation_config.meta or {}).get("severity", "warning"),
+                            "failing_ids": sorted(failing),
+                            "unexpected_count": (result.result or {}).get("unexpected_count")})
+    target = Path(quarantine_dir) / f"{checkpoint_result.run_id.run_name}_quarantine.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps({"run": checkpoint_result.run_id.run_name,
+                                  "quarantined_ids": {d: sorted(i) for d, i in sorted(ids.items())},
+                                  "failures": entries}, indent=2) + "\n")
+    DAY12_LOG.info("quarantine written", extra={"run": checkpoint_result.run_id.run_name,
+                                                "quarantined": sum(len(i) for i in ids.values())})
+    return target
 
 
 class day12_NotifyAction(ValidationAction):
@@ -174,11 +182,3 @@ def day12_localise_docs(docs_dir: Path) -> int:
             page.write_text(updated, encoding="utf-8")
             changed += 1
     return changed
-
-
-class day12_LocaliseDocsAction(ValidationAction):
-    type: Literal["day12_localise_docs"] = "day12_localise_docs"
-    docs_dir: str
-
-    def run(self, checkpoint_result, action_context=None):
-        return {"pages_localised": day12_localise_docs(day12_resolve(self.docs_dir))}

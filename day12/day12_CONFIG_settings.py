@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DAY12_DIR = Path(__file__).resolve().parent
 DAY12_ENV_FILE = DAY12_DIR.parent / "config" / ".env"
 DAY12_PREFIX = "DAY12_"
+DAY12_HANDOFF_VARIABLES = {"DAY12_SQL_CONNECTION_STRING"}  # set by --source for GX during a run: not settings
 
 
 class day12_ConfigError(ValueError):
@@ -30,6 +31,7 @@ class day12_Settings(BaseSettings):
     ge_project_dir: Path = DAY12_DIR / "gx"  # the GX 1.x file context: suites, checkpoint, Data Docs config
     data_source_path: Path | None = None  # a CSV or Parquet file to validate when --input is not given
     drop_folder: Path = DAY12_DIR / "drop"  # the scheduler validates whatever lands here
+    run_dir: Path = DAY12_DIR / "runs"  # ordinary runs' GX project and Data Docs: git-ignored, never the committed ones
     results_dir: Path = DAY12_DIR / "results"  # one results JSON per run
     quarantine_dir: Path = DAY12_DIR / "quarantine"  # failing rows by event_id, never their values
     clock_skew_minutes: int = Field(5, ge=0, le=1440)  # NTP-synced sources drift seconds; 5 min covers a bad one
@@ -56,7 +58,7 @@ def day12_load_settings(env_file: Path | None = DAY12_ENV_FILE, **overrides) -> 
     file_values = dotenv_values(env_file) if env_file and Path(env_file).exists() else {}
     known = {DAY12_PREFIX + name.upper() for name in day12_Settings.model_fields}
     for name in sorted(set(os.environ) | set(file_values)):
-        if name.startswith(DAY12_PREFIX) and name not in known:
+        if name.startswith(DAY12_PREFIX) and name not in known | DAY12_HANDOFF_VARIABLES:
             hint = difflib.get_close_matches(name, known, n=1)
             raise day12_ConfigError(f"{name}: not a day12 setting" + (f" (did you mean {hint[0]}?)" if hint else ""))
     try:

@@ -54,7 +54,7 @@ def day12_cron_schedule(minutes: int, interval: str) -> str:
 
 
 def day12_cron_entries(settings, repo: Path, python: Path) -> str:
-    schedule = day12_cron_schedule(settings.schedule_interval_minutes, f"{settings.schedule_interval_minutes} min")
+    schedule = day12_cron_schedule(settings.schedule_interval_minutes, f"{settings.schedule_interval_minutes} minutes")
     log_dir = repo / "day12" / "logs"
     return (f"# day12 drop-folder validation every {settings.schedule_interval_minutes} min (an interval: no time zone needed).\n"
             f"{schedule} cd {day12_quote(repo)} && mkdir -p {day12_quote(log_dir)} && {day12_quote(python)} "

@@ -7,6 +7,7 @@ produces the same files (a test checks), so the committed docs only change when 
 from __future__ import annotations
 
 import shutil
+import tempfile
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -44,8 +45,13 @@ def day12_build_docs(settings, samples: dict[str, Path], docs_dir: Path = DAY12_
     from day12_GATE_validation import day12_context, day12_ensure_docs_site
     from day12_PIPELINE_run import day12_load_input, day12_validate_inputs
 
+    from day12_DOCS_offline import DAY12_VENDOR, day12_fetch_assets
+
     context = day12_context(settings.ge_project_dir.parent)
     day12_ensure_docs_site(context, docs_dir)
+    keep = Path(tempfile.mkdtemp(prefix="day12-assets-"))  # the earlier build's asset copies, in case npm is missing
+    if (docs_dir / DAY12_VENDOR).is_dir():
+        shutil.copytree(docs_dir / DAY12_VENDOR, keep, dirs_exist_ok=True)
     shutil.rmtree(docs_dir, ignore_errors=True)  # a clean site: only this build's pages
     shutil.rmtree(Path(context.root_directory) / "uncommitted" / "validations", ignore_errors=True)
     outcomes = []
@@ -56,9 +62,13 @@ def day12_build_docs(settings, samples: dict[str, Path], docs_dir: Path = DAY12_
             outcomes.append((kind, day12_validate_inputs(settings, inputs, context=context, run_name=f"day12-demo-{kind}",
                                                          fixed_time=DAY12_DEMO_NOW, now=DAY12_DEMO_NOW, docs_dir=docs_dir)))
     context.build_data_docs(site_names=["day12_site"])
-    from day12_ACTIONS_checkpoint import day12_localise_docs
+    from day12_GATE_validation import day12_offline_docs
 
-    day12_localise_docs(docs_dir)
+    try:
+        day12_fetch_assets(docs_dir, keep_from=keep)
+    finally:
+        shutil.rmtree(keep, ignore_errors=True)
+    day12_offline_docs(docs_dir)
     return outcomes
 
 

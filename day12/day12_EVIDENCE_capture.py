@@ -2,11 +2,10 @@
 
     python day12/day12_EVIDENCE_capture.py
 
-Runs --demo (rebuilds the committed Data Docs), copies the dirty run's results and quarantine
-summaries into evidence/, and screenshots the Data Docs index and the failing validation page in
-headless Chromium (GitHub shows HTML as source). Needs Debian's chromium and npm: Data Docs load
-Bootstrap and Font Awesome from CDNs, so for the screenshot a temporary copy of the site points at
-the same versions installed from the npm registry (the committed site keeps GX's links).
+Runs --demo (rebuilds the committed Data Docs, with their own copies of the scripts, styles and fonts),
+copies the dirty run's results and quarantine summaries into evidence/, and screenshots the Data Docs
+index and the failing validation page in headless Chromium with the network off, straight from the
+committed site's file:// URLs (GitHub shows HTML as source). Needs Debian's chromium (and npm for --demo).
 """
 from __future__ import annotations
 
@@ -17,17 +16,10 @@ import tempfile
 from pathlib import Path
 
 DAY12_DIR = Path(__file__).resolve().parent
-DAY12_CDN_TO_NPM = {  # what Data Docs load from CDNs -> the same file in the same npm package version
-    "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css": "bootstrap@4.3.1/dist/css/bootstrap.min.css",
-    "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js": "bootstrap@4.3.1/dist/js/bootstrap.min.js",
-    "https://code.jquery.com/jquery-3.7.1.min.js": "jquery@3.7.1/dist/jquery.min.js",
-    "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": "popper.js@1.12.9/dist/umd/popper.min.js",
-    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css": "bootstrap-table@1.19.1/dist/bootstrap-table.min.css",
-    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js": "bootstrap-table@1.19.1/dist/bootstrap-table.min.js",
-    "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css": "@fortawesome/fontawesome-free@6.6.0/css/all.min.css",
-}
 DAY12_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync")
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>",  # network off: proves offline
+               "--host-resolver-rules=MAP * ~NOTFOUND")
 
 
 def day12_screenshot(page: Path, target: Path, height: int) -> None:
@@ -38,25 +30,6 @@ def day12_screenshot(page: Path, target: Path, height: int) -> None:
         subprocess.run([chromium, *DAY12_FLAGS, f"--user-data-dir={profile}", f"--window-size=1280,{height}",
                         "--virtual-time-budget=3000", f"--screenshot={target}", page.as_uri()],
                        check=True, capture_output=True, timeout=120)
-
-
-def day12_offline_site(site: Path, work: Path) -> Path:
-    """A copy of the site whose CDN links point at npm-installed copies of the same files."""
-    import re
-
-    specs = {url: re.match(r"^(@?[^@]+)@([\d.]+)/(.+)$", spec).groups() for url, spec in DAY12_CDN_TO_NPM.items()}
-    packages = sorted({f"{name}@{version}" for name, version, _ in specs.values()})
-    # --legacy-peer-deps: GX pins popper 1.12.9, older than bootstrap 4.3.1's declared peer range
-    subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", "--legacy-peer-deps",
-                    "--prefix", str(work / "npm"), *packages], check=True, capture_output=True, timeout=600)
-    copy = work / "site"
-    shutil.copytree(site, copy)
-    for page in copy.rglob("*.html"):
-        html = page.read_text(encoding="utf-8")
-        for url, (name, _, file) in specs.items():
-            html = html.replace(url, (work / "npm" / "node_modules" / name / file).as_uri())
-        page.write_text(html, encoding="utf-8")
-    return copy
 
 
 def main() -> int:
@@ -73,11 +46,9 @@ def main() -> int:
     name = "day12-demo-dirty"
     shutil.copyfile(settings.results_dir / f"{name}.json", evidence / f"{name}_results.json")
     shutil.copyfile(settings.quarantine_dir / f"{name}_quarantine.json", evidence / f"{name}_quarantine.json")
-    with tempfile.TemporaryDirectory() as work:
-        site = day12_offline_site(DAY12_DOCS_DIR, Path(work))
-        failing = next(site.glob("validations/day12_security_events_suite/day12-demo-dirty/*/*.html"))
-        day12_screenshot(site / "index.html", shots / "day12_data_docs_index.png", 620)
-        day12_screenshot(failing, shots / "day12_data_docs_failing_validation.png", 1400)
+    failing = next(DAY12_DOCS_DIR.glob("validations/day12_security_events_suite/day12-demo-dirty/*/*.html"))
+    day12_screenshot(DAY12_DOCS_DIR / "index.html", shots / "day12_data_docs_index.png", 620)
+    day12_screenshot(failing, shots / "day12_data_docs_failing_validation.png", 1400)
     print(f"evidence written: {evidence.relative_to(DAY12_DIR.parent)}/, {shots.relative_to(DAY12_DIR.parent)}/")
     return code
 

@@ -22,10 +22,9 @@ from day12_SUITES_security import DAY12_DATASETS, DAY12_ROW_ID, DAY12_SEVERITY_R
 DAY12_LOG = logging.getLogger("day12.gate")
 DAY12_DATASOURCE = "day12_security"  # in-memory DataFrames (the importable gate)
 DAY12_STAGING = "day12_staging"  # typed Parquet files the checkpoint reads (the orchestrator)
-DAY12_STAGING_DIR = "uncommitted/staging"  # inside the GX folder, so the stored config names no machine path
 DAY12_CHECKPOINT = "day12_validation_checkpoint"
 DAY12_DOCS_SITE = "day12_site"
-DAY12_DEFAULT_DOCS = Path(__file__).resolve().parent / "data_docs"  # committed, so auditors can browse it
+DAY12_DEFAULT_DOCS = Path(__file__).resolve().parent / "data_docs"  # committed (built by --demo), so auditors can browse it
 DAY12_ID_COLUMNS = {"security_events": "event_id", "vulnerability_scan": "finding_id"}
 DAY12_DATETIME_COLUMNS = {"security_events": ("event_time", "ingested_at"), "vulnerability_scan": ("detected_at",)}
 DAY12_NUMERIC_COLUMNS = {"security_events": ("dst_port",), "vulnerability_scan": ("cvss",)}
@@ -43,10 +42,16 @@ class day12_GateResult:
 
 
 def day12_prepare(df, dataset: str):
-    """Typed columns for the checks: unparseable times become NaT (caught by not-null), bad numbers NaN."""
+    """Typed columns for the checks: unparseable times become NaT (caught by not-null), bad numbers NaN.
+
+    Columns outside the schema are renamed by position, and the index is the dataset's own id where it looks
+    like an id (a value that could be data, such as an e-mail address in event_id, becomes row-<n>): GX
+    reports column names and failing-row ids, and neither may carry a value."""
     import pandas as pd
 
-    df = df.copy()
+    from day12_INPUT_files import day12_mask_columns
+
+    df = day12_mask_columns(df, dataset).copy()
     for column in DAY12_DATETIME_COLUMNS[dataset]:
         if column in df:
             df[column] = pd.to_datetime(df[column], utc=True, errors="coerce", format="ISO8601")
@@ -56,8 +61,26 @@ def day12_prepare(df, dataset: str):
     # Failing rows are reported by index. Each dataset's own id becomes an index under one shared name, so one
     # checkpoint result format names the failing rows of every dataset (GX shares it across validations).
     id_column = DAY12_ID_COLUMNS[dataset]
-    df.index = pd.Index(df[id_column] if id_column in df else pd.RangeIndex(len(df)), name=DAY12_ROW_ID)
+    ids = day12_safe_ids(df[id_column]) if id_column in df else [f"row-{n}" for n in range(1, len(df) + 1)]
+    df.index = pd.Index(ids, name=DAY12_ROW_ID)
     return df
+
+
+DAY12_ID_SHAPE = r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}"  # what an event or finding id looks like
+
+
+def day12_safe_ids(column) -> list:
+    """Each id as given when it looks like an id and matches no PII pattern; otherwise row-<n> (1-based data row)."""
+    import numpy as np
+
+    from day12_SUITES_security import DAY12_PII_PATTERNS
+
+    text = column.astype("string")
+    safe = text.str.fullmatch(DAY12_ID_SHAPE, na=False) & ~text.str.contains("|".join(DAY12_PII_PATTERNS), na=False)
+    ids = text.to_numpy(dtype=object, na_value=None)
+    for position in np.flatnonzero(~safe.to_numpy(dtype=bool)):
+        ids[position] = f"row-{position + 1}"
+    return ids
 
 
 def _stable_id(name: str) -> str:
@@ -77,6 +100,7 @@ def day12_skip_batch_fingerprint() -> None:
 
 
 def day12_context(project_dir: Path | None):
+    """A GX context: ephemeral (None) or the file project in project_dir/gx."""
     import great_expectations as gx
 
     day12_skip_batch_fingerprint()
@@ -84,6 +108,23 @@ def day12_context(project_dir: Path | None):
     if project_dir is None:
         return gx.get_context(mode="ephemeral")
     return gx.get_context(mode="file", project_root_dir=str(project_dir))
+
+
+@contextlib.contextmanager
+def day12_progress_bars(context):
+    """GX's "Calculating Metrics" progress bars only when stderr is a terminal (cron and pipeline logs stay
+    clean). Set for the run only and restored: GX saves its variables with the project config, which must
+    not depend on where the demo was run."""
+    import sys
+
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    before = context.variables.progress_bars
+    context.variables.progress_bars = ProgressBarsConfig(globally=sys.stderr.isatty())
+    try:
+        yield
+    finally:
+        context.variables.progress_bars = before
 
 
 def _suite(context, dataset: str):
@@ -117,8 +158,11 @@ def _dataframe_batch(context, dataset: str):
 
 def _staged_batch(context, dataset: str):
     sources = context.data_sources
-    source = _get_or_add(lambda: sources.get(DAY12_STAGING),
-                         lambda: sources.add_pandas_filesystem(DAY12_STAGING, base_directory=Path(DAY12_STAGING_DIR)), KeyError)
+    add = lambda: sources.add_pandas_filesystem(DAY12_STAGING, base_directory=Path("."))  # noqa: E731
+    source = _get_or_add(lambda: sources.get(DAY12_STAGING), add, KeyError)
+    if Path(source.base_directory) != Path("."):  # stored by an older version of this code: staged in the project
+        sources.delete(DAY12_STAGING)
+        source = add()
     asset = _get_or_add(lambda: source.get_asset(dataset), lambda: source.add_parquet_asset(dataset), LookupError)
     return _get_or_add(lambda: asset.get_batch_definition("staged"),
                        lambda: asset.add_batch_definition_path("staged", path=f"{dataset}.parquet"), KeyError, LookupError)
@@ -148,39 +192,32 @@ def _definition(context, dataset: str, batch):
         name=f"day12_{dataset}_validation", id=_stable_id(f"{dataset}_validation"), data=batch, suite=_suite(context, dataset)))
 
 
-def day12_ensure(context, dataset: str, *, quarantine_dir: Path | None = None):
-    """The in-memory gate's checkpoint: one DataFrame validation, scrubbed (and quarantined when asked)."""
-    from day12_ACTIONS_checkpoint import day12_portable, day12_QuarantineAction, day12_ScrubAction
+def day12_ensure(context, dataset: str):
+    """The in-memory gate's checkpoint: one DataFrame validation, scrubbed."""
+    from day12_ACTIONS_checkpoint import day12_ScrubAction
 
     definition = _definition(context, dataset, _dataframe_batch(context, dataset))
-    actions = [day12_ScrubAction(name="scrub_failing_values")]
-    if quarantine_dir is not None:
-        actions.append(day12_QuarantineAction(name="quarantine_failing_rows", quarantine_dir=day12_portable(quarantine_dir)))
-    return _checkpoint(context, [definition], actions)
+    return _checkpoint(context, [definition], [day12_ScrubAction(name="scrub_failing_values")])
 
 
-def day12_ensure_checkpoint(context, datasets: list[str], *, quarantine_dir: Path, docs_dir: Path | None = None):
+def day12_ensure_checkpoint(context, datasets: list[str]):
     """day12_validation_checkpoint in the project: one validation per staged dataset, each against its own suite,
-    then the actions once for the whole run: scrub, quarantine, Data Docs, notify."""
+    then the actions once for the whole run: scrub, Data Docs, notify. The quarantine file and the localising of
+    the pages are written by the caller after the run, so the stored checkpoint names no folder at all."""
     from great_expectations.checkpoint import UpdateDataDocsAction
 
-    from day12_ACTIONS_checkpoint import (day12_LocaliseDocsAction, day12_NotifyAction, day12_portable,
-                                          day12_QuarantineAction, day12_ScrubAction)
+    from day12_ACTIONS_checkpoint import day12_NotifyAction, day12_ScrubAction
 
     definitions = [_definition(context, dataset, _staged_batch(context, dataset)) for dataset in sorted(datasets)]
     actions = [day12_ScrubAction(name="scrub_failing_values"),
-               day12_QuarantineAction(name="quarantine_failing_rows", quarantine_dir=day12_portable(quarantine_dir)),
                UpdateDataDocsAction(name="update_data_docs", site_names=[DAY12_DOCS_SITE]),
-               day12_LocaliseDocsAction(name="localise_data_docs", docs_dir=day12_portable(docs_dir or DAY12_DEFAULT_DOCS)),
                day12_NotifyAction(name="notify_on_failure")]
     return _checkpoint(context, definitions, actions)
 
 
-def day12_stage(context, dataset: str, df) -> None:
-    """Write the typed frame where the checkpoint's Parquet asset for this dataset reads it."""
-    folder = Path(context.root_directory) / DAY12_STAGING_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    day12_prepare(df, dataset).to_parquet(folder / f"{dataset}.parquet")
+def day12_stage(folder: Path, dataset: str, df) -> None:
+    """Write the typed frame where the checkpoint's Parquet asset for this dataset reads it (a private temp folder)."""
+    day12_prepare(df, dataset).to_parquet(Path(folder) / f"{dataset}.parquet")
 
 
 def day12_ensure_docs_site(context, docs_dir: Path) -> None:
@@ -196,6 +233,17 @@ def day12_ensure_docs_site(context, docs_dir: Path) -> None:
             context.update_data_docs_site(DAY12_DOCS_SITE, config)
         else:
             context.add_data_docs_site(DAY12_DOCS_SITE, config)
+
+
+def day12_offline_docs(docs_dir: Path) -> None:
+    """Pages local and reproducible (no beacons, stable ids) and loading their scripts and styles from the site's
+    own copies (a run folder's site gets the committed site's copies), so they open from file:// offline."""
+    from day12_ACTIONS_checkpoint import day12_localise_docs
+    from day12_DOCS_offline import day12_copy_assets, day12_point_pages_at_assets
+
+    day12_localise_docs(docs_dir)
+    day12_copy_assets(DAY12_DEFAULT_DOCS, docs_dir)
+    day12_point_pages_at_assets(docs_dir)
 
 
 def day12_summarise(dataset: str, suite_result) -> day12_GateResult:
@@ -232,27 +280,43 @@ def day12_validate_dataframe(df, dataset: str = "security_events", *, settings=N
     settings = settings or day12_load_settings(env_file=None)
     now = now or datetime.now(timezone.utc)
     context = context or day12_context(None)
-    checkpoint = day12_ensure(context, dataset, quarantine_dir=quarantine_dir)
+    from day12_ACTIONS_checkpoint import day12_write_quarantine
+
+    checkpoint = day12_ensure(context, dataset)
     run_id = RunIdentifier(run_name=run_name or f"day12-{dataset}-{now:%Y%m%dT%H%M%S}", run_time=fixed_time or now)
-    outcome = checkpoint.run(batch_parameters={"dataframe": day12_prepare(df, dataset)},
-                             expectation_parameters=day12_runtime_parameters(settings, now), run_id=run_id)
+    with day12_progress_bars(context):
+        outcome = checkpoint.run(batch_parameters={"dataframe": day12_prepare(df, dataset)},
+                                 expectation_parameters=day12_runtime_parameters(settings, now), run_id=run_id)
+    if quarantine_dir is not None:
+        day12_write_quarantine(outcome, quarantine_dir)
     (suite_result,) = outcome.run_results.values()
     return day12_summarise(dataset, suite_result)
 
 
-def day12_run_checkpoint(context, frames: dict, *, settings, now: datetime, run_name: str, docs_dir: Path | None = None,
+def day12_run_checkpoint(context, frames: dict, *, settings, now: datetime, run_name: str, docs_dir: Path,
                          fixed_time: datetime | None = None) -> dict[str, day12_GateResult]:
-    """Stage each dataset's frame and run day12_validation_checkpoint once over all of them: dataset -> result."""
+    """Stage each dataset's frame and run day12_validation_checkpoint once over all of them: dataset -> result.
+
+    The staged copies hold every raw value: they live in a private temporary folder (mode 0700) that is removed
+    when the run ends, whatever the outcome. Then the quarantine file is written and the pages are localised."""
+    import tempfile
+
     from great_expectations.core.run_identifier import RunIdentifier
 
-    for dataset, df in frames.items():
-        day12_stage(context, dataset, df)
-    # GX resolves a filesystem datasource's relative base_directory against the working directory, and the
-    # committed config must not name a machine path: so the staged assets are set up and read from the GX folder.
-    with contextlib.chdir(context.root_directory):
-        checkpoint = day12_ensure_checkpoint(context, list(frames), quarantine_dir=settings.quarantine_dir, docs_dir=docs_dir)
-        outcome = checkpoint.run(expectation_parameters=day12_runtime_parameters(settings, now),
-                                 run_id=RunIdentifier(run_name=run_name, run_time=fixed_time or now))
+    from day12_ACTIONS_checkpoint import day12_write_quarantine
+
+    with tempfile.TemporaryDirectory(prefix="day12-staging-") as staging:
+        for dataset, df in frames.items():
+            day12_stage(staging, dataset, df)
+        # GX resolves a filesystem datasource's relative base_directory against the working directory, and the
+        # stored config must not name a machine path: so the staged assets are read from inside the temp folder.
+        with contextlib.chdir(staging):
+            checkpoint = day12_ensure_checkpoint(context, list(frames))
+            with day12_progress_bars(context):
+                outcome = checkpoint.run(expectation_parameters=day12_runtime_parameters(settings, now),
+                                         run_id=RunIdentifier(run_name=run_name, run_time=fixed_time or now))
+    day12_write_quarantine(outcome, settings.quarantine_dir)
+    day12_offline_docs(docs_dir)
     results = {}
     for suite_result in outcome.run_results.values():
         dataset = suite_result.suite_name.removeprefix("day12_").removesuffix("_suite")

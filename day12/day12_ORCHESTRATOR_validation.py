@@ -2,12 +2,13 @@
 
     python day12/day12_ORCHESTRATOR_validation.py --input events.csv       # or .parquet
     python day12/day12_ORCHESTRATOR_validation.py --input events.csv scan.parquet   # one checkpoint run, every suite
+    python day12/day12_ORCHESTRATOR_validation.py --source postgresql://user@host/db/schema.table   # in the database
     python day12/day12_ORCHESTRATOR_validation.py --demo                   # clean and dirty samples, rebuilds Data Docs
     python day12/day12_ORCHESTRATOR_validation.py --input events.csv --force   # even if unchanged since the last success
 
 Exit codes: 0 all expectations passed (or the input is unchanged since the last success); 1 only
-warning/info expectations failed; 2 configuration rejected; 3 an input could not be read; 4 a critical
-expectation failed.
+warning/info expectations failed; 2 configuration rejected or bad usage (as in the other days); 3 an
+input could not be read; 4 a critical expectation failed. Ordinary runs write to DAY12_RUN_DIR (ignored).
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Great Expectations data-quality gate for security data.")
     parser.add_argument("--input", type=Path, nargs="+", help="CSV or Parquet file(s) to validate, at most one per dataset")
+    parser.add_argument("--source", metavar="URL", help="a database table, validated in the database: "
+                        "postgresql://user@host/db/schema.table or sqlite:///file.db/table")
     parser.add_argument("--dataset", choices=("security_events", "vulnerability_scan"), help="default: from the columns")
     parser.add_argument("--force", action="store_true", help="validate even if the file is unchanged")
     parser.add_argument("--demo", action="store_true", help="validate generated clean and dirty samples, rebuild Data Docs")
@@ -32,18 +35,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration rejected: {exc}", file=sys.stderr)
         return 2
     day12_setup_logging(settings.results_dir.parent / "logs" / "day12_validation.log")
-    args.input = args.input or ([settings.data_source_path] if settings.data_source_path else None)
-    if not args.input and not args.demo:
-        parser.error("give --input PATH (or set DAY12_DATA_SOURCE_PATH) or --demo")
+    if not args.source:
+        args.input = args.input or ([settings.data_source_path] if settings.data_source_path else None)
+    if not (args.input or args.source or args.demo):
+        parser.error("give --input PATH, --source URL (or set DAY12_DATA_SOURCE_PATH) or --demo")
     if args.demo:
         from day12_DEMO_docs import day12_demo
 
         return day12_demo(settings)
-    from day12_GATE_validation import day12_context
-    from day12_PIPELINE_run import day12_run_files
+    if args.source:
+        from day12_SQL_source import day12_run_table
 
-    outcome = day12_run_files(settings, args.input, dataset=args.dataset, force=args.force,
-                              context=day12_context(settings.ge_project_dir.parent))
+        outcome = day12_run_table(settings, args.source, dataset=args.dataset)
+    else:
+        from day12_PIPELINE_run import day12_run_files
+
+        outcome = day12_run_files(settings, args.input, dataset=args.dataset, force=args.force)
     print(outcome.message)
     return outcome.exit_code
 if __name__ == "__main__":

@@ -2,9 +2,9 @@
 the results JSON, return the exit code.
 
 Exit codes: 0 every expectation passed; 1 only warning/info expectations failed; 3 an input could not
-be read; 4 a critical one failed (2 is a configuration error, as in every day). One run validates at
-most one file per dataset (security events, vulnerability scan): day12_validation_checkpoint validates
-each against its own suite in one go. The results JSON names each expectation, its severity and
+be read; 4 a critical expectation failed (2 is configuration or usage, as in the other days). One run
+validates at most one file per dataset (security events, vulnerability scan): day12_validation_checkpoint
+validates each against its own suite in one go. The results JSON names each expectation, its severity and
 statistics, and identifies failing rows by id only.
 """
 from __future__ import annotations
@@ -16,10 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from day12_INPUT_files import day12_content_hash, day12_detect_dataset, day12_InputError, day12_read_input
+from day12_INPUT_files import (day12_content_hash, day12_detect_dataset, day12_InputError, day12_read_input,
+                               day12_unexpected_column_count)
 
 DAY12_LOG = logging.getLogger("day12")
 DAY12_EXIT = {None: 0, "info": 1, "warning": 1, "critical": 4}
+DAY12_EXIT_CONFIG = 2  # configuration rejected or bad usage: the same code as days 11, 13, 14 and 15 (and argparse)
+DAY12_EXIT_INPUT = 3  # an input could not be read
 
 
 @dataclass(frozen=True)
@@ -53,13 +56,24 @@ def day12_load_input(settings, path: Path, *, dataset: str | None = None, force:
     return day12_Input(path, day12_detect_dataset(df, path, dataset), df, content_hash)
 
 
+def day12_run_context(settings):
+    """The GX project of ordinary runs: in the git-ignored run folder, with its own Data Docs site, so a run never
+    rewrites the committed gx/ config or data_docs/ site (only --demo builds those)."""
+    from day12_GATE_validation import day12_context, day12_ensure_docs_site
+
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    context = day12_context(settings.run_dir)
+    day12_ensure_docs_site(context, settings.run_dir / "data_docs")
+    return context
+
+
 def day12_validate_inputs(settings, inputs: list[day12_Input], *, context=None, run_name: str | None = None,
                           fixed_time: datetime | None = None, now: datetime | None = None,
                           docs_dir: Path | None = None) -> day12_RunOutcome:
     """One checkpoint run over inputs of distinct datasets (day12_InputError otherwise)."""
     import os
 
-    from day12_GATE_validation import day12_context, day12_run_checkpoint
+    from day12_GATE_validation import day12_run_checkpoint
 
     started = time.monotonic()
     if len({i.dataset for i in inputs}) < len(inputs):
@@ -68,16 +82,26 @@ def day12_validate_inputs(settings, inputs: list[day12_Input], *, context=None, 
         os.environ["DAY12_SLACK_WEBHOOK_URL"] = settings.slack_webhook_url.get_secret_value()
     now = now or datetime.now(timezone.utc)
     run_name = run_name or f"day12-{now:%Y%m%dT%H%M%SZ}"
-    context = context or day12_context(settings.ge_project_dir.parent)
+    context = context or day12_run_context(settings)
     results = day12_run_checkpoint(context, {i.dataset: i.df for i in inputs}, settings=settings, now=now,
-                                   run_name=run_name, fixed_time=fixed_time, docs_dir=docs_dir)
+                                   run_name=run_name, fixed_time=fixed_time, docs_dir=docs_dir or settings.run_dir / "data_docs")
     sections = []
     for item in sorted(inputs, key=lambda i: i.dataset):
         result = results[item.dataset]
         sections.append({"input": item.path.name, "content_sha256": item.content_hash, "dataset": item.dataset,
-                         "rows": len(item.df), "success": result.success, "max_failed_severity": result.max_failed_severity,
+                         "rows": len(item.df), "unexpected_columns": day12_unexpected_column_count(item.df, item.dataset),
+                         "success": result.success, "max_failed_severity": result.max_failed_severity,
                          "statistics": result.statistics, "quarantined_ids": list(result.quarantined_ids),
                          "expectations": list(result.expectations)})
+    outcome = day12_report_run(settings, run_name, sections, started)
+    passed = {str(i.path.resolve()): i.content_hash for i in inputs if results[i.dataset].success}
+    if passed:
+        (settings.results_dir / "day12_last_success.json").write_text(json.dumps(_state(settings) | passed, indent=2) + "\n")
+    return outcome
+
+
+def day12_report_run(settings, run_name: str, sections: list[dict], started: float) -> day12_RunOutcome:
+    """The results JSON, the "validation finished" log line and the one-line verdict of a run (files or a table)."""
     from day12_SUITES_security import DAY12_SEVERITY_RANK
 
     worst = max((s["max_failed_severity"] for s in sections if s["max_failed_severity"]), key=DAY12_SEVERITY_RANK.get, default=None)
@@ -85,16 +109,15 @@ def day12_validate_inputs(settings, inputs: list[day12_Input], *, context=None, 
     results_path = settings.results_dir / f"{run_name}.json"
     results_path.write_text(json.dumps({"run": run_name, "success": worst is None, "max_failed_severity": worst,
                                         "datasets": sections}, indent=2, default=str) + "\n")
-    passed = {str(i.path.resolve()): i.content_hash for i in inputs if results[i.dataset].success}
-    if passed:
-        (settings.results_dir / "day12_last_success.json").write_text(json.dumps(_state(settings) | passed, indent=2) + "\n")
     code = DAY12_EXIT[worst]
     DAY12_LOG.info("validation finished", extra={
         "run": run_name, "datasets": ",".join(s["dataset"] for s in sections), "rows": sum(s["rows"] for s in sections),
         "success": worst is None, "failed": sum(len([e for e in s["expectations"] if not e["success"]]) for s in sections),
         "worst": worst or "none", "quarantined": sum(len(s["quarantined_ids"]) for s in sections), "exit_code": code,
         "duration_s": round(time.monotonic() - started, 2)})
-    verdicts = [f"{s['input']} ({s['dataset']}, {s['rows']} rows): " + (
+    verdicts = [f"{s['input']} ({s['dataset']}, {s['rows']} rows"
+                + (f", {s['unexpected_columns']} column(s) not in the schema, named by position" if s["unexpected_columns"] else "")
+                + "): " + (
         "all expectations passed" if s["success"] else
         f"{sum(not e['success'] for e in s['expectations'])} expectation(s) failed, worst {s['max_failed_severity']}")
         for s in sections]
@@ -117,28 +140,28 @@ def day12_run_files(settings, paths: list[Path], *, dataset: str | None = None, 
         return day12_validate_inputs(settings, inputs, **run)
     except day12_InputError as exc:
         DAY12_LOG.error("input unreadable", extra={"error": str(exc)})
-        return day12_RunOutcome(3, f"input could not be read: {exc}")
+        return day12_RunOutcome(DAY12_EXIT_INPUT, f"input could not be read: {exc}")
 
 
-def day12_validate_drop_folder(settings) -> dict[str, int]:
-    """Exit code per file of this pass (the scheduled job; also callable on its own).
+def day12_validate_drop_folder(settings) -> dict[str, int] | None:
+    """Exit code per file of this pass (the scheduled job; also callable on its own); None, with an error logged,
+    when the drop folder does not exist.
 
     Files are read one by one (an unreadable one gets 3 and blocks nothing), then validated in rounds of at
     most one file per dataset, each round one run of day12_validation_checkpoint over every suite."""
-    from day12_GATE_validation import day12_context
-
     log = logging.getLogger("day12.dropfolder")
-    if not settings.drop_folder.is_dir():  # said in the log: a cron line never passes silently
-        log.warning("drop folder missing; nothing to validate", extra={"drop_folder": str(settings.drop_folder)})
-        return {}
-    context = day12_context(settings.ge_project_dir.parent)
+    if not settings.drop_folder.is_dir():
+        log.error("drop folder missing: nothing validated; create it or set DAY12_DROP_FOLDER",
+                  extra={"drop_folder": str(settings.drop_folder)})
+        return None
+    context = day12_run_context(settings)
     codes, pending = {}, []
     for path in sorted(p for p in settings.drop_folder.iterdir() if p.suffix.lower() in (".csv", ".parquet")):
         try:
             item = day12_load_input(settings, path)
         except day12_InputError as exc:
             log.error("input unreadable", extra={"input": path.name, "error": str(exc)})
-            codes[path.name] = 3
+            codes[path.name] = DAY12_EXIT_INPUT
             continue
         if item is None:
             codes[path.name] = 0  # unchanged since its last successful run

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         from day12_PIPELINE_run import day12_validate_drop_folder
 
         codes = day12_validate_drop_folder(settings)
-        return max(codes.values(), default=0)
+        return 2 if codes is None else max(codes.values(), default=0)  # None: the folder is missing (logged)
     scheduler = day12_build_scheduler(settings)
     try:
         scheduler.start()

@@ -13,7 +13,7 @@ NOW = datetime(2026, 11, 23, 6, 0, tzinfo=timezone.utc)  # the samples end on 20
 
 @pytest.fixture
 def settings(tmp_path):
-    return day12_load_settings(env_file=None, ge_project_dir=tmp_path / "gx", results_dir=tmp_path / "results",
+    return day12_load_settings(env_file=None, ge_project_dir=tmp_path / "gx", run_dir=tmp_path / "runs", results_dir=tmp_path / "results",
                                quarantine_dir=tmp_path / "quarantine", drop_folder=tmp_path / "drop")
 
 

@@ -36,7 +36,7 @@ def test_exit_code_follows_the_worst_failed_severity(settings, tmp_path, defects
 
 @pytest.mark.parametrize(("content", "message"), [
     (None, "no such file"),
-    (b"a,b\n1,2\n", "match neither security_events nor vulnerability_scan"),
+    (b"a,b\n1,2\n", "columns match neither security_events"),
     ("event_id,event_time,source\n1,2026,caf\xe9\n".encode("latin-1"), "not UTF-8"),
 ])
 def test_unreadable_input_is_exit_3_with_a_clear_message(settings, tmp_path, content, message):

@@ -1,0 +1,174 @@
+"""--source: validate a database table in place, with the same suites, through GX's SQL datasource.
+
+    --source postgresql://user@host:5432/database/schema.table
+    --source sqlite:///path/to/file.db/table
+
+Every check runs in the database (GX compiles the expectations to SQL; the two custom ones have SQL
+implementations in day12_SUITES_security): Python receives aggregates and the ids of failing rows, never
+the table. The stored GX config names an environment variable, not the connection string (it may hold a
+password); messages show the URL with its password hidden.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from day12_INPUT_files import DAY12_DATASET_COLUMNS, day12_detect_dataset, day12_InputError
+
+DAY12_LOG = logging.getLogger("day12.sql")
+DAY12_SQL_CONNECTION_ENV = "DAY12_SQL_CONNECTION_STRING"  # what the stored datasource names instead of the URL
+DAY12_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")  # a plain schema or table name (no quoting games)
+DAY12_SQL_MAX_IDS = 10_000  # failing ids fetched per expectation from a table (GX caps at this); counts stay complete
+DAY12_POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+
+
+@dataclass(frozen=True)
+class day12_SqlSource:
+    connection_string: str  # SQLAlchemy URL of the database
+    schema: str | None
+    table: str
+    dialect: str  # postgres | sqlite
+
+    def display(self) -> str:
+        from sqlalchemy.engine import make_url
+
+        where = make_url(self.connection_string).render_as_string(hide_password=True)
+        return f"{where}/{self.schema + '.' if self.schema else ''}{self.table}"
+
+
+def day12_parse_source(text: str) -> day12_SqlSource:
+    """postgresql://…/db/schema.table (schema defaults to public) or sqlite:///file.db/table."""
+    base, _, target = text.rpartition("/")
+    if text.startswith(DAY12_POSTGRES_SCHEMES):
+        schema, _, table = target.rpartition(".")
+        scheme, rest = base.split("://", 1)
+        source = day12_SqlSource(f"postgresql+psycopg://{rest}", schema or "public", table, "postgres")
+    elif text.startswith("sqlite:///"):
+        source = day12_SqlSource(base, None, target, "sqlite")
+    else:
+        raise day12_InputError("--source: expected postgresql://user@host/database/schema.table or sqlite:///file.db/table")
+    for name in filter(None, (source.schema, source.table)):
+        if not DAY12_IDENTIFIER.fullmatch(name):
+            raise day12_InputError(f"--source: {name[:64]!r} is not a plain schema or table name")
+    return source
+
+
+def day12_table_columns(source: day12_SqlSource) -> list[str]:
+    """The table's column names, from the database catalogue (no rows read)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(source.connection_string)
+    try:
+        inspector = sa.inspect(engine)
+        if not inspector.has_table(source.table, schema=source.schema):
+            raise day12_InputError(f"{source.display()}: no such table")
+        return [column["name"] for column in inspector.get_columns(source.table, schema=source.schema)]
+    except sa.exc.SQLAlchemyError as exc:
+        raise day12_InputError(f"{source.display()}: database unreachable ({type(exc).__name__})") from None
+    finally:
+        engine.dispose()
+
+
+def _row_count(source: day12_SqlSource) -> int:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(source.connection_string)
+    try:
+        table = sa.table(source.table, schema=source.schema)
+        with engine.connect() as connection:
+            return int(connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def _table_batch(context, source: day12_SqlSource, dataset: str):
+    """The table as a GX table asset of a SQL datasource whose connection string comes from the environment."""
+    sources = context.data_sources
+    name = f"day12_sql_{source.dialect}"
+    add = sources.add_postgres if source.dialect == "postgres" else sources.add_sqlite
+    try:
+        datasource = sources.get(name)
+    except KeyError:
+        datasource = add(name, connection_string="${" + DAY12_SQL_CONNECTION_ENV + "}")
+    try:
+        asset = datasource.get_asset(dataset)
+        if (asset.table_name, asset.schema_name) != (source.table, source.schema):
+            datasource.delete_asset(dataset)
+            raise LookupError(dataset)
+    except LookupError:
+        asset = datasource.add_table_asset(dataset, table_name=source.table, schema_name=source.schema)
+    try:
+        return asset.get_batch_definition("whole_table")
+    except (KeyError, LookupError):
+        return asset.add_batch_definition_whole_table("whole_table")
+
+
+def day12_sql_checkpoint(context, source: day12_SqlSource, dataset: str):
+    """A checkpoint per dataset for tables: failing rows are named by the table's own id column."""
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    from day12_ACTIONS_checkpoint import day12_NotifyAction, day12_ScrubAction
+    from day12_GATE_validation import DAY12_DOCS_SITE, DAY12_ID_COLUMNS, _stable_id, _suite
+
+    definition = context.validation_definitions.add_or_update(gx.ValidationDefinition(
+        name=f"day12_{dataset}_table_validation", id=_stable_id(f"{dataset}_table_validation"),
+        data=_table_batch(context, source, dataset), suite=_suite(context, dataset)))
+    return context.checkpoints.add_or_update(gx.Checkpoint(
+        name=f"day12_{dataset}_table_checkpoint", validation_definitions=[definition],
+        actions=[day12_ScrubAction(name="scrub_failing_values"),
+                 UpdateDataDocsAction(name="update_data_docs", site_names=[DAY12_DOCS_SITE]),
+                 day12_NotifyAction(name="notify_on_failure")],
+        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [DAY12_ID_COLUMNS[dataset]],
+                       # GX's SQL engine fetches at most partial_unexpected_count failing ids, COMPLETE or not
+                       "exclude_unexpected_values": True, "partial_unexpected_count": DAY12_SQL_MAX_IDS,
+                       "include_unexpected_rows": False, "return_unexpected_index_query": False}))
+
+
+def day12_run_table(settings, text: str, *, dataset: str | None = None, context=None, now: datetime | None = None,
+                    run_name: str | None = None):
+    """Validate one table: the same suite as its files, in the database. Outcome as for files (exit 3 if unusable)."""
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    from day12_ACTIONS_checkpoint import day12_write_quarantine
+    from day12_GATE_validation import day12_offline_docs, day12_progress_bars, day12_summarise
+    from day12_PIPELINE_run import DAY12_EXIT_INPUT, day12_report_run, day12_run_context, day12_RunOutcome
+    from day12_SUITES_security import day12_runtime_parameters
+
+    started = time.monotonic()
+    try:
+        source = day12_parse_source(text)
+        columns = day12_table_columns(source)
+        import pandas as pd
+
+        dataset = day12_detect_dataset(pd.DataFrame(columns=columns), source.display(), dataset)
+    except day12_InputError as exc:
+        DAY12_LOG.error("table unusable", extra={"error": str(exc)})
+        return day12_RunOutcome(DAY12_EXIT_INPUT, f"table could not be validated: {exc}")
+    if settings.slack_webhook_url:
+        os.environ["DAY12_SLACK_WEBHOOK_URL"] = settings.slack_webhook_url.get_secret_value()
+    now = now or datetime.now(timezone.utc)
+    run_name = run_name or f"day12-{now:%Y%m%dT%H%M%SZ}"
+    os.environ[DAY12_SQL_CONNECTION_ENV] = source.connection_string  # read by GX when it connects; never stored
+    try:
+        context = context or day12_run_context(settings)
+        checkpoint = day12_sql_checkpoint(context, source, dataset)
+        with day12_progress_bars(context):
+            outcome = checkpoint.run(expectation_parameters=day12_runtime_parameters(settings, now),
+                                     run_id=RunIdentifier(run_name=run_name, run_time=now))
+    finally:
+        os.environ.pop(DAY12_SQL_CONNECTION_ENV, None)
+    day12_write_quarantine(outcome, settings.quarantine_dir)
+    day12_offline_docs(settings.run_dir / "data_docs")
+    (suite_result,) = outcome.run_results.values()
+    result = day12_summarise(dataset, suite_result)
+    expected = set(DAY12_DATASET_COLUMNS[dataset])
+    section = {"input": source.display(), "dataset": dataset, "rows": _row_count(source),
+               "unexpected_columns": sum(c not in expected for c in columns), "success": result.success,
+               "max_failed_severity": result.max_failed_severity, "statistics": result.statistics,
+               "quarantined_ids": list(result.quarantined_ids), "expectations": list(result.expectations)}
+    return day12_report_run(settings, run_name, [section], started)
