@@ -147,14 +147,14 @@ if _day12_airflow_side():
          schedule=timedelta(minutes=DAY12_SETTINGS.schedule_interval_minutes), **dag_defaults("day12"))
     def day12_data_quality_gate():
         @task.external_python(**in_project("day12", retries=2))
-        def stage(run_id: str) -> dict:
+        def stage(run_key: str) -> dict:
             from day12_DAG_airflow import day12_step_stage
-            return day12_step_stage(run_id)
+            return day12_step_stage(run_key)
 
         @task.external_python(**in_project("day12"))
-        def validate(run_id: str, staged: dict) -> dict:
+        def validate(run_key: str, staged: dict) -> dict:
             from day12_DAG_airflow import day12_step_validate
-            return day12_step_validate(run_id, staged)
+            return day12_step_validate(run_key, staged)
 
         @task.external_python(**in_project("day12"))
         def act_on_verdict(verdict: dict) -> str:

@@ -153,9 +153,9 @@ if _day13_airflow_side():
          schedule=timedelta(seconds=DAY13_SETTINGS.alert_check_interval), **dag_defaults("day13"))
     def day13_alert_triage():
         @task.external_python(**in_project("day13", retries=3))
-        def ingest(run_id: str) -> dict:
+        def ingest(run_key: str) -> dict:
             from day13_DAG_airflow import day13_step_ingest
-            return day13_step_ingest(run_id)
+            return day13_step_ingest(run_key)
 
         @task.external_python(**in_project("day13", retries=3))
         def route(ingested: dict) -> dict:
