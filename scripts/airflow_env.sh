@@ -5,6 +5,7 @@
 #   scripts/airflow_env.sh --check    exit 0 only when the environment is installed
 set -euo pipefail
 
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
 AIRFLOW_VERSION="${AIRFLOW_VERSION:-3.3.2}"
 AIRFLOW_PYTHON="${AIRFLOW_PYTHON:-python3}"
 CACHE_ROOT="${ORCHESTRATION_WEEK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/orchestration-week}"
@@ -34,7 +35,11 @@ if [[ ! -f "$MARKER" ]]; then
     else
       echo "airflow_env: constraints file not reachable; installing apache-airflow==$AIRFLOW_VERSION pinned, without it" >&2
     fi
-    "$AIRFLOW_VENV/bin/python" -m pip install --quiet "apache-airflow==$AIRFLOW_VERSION" "${constraint_args[@]}" >&2
+    # The DAG files read each day's settings through the day's CONFIG module at parse time: that needs
+    # pydantic-settings and python-dotenv, at the project's own pins (read from pyproject.toml).
+    config_pins=($(grep -oiE '"(pydantic-settings|python-dotenv)==[^"]+"' "$REPO/pyproject.toml" | tr -d '"'))
+    "$AIRFLOW_VENV/bin/python" -m pip install --quiet "apache-airflow==$AIRFLOW_VERSION" "${config_pins[@]}" \
+      "${constraint_args[@]}" >&2
     "$AIRFLOW_VENV/bin/python" -m pip freeze > "$AIRFLOW_VENV/installed-packages.txt"
     touch "$MARKER"
   fi
