@@ -12,6 +12,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -62,11 +63,19 @@ def in_project(day: str, *, retries: int = 0, **kwargs) -> dict:
 
 
 def short_error(exc: BaseException | None) -> str:
-    """Class and first line only, bounded: an exception's full text may carry data values."""
+    """One line, bounded, with URL paths and queries cut: a webhook URL's path is its secret.
+
+    @task.external_python raises "Process returned non-zero exit status N." followed by the step's own
+    exception text: that text is the reason worth sending."""
     if exc is None:
         return "unknown error"
-    first = (str(exc).strip().splitlines() or [""])[0]
-    return f"{type(exc).__name__}: {first}"[:300]
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].startswith("Process returned non-zero exit status"):
+        lines = lines[1:]
+    text = f"{type(exc).__name__}: {lines[0] if lines else ''}"
+    text = re.sub(r"(https?://[^/\s'\"]+)[^\s'\"]*", r"\1/...", text)
+    text = re.sub(r"(with url: )\S+", r"\1...", text)
+    return text[:300]
 
 
 def failure_callback(day: str):

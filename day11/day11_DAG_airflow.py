@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 DAY11_AIRFLOW_SKIP = 99  # the exit code the DAG maps onto a skipped task (airflow_support.week_dags.SKIP_EXIT_CODE)
@@ -75,7 +75,7 @@ def day11_step_fetch(source: str, run_at: str) -> dict:
 
     settings = _day11_settings()
     report_date = _day11_report_date(settings, run_at)
-    start = date.fromordinal(report_date.toordinal() - 1)
+    start = report_date - timedelta(days=1)  # the day before too: day-over-day alerts
     with day11_endpoints(settings, report_date) as urls, requests.Session() as session:
         if source == "ads":
             rows = day11_fetch_ads(session, urls["ads"], settings.ads_customer_id, start, report_date, _day11_headers(settings))

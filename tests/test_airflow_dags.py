@@ -150,7 +150,8 @@ def test_day11_a_failing_ads_source_fails_fetch_ads_after_its_retries_and_posts_
     alerts = list((tmp_path / "out" / "airflow_alerts").rglob("day11_slack_post_*.json"))
     assert len(alerts) == 1, result[1][-3000:]
     text = json.loads(alerts[0].read_text())["text"]
-    assert "day11_retail_report.fetch_ads failed after try 4" in text and "ConnectionError" in text
+    assert "day11_retail_report.fetch_ads failed after try 4" in text and "port=1" in text  # the step's own reason
+    assert "googleAds" not in text  # URL paths are cut from notifications
     assert not (tmp_path / "state" / "ledger.sqlite").exists() or not _ledger_rows(
         tmp_path / "state" / "ledger.sqlite", "day11_deliveries")
 
