@@ -78,10 +78,16 @@ def _wait(what: str, check, timeout: float, every: float = 5) -> None:
     raise TimeoutError(f"gave up waiting for {what} after {timeout:.0f} s")
 
 
+def _json_rows(text: str) -> list[dict]:
+    """The JSON table of an `airflow ... -o json` command; its log lines share stdout."""
+    for line in reversed(text.splitlines()):
+        if line.startswith("[{") or line.strip() == "[]":
+            return json.loads(line)
+    return []
+
+
 def _runs(env: dict, dag_id: str) -> list[dict]:
-    text = _airflow(env, "dags", "list-runs", dag_id, "-o", "json")
-    start = text.find("[")
-    return json.loads(text[start:]) if start >= 0 else []
+    return _json_rows(_airflow(env, "dags", "list-runs", dag_id, "-o", "json"))
 
 
 def _all_finished(env: dict) -> bool:
@@ -98,10 +104,7 @@ def _health(base: str) -> bool:
 
 
 def _dags_parsed(env: dict) -> bool:
-    text = _airflow(env, "dags", "list", "-o", "json")
-    start = text.find("[")
-    found = {d["dag_id"] for d in json.loads(text[start:])} if start >= 0 else set()
-    return set(DAGS) <= found
+    return set(DAGS) <= {d["dag_id"] for d in _json_rows(_airflow(env, "dags", "list", "-o", "json"))}
 
 
 def _screenshot(url: str, target: Path, width: int = 1600, height: int = 900) -> None:
@@ -132,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     server = subprocess.Popen(["bash", str(REPO / "scripts" / "airflow_standalone.sh")], env=env, stdout=log_file,
                               stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait("the API server", lambda: _health(base), 600)
+        _wait("the API server", lambda: server.poll() is not None or _health(base), 600)
+        if server.poll() is not None:
+            raise RuntimeError(f"airflow standalone exited with {server.returncode}: see {work / 'standalone.log'}")
         _wait("the four DAGs to be parsed", lambda: _dags_parsed(env), 600)
         for dag_id in DAGS:
             _airflow(env, "dags", "unpause", dag_id)

@@ -20,6 +20,7 @@ export AIRFLOW__API__BASE_URL="${AIRFLOW__API__BASE_URL:-http://127.0.0.1:${AIRF
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="${AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL:-30}"
 export ORCHESTRATION_WEEK_PYTHON="${ORCHESTRATION_WEEK_PYTHON:-$REPO/.venv/bin/python}"
 mkdir -p "$AIRFLOW_HOME"
+export PATH="$AIRFLOW_VENV/bin:$PATH"  # standalone starts its components as `airflow ...` from PATH
 
 if [[ ! -x "$ORCHESTRATION_WEEK_PYTHON" ]]; then
   echo "airflow_standalone: $ORCHESTRATION_WEEK_PYTHON missing; run 'make demo' (or 'make .venv/.runtime-installed') first" >&2
