@@ -107,12 +107,19 @@ def _dags_parsed(env: dict) -> bool:
     return set(DAGS) <= {d["dag_id"] for d in _json_rows(_airflow(env, "dags", "list", "-o", "json"))}
 
 
-def _screenshot(url: str, target: Path, width: int = 1600, height: int = 900) -> None:
+def _screenshot(url: str, target: Path, width: int = 1600, height: int = 900, budget_ms: int = 20000) -> bool:
+    """Headless Chromium, given virtual time for the UI to fetch its data; False (logged) if the page never settles."""
     with tempfile.TemporaryDirectory() as profile:
-        subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                        f"--user-data-dir={profile}", f"--window-size={width},{height}", "--virtual-time-budget=20000",
-                        f"--screenshot={target}", url], check=True, capture_output=True, timeout=180)
+        try:
+            subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                            f"--user-data-dir={profile}", f"--window-size={width},{height}",
+                            f"--virtual-time-budget={budget_ms}", f"--screenshot={target}", url],
+                           check=True, capture_output=True, timeout=240)
+        except (subprocess.TimeoutExpired, subprocess.CalledProcessError) as exc:
+            LOG.warning("no screenshot of %s: %s", url, type(exc).__name__)
+            return False
     LOG.info("screenshot written: %s", target)
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,12 +157,13 @@ def main(argv: list[str] | None = None) -> int:
         for dag_id in DAGS:
             _airflow(env, "dags", "pause", dag_id)  # nothing new starts while the pictures are taken
         args.out.mkdir(parents=True, exist_ok=True)
-        _screenshot(f"{base}/dags", args.out / "airflow_dags_list.png")
-        _screenshot(f"{base}/dags/day12_data_quality_gate", args.out / "airflow_grid_day12.png")
-        _screenshot(f"{base}/dags/day11_retail_report", args.out / "airflow_grid_day11.png")
         summary = {dag_id: [run["state"] for run in _runs(env, dag_id)] for dag_id in DAGS}
         (args.out / "airflow_runs.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
         LOG.info("runs shown: %s", json.dumps(summary, sort_keys=True))
+        if not _screenshot(f"{base}/dags", args.out / "airflow_dags_list.png"):
+            return 1
+        for dag_id in ("day12_data_quality_gate", "day11_retail_report"):  # the grids: best effort
+            _screenshot(f"{base}/dags/{dag_id}", args.out / f"airflow_grid_{dag_id.split('_')[0]}.png", budget_ms=8000)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
