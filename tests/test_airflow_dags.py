@@ -29,6 +29,11 @@ DAYS_ENV = ("DAY11_", "DAY12_", "DAY13_", "DAY14_", "AIRFLOW_", "AIRFLOW__")
 @pytest.fixture(scope="session")
 def airflow(tmp_path_factory, service_required):
     """(airflow venv, base environment) with a migrated metadata database in a session tmp folder."""
+    env_file = ROOT / "config" / ".env"
+    if env_file.is_file() and any(line.startswith(("DAY11_", "DAY12_", "DAY13_", "DAY14_"))
+                                  for line in env_file.read_text().splitlines()):
+        # the DAGs' tasks read config/.env like the days do: with real credentials there, they would send for real
+        pytest.skip("config/.env sets day11-day14 variables; the Airflow proof runs on the embedded defaults only")
     install = subprocess.run(["bash", str(ROOT / "scripts" / "airflow_env.sh")], capture_output=True, text=True,
                              timeout=2400)
     if install.returncode:
