@@ -1,0 +1,1 @@
+"""Airflow-side helpers the four day DAGs share (not a day module: no day imports it)."""

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `make airflow`: Airflow 3 standalone (scheduler, DAG processor, triggerer, API server and UI) with the four day
+# DAGs, on the embedded defaults. The UI is at http://127.0.0.1:${AIRFLOW_PORT:-27080}; standalone prints the admin
+# password (also in $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated). The DAGs start paused: unpause
+# one in the UI (or `airflow dags unpause <dag_id>`) to let its schedule run, or trigger it by hand.
+#
+# Airflow runs from its own virtualenv (scripts/airflow_env.sh); the tasks run the days' code with the project's
+# interpreter, ./.venv/bin/python unless ORCHESTRATION_WEEK_PYTHON names another.
+set -euo pipefail
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+AIRFLOW_VENV="$("$REPO/scripts/airflow_env.sh")"
+CACHE_ROOT="${ORCHESTRATION_WEEK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/orchestration-week}"
+
+export AIRFLOW_HOME="${AIRFLOW_HOME:-$CACHE_ROOT/airflow-home}"
+export AIRFLOW__CORE__DAGS_FOLDER="$REPO"            # .airflowignore there leaves only dayXX/dayXX_DAG_airflow.py
+export AIRFLOW__CORE__LOAD_EXAMPLES="${AIRFLOW__CORE__LOAD_EXAMPLES:-False}"
+export AIRFLOW__API__HOST="${AIRFLOW__API__HOST:-127.0.0.1}"  # loopback only: this is a laptop demo
+export AIRFLOW__API__PORT="${AIRFLOW_PORT:-27080}"
+export AIRFLOW__API__BASE_URL="${AIRFLOW__API__BASE_URL:-http://127.0.0.1:${AIRFLOW__API__PORT}}"
+export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="${AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL:-30}"
+export ORCHESTRATION_WEEK_PYTHON="${ORCHESTRATION_WEEK_PYTHON:-$REPO/.venv/bin/python}"
+mkdir -p "$AIRFLOW_HOME"
+export PATH="$AIRFLOW_VENV/bin:$PATH"  # standalone starts its components as `airflow ...` from PATH
+
+if [[ ! -x "$ORCHESTRATION_WEEK_PYTHON" ]]; then
+  echo "airflow_standalone: $ORCHESTRATION_WEEK_PYTHON missing; run 'make demo' (or 'make .venv/.runtime-installed') first" >&2
+  exit 2
+fi
+echo "airflow_standalone: AIRFLOW_HOME=$AIRFLOW_HOME, UI on $AIRFLOW__API__BASE_URL" >&2
+exec "$AIRFLOW_VENV/bin/airflow" standalone
