@@ -71,6 +71,23 @@ class day13_BadNumber:
         return f"<{self.reason}>"
 
 
+class day13_DuplicateKeys(dict):
+    """A JSON object with a key given twice: json keeps the last silently, another reader may keep the first.
+    Kept as a marker so only its record is refused (day13_normalise names the key)."""
+
+    duplicated = ""
+
+
+def _object(pairs: list) -> dict:
+    record = dict(pairs)
+    if len(record) == len(pairs):
+        return record
+    marked = day13_DuplicateKeys(record)
+    seen: set = set()
+    marked.duplicated = next(key for key, _ in pairs if key in seen or seen.add(key))
+    return marked
+
+
 def _number(text: str):
     """JSON numbers stay text (what _text would make of them anyway), bounded before int() or Decimal sees them."""
     return text if len(text) <= DAY13_MAX_NUMBER_CHARS else day13_BadNumber(text)
@@ -95,7 +112,8 @@ def day13_load_json(text: str):
     RecursionError, which is the same limit breached, reported the same way."""
     too_deep = f"JSON nested deeper than {DAY13_MAX_JSON_DEPTH} levels (limit json_depth)"
     try:
-        value = json.loads(text, parse_int=_number, parse_float=_number, parse_constant=day13_BadNumber)
+        value = json.loads(text, parse_int=_number, parse_float=_number, parse_constant=day13_BadNumber,
+                           object_pairs_hook=_object)
     except json.JSONDecodeError as exc:
         raise day13_UnreadableFile(f"truncated or invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except RecursionError:
@@ -149,8 +167,8 @@ def _text(record: dict, name: str, required: bool = False) -> str:
     value = record.get(name)
     if type(value) is str:  # the common case, checked first: normalising is on the 10k alerts/s path
         value = value.strip()
-        if value and len(value) <= DAY13_MAX_ID_CHARS and value.isascii() and "\x00" not in value:
-            return value  # short clean ASCII: every check below would pass
+        if value and len(value) <= DAY13_MAX_ID_CHARS and value.isascii() and value.isprintable():
+            return value  # short printable ASCII: every check below would pass
     elif value is None:
         value = ""
     elif isinstance(value, day13_BadNumber):
@@ -166,6 +184,9 @@ def _text(record: dict, name: str, required: bool = False) -> str:
         raise day13_InvalidAlert(name, f"is {len(value):,} characters (limit {limit:,})")
     if "\x00" in value or (not value.isascii() and DAY13_BAD_CHARS.search(value)):
         raise day13_InvalidAlert(name, "is not valid Unicode text (a lone surrogate or NUL)")
+    if name not in DAY13_FREE_TEXT and not value.isprintable():  # labels enter mail headers, Slack lines and logs
+        bad = next(c for c in value if not c.isprintable())
+        raise day13_InvalidAlert(name, f"has a control or invisible character U+{ord(bad):04X} (labels are one printable line)")
     return value
 
 
@@ -205,6 +226,8 @@ def day13_normalise(record, source: str, now: datetime, source_id: str | None = 
     """A validated alert, or day13_InvalidAlert naming the first field that is wrong."""
     if not isinstance(record, dict):
         raise day13_InvalidAlert("alert", "must be a JSON object")
+    if type(record) is day13_DuplicateKeys:
+        raise day13_InvalidAlert("alert", f"key {record.duplicated!r} is given twice")
     if len(record) > DAY13_MAX_RECORD_FIELDS:
         raise day13_InvalidAlert("alert", f"has {len(record):,} fields (limit {DAY13_MAX_RECORD_FIELDS})")
     fields = {}
@@ -212,7 +235,7 @@ def day13_normalise(record, source: str, now: datetime, source_id: str | None = 
         value = record.get(name)
         if type(value) is str:
             value = value.strip()
-            if value and len(value) <= DAY13_MAX_ID_CHARS and value.isascii() and "\x00" not in value:
+            if value and len(value) <= DAY13_MAX_ID_CHARS and value.isascii() and value.isprintable():
                 fields[name] = value
                 continue
         fields[name] = _text(record, name, name in DAY13_REQUIRED)
@@ -313,9 +336,9 @@ def day13_read_eml(data: bytes) -> tuple[str, dict]:
         content = body.get_content()
     except (LookupError, UnicodeDecodeError) as exc:
         raise day13_UnreadableFile(f"unreadable body: {exc}") from None
-    record = {}
+    pairs = []
     for line in content.splitlines():
         name, sep, value = line.partition(":")
         if sep and name.strip() in DAY13_FIELDS:
-            record[name.strip()] = value.strip()
-    return message["Message-ID"].strip().strip("<>"), record
+            pairs.append((name.strip(), value.strip()))
+    return message["Message-ID"].strip().strip("<>"), _object(pairs)  # a field given twice: that message refused

@@ -117,10 +117,20 @@ def day13_ingest_folder(ctx, folder: Path, source: str, reader) -> None:
         _move(path, destination)
 
 
+def _free_name(destination: Path, name: str) -> Path:
+    """processed/NAME, or STEM.2.SUFFIX, STEM.3.SUFFIX ... when an earlier file of that name is there: upstream systems re-use
+    names (alerts.csv every hour), and a rename onto an existing file would silently replace the earlier input."""
+    target, n = destination / name, 1
+    while target.exists() or target.is_symlink():
+        n += 1
+        target = destination / f"{Path(name).stem}.{n}{Path(name).suffix}"
+    return target
+
+
 def _move(path: Path, destination: Path) -> None:
     try:
         destination.mkdir(exist_ok=True)
-        shutil.move(str(path), destination / path.name)  # only after the commit
+        shutil.move(str(path), _free_name(destination, path.name))  # only after the commit
     except FileNotFoundError:  # renamed or removed by someone else after the commit: its alerts are stored
         DAY13_LOG.warning("file vanished after its commit; its alerts are stored", extra={"file": day13_safe_text(path.name)})
     except OSError as exc:  # e.g. no permission on processed/: stored already; the next run sees it as already seen

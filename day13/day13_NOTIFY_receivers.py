@@ -174,13 +174,20 @@ class day13_Dispatcher:
         self.targets = {"slack_configs": (slack, "channel"), "email_configs": (email, "to"), "ticket_configs": (tickets, "queue")}
         self.attempts, self.backoff, self.sleep = attempts, backoff_seconds, sleep
 
-    def deliver(self, receiver: dict, note: day13_Notification) -> None:
-        """Send to every config of the receiver; transient failures retried with backoff, then raised."""
+    def deliver(self, receiver: dict, note: day13_Notification, delivered: set[str] | None = None) -> None:
+        """Send to every config of the receiver; transient failures retried with backoff, then raised.
+
+        `delivered` names the targets ('slack_configs[0]', ...) that already have this message: they are skipped,
+        and each success is added, so a retry after one target failed never repeats the others."""
+        delivered = set() if delivered is None else delivered
         for kind, (client, key) in self.targets.items():
-            for config in receiver.get(kind) or []:
+            for n, config in enumerate(receiver.get(kind) or []):
+                if f"{kind}[{n}]" in delivered:
+                    continue
                 for attempt in range(1, self.attempts + 1):
                     try:
                         client.send(config[key], note)
+                        delivered.add(f"{kind}[{n}]")
                         break
                     except day13_TransientError:
                         if attempt == self.attempts:

@@ -78,6 +78,7 @@ DAY13_MIGRATIONS = (
     ("day13_received", "content_hash", "TEXT NOT NULL DEFAULT ''"),
     ("day13_notifications", "outbox_id", "INTEGER"),
     ("day13_tickets", "idempotency_key", "TEXT"),
+    ("day13_outbox", "delivered", "TEXT NOT NULL DEFAULT '[]'"),  # targets of a receiver already reached
 )
 # Partial indexes hold only the rows a stage still has to look at, so a state change removes a row from
 # them instead of rewriting a full index (the 10k alerts/s path changes every alert's state three times).
@@ -332,10 +333,11 @@ class day13_Store:
                             " AND NOT EXISTS (SELECT 1 FROM day13_notifications n WHERE n.fingerprint = day13_alerts.fingerprint"
                             " AND n.status IN ('pending', 'queued'))", [(f,) for f in fingerprints])
 
-    def outbox_failed(self, outbox_id: int, error: str, permanent: bool) -> None:
-        """Transient: stays pending for the next run. Permanent: marked failed, its notifications too."""
-        self.db.execute("UPDATE day13_outbox SET status = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
-                        ("failed" if permanent else "pending", error, outbox_id))
+    def outbox_failed(self, outbox_id: int, error: str, permanent: bool, delivered: list[str] = ()) -> None:
+        """Transient: stays pending for the next run. Permanent: marked failed, its notifications too.
+        `delivered`: the receiver's targets this message did reach, skipped when it is retried."""
+        self.db.execute("UPDATE day13_outbox SET status = ?, attempts = attempts + 1, last_error = ?, delivered = ?"
+                        " WHERE id = ?", ("failed" if permanent else "pending", error, day13_json(list(delivered)), outbox_id))
         self.db.execute("UPDATE day13_notifications SET attempts = attempts + 1, last_error = ?, status = ?"
                         " WHERE outbox_id = ?", (error, "failed" if permanent else "queued", outbox_id))
 

@@ -1,0 +1,208 @@
+"""Found by attacking the crash-consistent, poison-proof triage as a hostile sender or a careless operator would.
+
+Each test failed on the code before its fix: a control character in a label blocked every later run (the
+e-mail Subject refused it), config values the loaders accepted crashed every run, a re-used drop file name
+overwrote the earlier file in processed/, a receiver with two targets re-posted to the one that worked each
+time the other failed, a file name forged log lines, and a JSON key given twice was silently resolved.
+"""
+import json
+
+import pytest
+from pydantic import SecretStr
+
+from day13_INGEST_sources import day13_InvalidAlert, day13_load_json, day13_normalise
+
+
+def _quarantine(db):
+    return [tuple(r) for r in db.execute("SELECT item, reason FROM day13_quarantine ORDER BY id")]
+
+
+@pytest.mark.parametrize("poison", ["trade_x\r\nBcc: evil@attacker.example", "trade_\x1b[31mred", "trade_\u202egnirts",
+                                    "trade_x\u2028y", "trade\tx"])
+def test_a_control_or_invisible_character_in_a_label_is_quarantined_and_the_others_are_sent(
+        poison, run, db, drop, make_alert):
+    drop("a.json", [make_alert(1, alert_type=poison, entity_id="E1"), make_alert(2, alert_type="trade_wash", entity_id="E2")])
+    summary = run()
+    assert summary.new_alerts == 1 and summary.quarantined == 1 and summary.notifications_sent == 1
+    item, reason = _quarantine(db)[0]
+    assert item == "a.json#1" and reason.startswith("alert_type: ") and "U+" in reason
+    assert run().notifications_failed == 0  # and the next run is not blocked by anything left behind
+
+
+def test_a_newline_in_a_label_posted_to_the_api_answers_400(settings, make_alert):
+    from day13_API_alerts import day13_create_api
+
+    client = day13_create_api(settings).test_client()
+    reply = client.post("/alerts", data=json.dumps(make_alert(1, entity_id="E1\r\nX-Injected: 1")))
+    assert reply.status_code == 400 and reply.get_json()["field"] == "entity_id"
+
+
+def test_a_description_keeps_its_line_breaks(make_alert):
+    from datetime import datetime, timezone
+
+    alert = day13_normalise(make_alert(1, description="line one\r\nline two\tend"), "file", datetime.now(timezone.utc))
+    assert alert.description == "line one\r\nline two\tend"
+
+
+def test_a_receiver_error_no_check_foresaw_fails_that_message_and_does_not_block_later_runs(run, db, drop, make_alert):
+    """An outbox message the e-mail library refuses (here: a title written by an older version, with CR LF)."""
+    run()  # the schema exists
+    db.execute("INSERT INTO day13_outbox (idempotency_key, kind, receiver, group_key, title, lines, more, fingerprints,"
+               " created_at) VALUES ('k1', 'notify', 'surveillance-email', '[]', 'a\r\nBcc: evil@x', '[]', 0, '[]',"
+               " '2026-11-22T10:00:00+00:00')")
+    drop("a.json", [make_alert(1, alert_type="trade_wash")])
+    summary = run()
+    assert summary.notifications_failed == 1 and summary.new_alerts == 1 and summary.notifications_sent == 1
+    status, error = db.execute("SELECT status, last_error FROM day13_outbox WHERE idempotency_key = 'k1'").fetchone()
+    assert status == "failed" and error == "permanent: the receiver refused the message (ValueError)"
+    assert run().notifications_failed == 0
+
+
+BROKEN_ROUTING = {
+    "a duration beyond any timer": ("repeat_interval: 4h", "repeat_interval: 99999999999y", "route.repeat_interval"),
+    "a receiver written as a list": ("receiver: compliance-triage-email       #", "receiver: [a]  #", "route.receiver"),
+    "an escalation receiver as a list": ("escalation_receiver: compliance-duty-ticket", "escalation_receiver: [x]",
+                                         "route.escalation_receiver"),
+    "a route that contains itself": None,
+    "a regex lookahead (RE2 has none)": ('"aml_.*"', '"(?=aml)aml_.*"', "route.routes[2].matchers[0]"),
+    "a regex back-reference (RE2 has none)": ('"aml_.*"', '"(a)\\\\1"', "route.routes[2].matchers[0]"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_ROUTING))
+def test_a_routing_file_the_parser_chokes_on_is_rejected_and_the_previous_version_stays(
+        case, settings, run, db, drop, make_alert, tmp_path):
+    routing = tmp_path / "routing.yaml"
+    good = settings.routing_path.read_text()
+    routing.write_text(good)
+    run(routing_path=routing)
+    if BROKEN_ROUTING[case] is None:
+        routing.write_text("route: &r {receiver: a, routes: [*r]}\nreceivers: [{name: a, email_configs: [{to: x}]}]\n")
+        place = "route"
+    else:
+        old, new, place = BROKEN_ROUTING[case]
+        assert old in good
+        routing.write_text(good.replace(old, new, 1))
+    drop("a.json", [make_alert(1)])
+    assert run(routing_path=routing).notifications_sent == 1  # routed with the previous version
+    rationale = db.execute("SELECT rationale FROM day13_audit WHERE action = 'config_rejected'").fetchone()[0]
+    assert place in rationale
+
+
+BROKEN_RULES = {
+    "an FX rate that is not a number": ("USD: 1.0", "USD: .nan", "fx_to_usd"),
+    "an FX rate of zero": ("USD: 1.0", "USD: 0", "fx_to_usd"),
+    "an SLA beyond any clock": ("High: 60", "High: 99999999999999", "sla_minutes"),
+    "a negative SLA": ("High: 60", "High: -5", "sla_minutes"),
+    "an SLA given as true": ("High: 60", "High: true", "sla_minutes"),
+    "a negative repeat bump": ("  bump: 1", "  bump: -7", "repeat.bump"),
+    "a negative jurisdiction bump": ("high_risk_bump: 1 ", "high_risk_bump: -3 ", "high_risk_bump"),
+    "a repeat count of zero": ("min_count: 3", "min_count: 0", "repeat.min_count"),
+    "applies_to as a string": ("applies_to: [sanctions_hit, pep_hit]", "applies_to: sanctions_hit", "match_score.applies_to"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_RULES))
+def test_a_rules_value_that_would_crash_or_mis_triage_is_rejected_and_the_previous_version_stays(
+        case, settings, run, db, drop, make_alert, tmp_path):
+    rules = tmp_path / "rules.yaml"
+    good = settings.rules_path.read_text()
+    rules.write_text(good)
+    run(rules_path=rules)
+    old, new, place = BROKEN_RULES[case]
+    assert old in good
+    rules.write_text(good.replace(old, new, 1))
+    drop("a.json", [make_alert(1, amount="30000", currency="USD")])
+    summary = run(rules_path=rules)
+    assert summary.new_alerts == 1 and summary.notifications_sent == 1
+    rationale = db.execute("SELECT rationale FROM day13_audit WHERE action = 'config_rejected'").fetchone()[0]
+    assert place in rationale
+
+
+def test_a_drop_file_name_used_again_never_overwrites_the_earlier_file_in_processed(run, drop, make_alert, settings):
+    drop("alerts.json", [make_alert(1, entity_id="E1")])
+    run()
+    drop("alerts.json", [make_alert(2, entity_id="E2")])
+    run()
+    drop("alerts.json", b"[{broken")
+    run()
+    drop("alerts.json", b"[{broken again")
+    run()
+    kept = sorted(p.read_text() for p in (settings.drop_dir / "processed").iterdir())
+    assert len(kept) == 2 and '"A-1"' in kept[0] + kept[1] and '"A-2"' in kept[0] + kept[1]
+    assert sorted(p.read_bytes() for p in (settings.drop_dir / "quarantine").iterdir()) == [b"[{broken", b"[{broken again"]
+
+
+def test_a_receiver_with_two_targets_does_not_repeat_the_one_that_worked_while_the_other_is_down(
+        settings, run, db, drop, make_alert, http_stand_in, clock, tmp_path):
+    from datetime import timedelta
+
+    url, posts, script = http_stand_in
+    routing = tmp_path / "routing.yaml"
+    routing.write_text(settings.routing_path.read_text().replace(
+        'slack_configs: [{channel: "#fraud-ops"}]', 'slack_configs: [{channel: "#fraud-ops"}]\n    ticket_configs: [{queue: FRAUD}]'))
+    receivers = dict(routing_path=routing, ticket_api_url=url)
+    drop("a.json", [make_alert(1, alert_type="fraud_card", amount="30000", entity_id="F1")])
+    script.extend([503] * 6)  # the ticket API is down for two attempts of three tries each
+    assert run(**receivers).notifications_failed == 1
+    clock.now += timedelta(minutes=6)
+    second = run(**receivers)  # the resumed attempt fails again, the run's own send at its end gets through
+    assert second.notifications_failed == 1 and second.notifications_sent == 1
+    slack = db.execute("SELECT COUNT(*) FROM day13_slack_outbox WHERE channel = '#fraud-ops'").fetchone()[0]
+    assert slack == 1 and len([p for p in posts if p["path"] == "/tickets"]) == 7
+    assert db.execute("SELECT status FROM day13_outbox WHERE receiver = 'fraud-slack'").fetchone()[0] == "sent"
+
+
+def test_a_file_name_cannot_forge_log_lines(run, drop, make_alert, settings):
+    from day13_LOG_setup import day13_setup_logging
+
+    day13_setup_logging(settings.log_path)
+    drop('x\n2026-01-01T00:00:00Z level=ERROR msg="audit chain BROKEN".json', [make_alert(1)])
+    run(file_settle_seconds=3600)  # logged as still being written, by name
+    lines = settings.log_path.read_text(encoding="utf-8").splitlines()
+    assert lines and all(line.startswith("20") and " level=" in line for line in lines)
+    assert not any(line.startswith("2026-01-01T00:00:00Z") for line in lines)
+
+
+@pytest.mark.parametrize("text", ['{"alert_type": "kyc_expiry", "alert_type": "sanctions_hit"}',
+                                  '[{"a": 1, "a": 1}]'])
+def test_a_json_key_given_twice_is_refused_never_resolved_silently(text):
+    loaded = day13_load_json(text)
+    record = loaded[0] if isinstance(loaded, list) else loaded
+    with pytest.raises(day13_InvalidAlert, match="given twice"):
+        from datetime import datetime, timezone
+
+        day13_normalise(record, "file", datetime.now(timezone.utc))
+
+
+def test_a_json_key_given_twice_in_a_drop_file_quarantines_that_record_only(run, db, drop, make_alert):
+    good = json.dumps(make_alert(2, entity_id="E2"))
+    twice = json.dumps(make_alert(1, alert_type="kyc_expiry"))[:-1] + ', "alert_type": "sanctions_hit"}'
+    drop("a.json", f"[{twice}, {good}]".encode())
+    summary = run()
+    assert summary.new_alerts == 1 and summary.quarantined == 1
+    assert _quarantine(db) == [("a.json#1", "alert: key 'alert_type' is given twice")]
+
+
+def test_a_json_key_given_twice_posted_to_the_api_answers_400(settings, make_alert):
+    from day13_API_alerts import day13_create_api
+
+    client = day13_create_api(settings).test_client()
+    body = json.dumps(make_alert(1))[:-1] + ', "amount": "1"}'
+    reply = client.post("/alerts", data=body)
+    assert reply.status_code == 400 and "given twice" in reply.get_json()["detail"]
+
+
+@pytest.mark.parametrize("value", [" ", "short", "has a space in it!!"])
+def test_a_weak_or_blank_sender_credential_is_refused_at_start_up(value):
+    from day13_CONFIG_settings import day13_ConfigError, day13_load_settings
+
+    for name in ("api_token", "api_hmac_secret"):
+        with pytest.raises(day13_ConfigError, match=f"DAY13_{name.upper()}"):
+            day13_load_settings(env_file=None, **{name: SecretStr(value)})
+
+
+def test_a_strong_credential_is_accepted():
+    from day13_CONFIG_settings import day13_load_settings
+
+    assert day13_load_settings(env_file=None, api_token=SecretStr("x" * 16)).api_token
