@@ -205,7 +205,9 @@ def _amount(text: str) -> Decimal | None:
         raise day13_InvalidAlert("amount", f"has more than {DAY13_MAX_AMOUNT_DIGITS} integer digits (limit amount_digits)")
     if amount.as_tuple().exponent < -DAY13_AMOUNT_PLACES and amount != amount.quantize(Decimal(1).scaleb(-DAY13_AMOUNT_PLACES)):
         raise day13_InvalidAlert("amount", f"has more than {DAY13_AMOUNT_PLACES} decimal places (limit amount_places)")
-    return amount
+    # One value, one spelling: 1000, 1000.00, 1E3 and -0 would otherwise be different alerts to the fingerprint
+    # (dedup and the repeat bump evaded by re-spelling the amount). Whole amounts keep their plain digits.
+    return Decimal(int(amount)) if amount == amount.to_integral_value() else amount.normalize()
 
 
 def _created_at(record: dict, now: datetime) -> datetime:
@@ -216,7 +218,10 @@ def _created_at(record: dict, now: datetime) -> datetime:
         raise day13_InvalidAlert("created_at", f"{text[:40]!r} is not an ISO 8601 time") from None
     if moment.tzinfo is None:
         raise day13_InvalidAlert("created_at", "needs a time zone (e.g. Z)")
-    moment = moment.astimezone(timezone.utc)
+    try:
+        moment = moment.astimezone(timezone.utc)
+    except OverflowError:  # e.g. year 1 at +01:00: before the first representable instant
+        raise day13_InvalidAlert("created_at", f"{text[:40]!r} is out of range") from None
     if moment > now + DAY13_FUTURE_SKEW:
         raise day13_InvalidAlert("created_at", f"{text} is in the future")
     return moment

@@ -206,3 +206,25 @@ def test_a_strong_credential_is_accepted():
     from day13_CONFIG_settings import day13_load_settings
 
     assert day13_load_settings(env_file=None, api_token=SecretStr("x" * 16)).api_token
+
+
+def test_one_amount_spelled_differently_is_one_alert(run, db, drop, make_alert):
+    """1000, 1000.00, 1E3, a JSON number 1000.0: the same value. Re-spelling it used to make each a new alert
+    (its own notification; the third-repeat bump never reached)."""
+    spellings = ["1000", "1000.00", "1E3", "01000.000"]
+    drop("a.json", [make_alert(n, amount=a) for n, a in enumerate(spellings)])
+    drop("b.json", f'[{json.dumps(make_alert(9))[:-1].replace(chr(34) + "9500.00" + chr(34), "1000.0")}}}]'.encode())
+    summary = run()
+    assert summary.new_alerts == 1 and summary.duplicates == 4
+    assert [tuple(r) for r in db.execute("SELECT count FROM day13_alerts")] == [(5,)]
+    zero = [make_alert(20 + n, amount=a, entity_id="Z") for n, a in enumerate(["0", "-0", "0.00"])]
+    drop("c.json", zero)
+    assert run().new_alerts == 1
+
+
+def test_a_created_at_before_the_first_instant_is_named(settings, make_alert):
+    from day13_API_alerts import day13_create_api
+
+    reply = day13_create_api(settings).test_client().post(
+        "/alerts", data=json.dumps(make_alert(1, created_at="0001-01-01T00:00:00+01:00")))
+    assert reply.status_code == 400 and reply.get_json()["field"] == "created_at"
