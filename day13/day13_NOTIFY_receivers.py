@@ -62,12 +62,12 @@ def day13_mrkdwn_escape(text: str) -> str:
 def day13_slack_payload(channel: str, note: day13_Notification) -> dict:
     """Header (plain_text, never parsed), section (escaped mrkdwn, cut at whole lines keeping '… and N more')."""
     lines, used, dropped = [], 0, 0
-    for n, line in enumerate(note.lines):
+    room = DAY13_SLACK_SECTION_CHARS - 40  # keeps space for the "… and N more" line
+    for line in note.lines:
         escaped = day13_mrkdwn_escape(line)
-        room = DAY13_SLACK_SECTION_CHARS - 40  # keeps space for the "… and N more" line
         if used + len(escaped) + 1 > room:
-            dropped = len(note.lines) - n
-            break
+            dropped += 1  # counted, and the next lines still get their chance: one long line never hides the rest
+            continue
         lines.append(escaped)
         used += len(escaped) + 1
     more = note.more + dropped

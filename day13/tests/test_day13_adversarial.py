@@ -228,3 +228,15 @@ def test_a_created_at_before_the_first_instant_is_named(settings, make_alert):
     reply = day13_create_api(settings).test_client().post(
         "/alerts", data=json.dumps(make_alert(1, created_at="0001-01-01T00:00:00+01:00")))
     assert reply.status_code == 400 and reply.get_json()["field"] == "created_at"
+
+
+def test_one_alert_too_long_for_a_slack_section_does_not_hide_the_alerts_after_it(run, db, drop, make_alert):
+    """'&' escapes to five characters: three 200-character label values of '&' make one line longer than the section.
+    Cutting at that line used to drop every line after it, so one crafted alert hid the rest of its group."""
+    amp = "&" * 200
+    drop("a.json", [make_alert(1, alert_type="sanctions_hit", match_score="99", entity_id=amp, account_id=amp,
+                               jurisdiction=amp)] +
+         [make_alert(n, alert_type="sanctions_hit", match_score="99", entity_id=f"S{n}") for n in range(2, 5)])
+    run()
+    section = json.loads(db.execute("SELECT payload FROM day13_slack_outbox").fetchone()[0])["blocks"][1]["text"]["text"]
+    assert all(f"entity S{n} " in section for n in range(2, 5)) and section.endswith("… and 1 more")
