@@ -293,6 +293,9 @@ def _csv_records(text: str):
         fieldnames = reader.fieldnames or []
     except csv.Error as exc:
         raise day13_UnreadableFile(f"unreadable CSV header: {exc}") from None
+    twice = sorted({name for name in fieldnames if fieldnames.count(name) > 1})
+    if twice:  # DictReader would keep the later column's value silently, like a JSON key given twice
+        raise day13_UnreadableFile(f"column(s) {', '.join(map(repr, twice))} given twice in the header")
     missing = [name for name in DAY13_REQUIRED if name not in fieldnames]
     if missing:
         raise day13_UnreadableFile(f"missing column(s) {', '.join(missing)}")

@@ -240,3 +240,10 @@ def test_one_alert_too_long_for_a_slack_section_does_not_hide_the_alerts_after_i
     run()
     section = json.loads(db.execute("SELECT payload FROM day13_slack_outbox").fetchone()[0])["blocks"][1]["text"]["text"]
     assert all(f"entity S{n} " in section for n in range(2, 5)) and section.endswith("… and 1 more")
+
+
+def test_a_csv_column_given_twice_quarantines_the_file_never_keeps_one_silently(run, db, drop):
+    drop("a.csv", b"alert_id,alert_type,entity_id,created_at,entity_id\nA1,aml_structuring,E1,2026-11-22T09:00:00Z,E2\n")
+    summary = run()
+    assert summary.new_alerts == 0 and summary.quarantined == 1
+    assert _quarantine(db) == [("a.csv", "column(s) 'entity_id' given twice in the header")]
