@@ -87,12 +87,19 @@ def _http_post(url: str, payload: dict, headers: dict | None = None, timeout: fl
 
     from urllib.parse import urlsplit
 
-    host = urlsplit(url).netloc.rpartition("@")[2]  # a webhook URL's path is its secret: errors name the host only
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]  # a webhook URL's path is its secret: errors name the host only
     try:
         response = requests.post(url, json=payload, headers=headers or {}, timeout=timeout)
     except requests.RequestException as exc:
         raise day13_TransientError(f"{host}: {type(exc).__name__}") from None
-    reply = f"{response.status_code} {response.text.strip()[:300]}"
+    text = response.text.strip()
+    # The reply is untrusted text that may echo the request: every secret we sent is cut out before it is kept.
+    for secret in (parts.path, parts.query, parts.netloc, *(headers or {}).values()):
+        for piece in {secret, *secret.split()}:  # "Bearer <token>": the token alone too
+            if len(piece) >= 8:
+                text = text.replace(piece, "[redacted]")
+    reply = f"{response.status_code} {text[:300]}"
     if response.status_code == 429 or response.status_code >= 500:
         raise day13_TransientError(reply)
     if response.status_code >= 400:

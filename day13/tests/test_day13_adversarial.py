@@ -247,3 +247,44 @@ def test_a_csv_column_given_twice_quarantines_the_file_never_keeps_one_silently(
     summary = run()
     assert summary.new_alerts == 0 and summary.quarantined == 1
     assert _quarantine(db) == [("a.csv", "column(s) 'entity_id' given twice in the header")]
+
+
+def test_no_secret_reaches_the_audit_outbox_export_or_log_even_when_a_receiver_echoes_the_request(
+        settings, run, db, drop, make_alert, tmp_path):
+    """A receiver's error body is untrusted text: gateways answer 'invalid token <the token>' or echo the path."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from day13_LOG_setup import day13_setup_logging
+    from day13_STORE_audit import day13_export_audit
+
+    class Echo(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = f"bad request to {self.path} with {self.headers.get('Authorization')}".encode()
+            self.send_response(400)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    secrets = ["T0000/B0000/hookSecretPath123", "ticketTokenSecret456"]
+    try:
+        day13_setup_logging(settings.log_path)
+        drop("a.json", [make_alert(1, alert_type="sanctions_hit", match_score="99")])  # Slack and a ticket
+        summary = run(slack_webhook_url=SecretStr(f"{url}/services/{secrets[0]}"), ticket_api_url=url,
+                      ticket_api_token=SecretStr(secrets[1]))
+    finally:
+        server.shutdown()
+    assert summary.notifications_failed >= 2
+    day13_export_audit(db, tmp_path / "export.csv")
+    dump = "\n".join(str(tuple(row)) for table in ("day13_outbox", "day13_audit", "day13_notifications", "day13_quarantine")
+                     for row in db.execute(f"SELECT * FROM {table}"))
+    outputs = dump + (tmp_path / "export.csv").read_text() + settings.log_path.read_text()
+    assert "400 bad request to" in dump  # the receiver's words are kept ...
+    assert not [s for s in secrets if s in outputs]  # ... without the secrets in them
