@@ -37,6 +37,10 @@ CREATE TABLE IF NOT EXISTS day13_alerts (
 CREATE TABLE IF NOT EXISTS day13_received (
     source TEXT NOT NULL, source_id TEXT NOT NULL, fingerprint TEXT NOT NULL, alert_id TEXT NOT NULL,
     created_at TEXT NOT NULL, received_at TEXT NOT NULL, PRIMARY KEY (source, source_id));
+CREATE TABLE IF NOT EXISTS day13_files (
+    source TEXT NOT NULL, name TEXT NOT NULL, sha256 TEXT NOT NULL, moved_to TEXT NOT NULL, alerts INTEGER NOT NULL,
+    committed_at TEXT NOT NULL,
+    PRIMARY KEY (source, name, sha256));
 CREATE TABLE IF NOT EXISTS day13_api_inbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, received_at TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS day13_quarantine (
@@ -248,6 +252,15 @@ class day13_Store:
             " VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, 'stored')", new)
         self.db.executemany("UPDATE day13_alerts SET count = ?, last_seen = ?, severity = ?, rationale = ?, labels = ?,"
                             " state = 'stored' WHERE fingerprint = ?", updates)
+
+    def file_committed(self, source: str, name: str, digest: str) -> sqlite3.Row | None:
+        """(moved_to, alerts) of this file, byte for byte, committed before (a crash came before its move)."""
+        return self.db.execute("SELECT moved_to, alerts FROM day13_files WHERE source = ? AND name = ? AND sha256 = ?",
+                               (source, name, digest)).fetchone()
+
+    def file_done(self, source: str, name: str, digest: str, moved_to: str, alerts: int, at: datetime) -> None:
+        self.db.execute("INSERT OR IGNORE INTO day13_files (source, name, sha256, moved_to, alerts, committed_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?)", (source, name, digest, moved_to, alerts, at.isoformat()))
 
     def api_inbox_waiting(self) -> list[sqlite3.Row]:
         return self.db.execute("SELECT id, body FROM day13_api_inbox WHERE done = 0 ORDER BY id").fetchall()

@@ -6,6 +6,7 @@ overwrote the earlier file in processed/, a receiver with two targets re-posted 
 time the other failed, a file name forged log lines, and a JSON key given twice was silently resolved.
 """
 import json
+import sqlite3
 
 import pytest
 from pydantic import SecretStr
@@ -288,3 +289,29 @@ def test_no_secret_reaches_the_audit_outbox_export_or_log_even_when_a_receiver_e
     outputs = dump + (tmp_path / "export.csv").read_text() + settings.log_path.read_text()
     assert "400 bad request to" in dump  # the receiver's words are kept ...
     assert not [s for s in secrets if s in outputs]  # ... without the secrets in them
+
+
+def test_kill_9_between_a_files_commit_and_its_move_never_quarantines_its_bad_records_twice(
+        settings, make_alert, cli, cli_env):
+    import signal
+    import subprocess
+    import sys
+
+    from day13_CONFIG_settings import DAY13_DIR
+
+    settings.drop_dir.mkdir(parents=True)
+    (settings.drop_dir / "a.json").write_text(json.dumps([make_alert(1), make_alert(2, amount="x", entity_id="E2")]))
+    (settings.drop_dir / "b.json").write_text("[{broken")
+    env = cli_env(settings)
+    crashed = subprocess.run([sys.executable, str(DAY13_DIR / "day13_ORCHESTRATOR_alert_triage.py"), "run", "--fault",
+                              "after_ingest_commit"], env=env,
+                             timeout=180, capture_output=True)
+    assert crashed.returncode == -signal.SIGKILL
+    cli(env, "run")
+    cli(env, "run")
+    db = sqlite3.connect(settings.audit_log_path)
+    assert sorted(r[0] for r in db.execute("SELECT item FROM day13_quarantine")) == ["a.json#2", "b.json"]
+    assert db.execute("SELECT COUNT(*) FROM day13_audit WHERE action = 'quarantined'").fetchone()[0] == 2
+    assert sorted(p.name for p in (settings.drop_dir / "processed").iterdir()) == ["a.json"]
+    assert sorted(p.name for p in (settings.drop_dir / "quarantine").iterdir()) == ["b.json"]
+    assert not list(settings.drop_dir.glob("*.json"))
