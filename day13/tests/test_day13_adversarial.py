@@ -315,3 +315,22 @@ def test_kill_9_between_a_files_commit_and_its_move_never_quarantines_its_bad_re
     assert sorted(p.name for p in (settings.drop_dir / "processed").iterdir()) == ["a.json"]
     assert sorted(p.name for p in (settings.drop_dir / "quarantine").iterdir()) == ["b.json"]
     assert not list(settings.drop_dir.glob("*.json"))
+
+
+def test_the_bearer_scheme_and_the_signature_hex_are_case_insensitive_the_credentials_are_not(settings, make_alert):
+    import hashlib
+    import hmac
+
+    from day13_API_alerts import day13_create_api
+
+    token, key = "t" * 20, "k" * 20
+    client = day13_create_api(settings.model_copy(update={"api_token": SecretStr(token),
+                                                          "api_hmac_secret": SecretStr(key)})).test_client()
+    body = json.dumps(make_alert(1)).encode()
+    digest = hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+    for header, status in ((f"bearer {token}", 202), (f"BEARER {token}", 202), (f"Bearer {token.upper()}", 401),
+                           (f"Bearer {token[:-1]}", 401), (f"Bearer {token}x", 401), ("Bearer ", 401)):
+        assert client.post("/alerts", data=body, headers={"Authorization": header}).status_code == status, header
+    for header, status in ((f"sha256={digest.upper()}", 202), (f"SHA256={digest}", 202), (f"sha256={digest[:-1]}", 401),
+                           (f"sha1={digest}", 401)):
+        assert client.post("/alerts", data=body, headers={"X-Day13-Signature": header}).status_code == status, header
