@@ -334,3 +334,14 @@ def test_the_bearer_scheme_and_the_signature_hex_are_case_insensitive_the_creden
     for header, status in ((f"sha256={digest.upper()}", 202), (f"SHA256={digest}", 202), (f"sha256={digest[:-1]}", 401),
                            (f"sha1={digest}", 401)):
         assert client.post("/alerts", data=body, headers={"X-Day13-Signature": header}).status_code == status, header
+
+
+def test_an_sla_breach_with_no_escalation_receiver_is_said_not_silently_marked_escalated(
+        settings, run, db, drop, make_alert, tmp_path, caplog):
+    routing = tmp_path / "routing.yaml"
+    routing.write_text("route: {receiver: triage, group_wait: 0s}\nreceivers: [{name: triage, email_configs: [{to: t@x}]}]\n")
+    drop("a.json", [make_alert(1, created_at="2026-11-20T10:00:00Z")])  # two days old: breached at triage
+    run(routing_path=routing)
+    rationales = [r[0] for r in db.execute("SELECT rationale FROM day13_audit WHERE action = 'sla_breached'")]
+    assert "not escalated: route has no escalation_receiver" in rationales
+    assert "no escalation receiver" in caplog.text
