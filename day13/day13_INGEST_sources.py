@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -177,6 +178,8 @@ def _text(record: dict, name: str, required: bool = False) -> str:
         value = str(value).strip()
     else:
         raise day13_InvalidAlert(name, f"must be text, got {type(value).__name__}")
+    if not value.isascii():  # one spelling per text: 'Café' composed or decomposed is one entity to dedup and matchers
+        value = unicodedata.normalize("NFC", value)
     if required and not value:
         raise day13_InvalidAlert(name, "is required")
     limit = DAY13_MAX_FIELD_CHARS if name in DAY13_FREE_TEXT else DAY13_MAX_ID_CHARS

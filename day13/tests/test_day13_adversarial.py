@@ -345,3 +345,9 @@ def test_an_sla_breach_with_no_escalation_receiver_is_said_not_silently_marked_e
     rationales = [r[0] for r in db.execute("SELECT rationale FROM day13_audit WHERE action = 'sla_breached'")]
     assert "not escalated: route has no escalation_receiver" in rationales
     assert "no escalation receiver" in caplog.text
+
+
+def test_one_text_in_two_unicode_normal_forms_is_one_alert(run, drop, make_alert):
+    drop("a.json", [make_alert(1, entity_id="Caf\u00e9-1"), make_alert(2, entity_id="Cafe\u0301-1")])
+    summary = run()
+    assert summary.new_alerts == 1 and summary.duplicates == 1
