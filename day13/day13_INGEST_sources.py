@@ -254,7 +254,7 @@ def day13_normalise(record, source: str, now: datetime, source_id: str | None = 
         raise day13_InvalidAlert("alert", f"is {len(raw):,} bytes as JSON (limit {DAY13_MAX_RECORD_BYTES:,})")
     amount = _amount(fields["amount"])
     currency = fields["currency"].upper() or None
-    if currency is not None and (len(currency) != 3 or not currency.isalpha()):
+    if currency is not None and (len(currency) != 3 or not currency.isascii() or not currency.isalpha()):
         raise day13_InvalidAlert("currency", f"{currency!r} is not an ISO 4217 code")
     score = None
     if fields["match_score"]:
@@ -265,6 +265,9 @@ def day13_normalise(record, source: str, now: datetime, source_id: str | None = 
         if not 0 <= score <= 100:
             raise day13_InvalidAlert("match_score", "must be between 0 and 100")
     jurisdiction = fields["jurisdiction"].upper() or None
+    if jurisdiction is not None and (len(jurisdiction) != 2 or not jurisdiction.isascii() or not jurisdiction.isalpha()):
+        # 'IRN' or 'Iran' would silently miss the high-risk bump for IR: refused, never under-triaged
+        raise day13_InvalidAlert("jurisdiction", f"{jurisdiction[:40]!r} is not an ISO 3166 two-letter country code")
     return day13_Alert(
         source=source, source_id=source_id or fields["alert_id"], alert_id=fields["alert_id"],
         source_system=fields["source_system"] or "unknown", alert_type=fields["alert_type"],

@@ -231,16 +231,22 @@ def test_a_created_at_before_the_first_instant_is_named(settings, make_alert):
     assert reply.status_code == 400 and reply.get_json()["field"] == "created_at"
 
 
-def test_one_alert_too_long_for_a_slack_section_does_not_hide_the_alerts_after_it(run, db, drop, make_alert):
-    """'&' escapes to five characters: three 200-character label values of '&' make one line longer than the section.
+def test_one_alert_too_long_for_a_slack_section_does_not_hide_the_alerts_after_it():
+    """'&' escapes to five characters: a line of 200-character label values of '&' can outgrow the section on its own.
     Cutting at that line used to drop every line after it, so one crafted alert hid the rest of its group."""
-    amp = "&" * 200
-    drop("a.json", [make_alert(1, alert_type="sanctions_hit", match_score="99", entity_id=amp, account_id=amp,
-                               jurisdiction=amp)] +
-         [make_alert(n, alert_type="sanctions_hit", match_score="99", entity_id=f"S{n}") for n in range(2, 5)])
-    run()
-    section = json.loads(db.execute("SELECT payload FROM day13_slack_outbox").fetchone()[0])["blocks"][1]["text"]["text"]
+    from day13_NOTIFY_receivers import day13_Notification, day13_slack_payload
+
+    lines = ("Critical: " + "&" * 600,) + tuple(f"Critical: sanctions_hit entity S{n} " for n in range(2, 5))
+    section = day13_slack_payload("#c", day13_Notification("r", "t", lines, ("f",) * 4))["blocks"][1]["text"]["text"]
     assert all(f"entity S{n} " in section for n in range(2, 5)) and section.endswith("… and 1 more")
+
+
+@pytest.mark.parametrize("jurisdiction", ["IRN", "Iran", "I", "\u0130R"])
+def test_a_jurisdiction_that_is_not_a_two_letter_code_is_refused_never_missing_the_high_risk_bump(jurisdiction, make_alert):
+    from datetime import datetime, timezone
+
+    with pytest.raises(day13_InvalidAlert, match="jurisdiction"):
+        day13_normalise(make_alert(1, jurisdiction=jurisdiction), "file", datetime.now(timezone.utc))
 
 
 def test_a_csv_column_given_twice_quarantines_the_file_never_keeps_one_silently(run, db, drop):
