@@ -357,3 +357,14 @@ def test_one_text_in_two_unicode_normal_forms_is_one_alert(run, drop, make_alert
     drop("a.json", [make_alert(1, entity_id="Caf\u00e9-1"), make_alert(2, entity_id="Cafe\u0301-1")])
     summary = run()
     assert summary.new_alerts == 1 and summary.duplicates == 1
+
+
+def test_an_email_giving_a_field_twice_is_quarantined_never_resolved_silently(settings, run, db):
+    settings.inbox_dir.mkdir(parents=True)
+    (settings.inbox_dir / "m.eml").write_bytes(
+        b"From: monitor@bank.example\r\nDate: Sun, 22 Nov 2026 09:30:00 +0000\r\nMessage-ID: <m1@bank.example>\r\n"
+        b"Subject: alert\r\n\r\nalert_id: M-1\r\nalert_type: kyc_expiry\r\nentity_id: E1\r\n"
+        b"created_at: 2026-11-22T09:30:00Z\r\nalert_type: sanctions_hit\r\n")
+    summary = run()
+    assert summary.new_alerts == 0 and summary.quarantined == 1
+    assert _quarantine(db) == [("m.eml#1", "alert: key 'alert_type' is given twice")]
