@@ -102,29 +102,36 @@ def day13_parse_matcher(text: str, where: str) -> day13_Matcher:
     return day13_Matcher(name, op, value)
 
 
-DAY13_NOT_RE2 = {"ASSERT": "a lookaround", "ASSERT_NOT": "a lookaround", "GROUPREF": "a back-reference",
-                 "GROUPREF_EXISTS": "a conditional group", "ATOMIC_GROUP": "an atomic group",
-                 "POSSESSIVE_REPEAT": "a possessive quantifier"}
+DAY13_NOT_RE2 = (("(?=", "a lookahead"), ("(?!", "a lookahead"), ("(?<=", "a lookbehind"), ("(?<!", "a lookbehind"),
+                 ("(?>", "an atomic group"), ("(?(", "a conditional group"), ("(?P=", "a back-reference"))
 
 
 def _regex(value: str, where: str) -> None:
     """Compiles, and uses only what Alertmanager's RE2 syntax has (no lookarounds, back-references, ...):
     a pattern Alertmanager would refuse is refused here too, never silently given Python's meaning."""
-    from re import _parser  # the stdlib's own regex parser: the one way to see the pattern's structure
-
     try:
-        stack = [_parser.parse(value)]
+        re.compile(value)
     except re.error as exc:
         raise day13_RoutingError(f"{where}: bad regex {value!r}: {exc}") from None
-    while stack:
-        item = stack.pop()
-        if isinstance(item, _parser.SubPattern):
-            stack.extend(item.data)
-        elif isinstance(item, (tuple, list)):
-            if len(item) == 2 and str(item[0]) in DAY13_NOT_RE2:
-                raise day13_RoutingError(f"{where}: bad regex {value!r}: {DAY13_NOT_RE2[str(item[0])]} (not in RE2 syntax,"
-                                         " which Alertmanager uses)")
-            stack.extend(item)
+    found, n, in_class = None, 0, False
+    while n < len(value) and found is None:
+        char = value[n]
+        if char == "\\":
+            following = value[n + 1:n + 2]
+            found = "a back-reference" if following in tuple("123456789g") else None
+            n += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class, n = True, n + (2 if value[n + 1:n + 2] == "]" else 1) - 1  # a ']' first in a class is literal
+        elif char == "(":
+            found = next((what for prefix, what in DAY13_NOT_RE2 if value.startswith(prefix, n)), None)
+        elif char in "*+?}" and value[n + 1:n + 2] == "+" and not (char == "?" and value[n - 1:n] == "("):
+            found = "a possessive quantifier"
+        n += 1
+    if found:
+        raise day13_RoutingError(f"{where}: bad regex {value!r}: {found} (not in RE2 syntax, which Alertmanager uses)")
 
 
 def day13_duration(value, where: str) -> timedelta:
