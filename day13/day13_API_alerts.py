@@ -25,13 +25,13 @@ def day13_authenticated(settings, headers, body: bytes) -> bool:
     secret = settings.api_hmac_secret.get_secret_value() if settings.api_hmac_secret else None
     if token is None and secret is None:
         return True  # loopback only: day13_check_bind refuses anything else
-    given = headers.get("Authorization", "")
-    if token is not None and given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token.encode()):
-        return True
-    signature = headers.get(DAY13_SIGNATURE_HEADER, "")
-    if secret is not None and signature.startswith("sha256="):
+    scheme, _, given = headers.get("Authorization", "").partition(" ")
+    if token is not None and scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode()):
+        return True  # the scheme name is case-insensitive (RFC 9110 11.1); the token itself is compared exactly
+    algorithm, _, signature = headers.get(DAY13_SIGNATURE_HEADER, "").partition("=")
+    if secret is not None and algorithm.lower() == "sha256":
         expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(signature[7:].encode(), expected.encode())
+        return hmac.compare_digest(signature.lower().encode(), expected.encode())  # hex digits in either case
     return False
 
 

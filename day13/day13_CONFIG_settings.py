@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DAY13_DIR = Path(__file__).resolve().parent
 DAY13_ENV_FILE = DAY13_DIR.parent / "config" / ".env"
 DAY13_PREFIX = "DAY13_"
+DAY13_MIN_CREDENTIAL_CHARS = 16  # a sender token or HMAC key shorter than this can be guessed
 
 
 class day13_ConfigError(ValueError):
@@ -53,6 +54,17 @@ class day13_Settings(BaseSettings):
     lock_path: Path = DAY13_DIR / "state" / "day13_triage.lock"  # one run at a time across cron and the scheduler
     outbox_dir: Path = DAY13_DIR / "outbox"  # the embedded SMTP receiver's mail, as .eml files
     log_path: Path = DAY13_DIR / "logs" / "day13_execution.log"  # structured key=value run log
+
+    @field_validator("api_token", "api_hmac_secret")
+    @classmethod
+    def _strong_credential(cls, value: SecretStr | None) -> SecretStr | None:
+        """A blank or short credential would count as "configured" (so serve binds beyond loopback) yet be
+        guessable; whitespace is where copy-paste errors hide. The value itself is never echoed."""
+        if value is not None:
+            secret = value.get_secret_value()
+            if len(secret) < DAY13_MIN_CREDENTIAL_CHARS or any(c.isspace() or not c.isprintable() for c in secret):
+                raise ValueError(f"expected at least {DAY13_MIN_CREDENTIAL_CHARS} printable characters without spaces")
+        return value
 
     @field_validator("timezone")
     @classmethod

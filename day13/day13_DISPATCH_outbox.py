@@ -88,14 +88,18 @@ def _send(ctx, row) -> None:
                               more=row["more"], key=row["idempotency_key"])
     escalation = row["kind"] == "escalate"
     error, permanent = None, False
+    delivered = set(orjson.loads(row["delivered"]))  # targets an earlier attempt reached: not sent again
     try:
         receiver = ctx.routing.receivers.get(row["receiver"])
         if receiver is None:
             raise day13_PermanentError(f"receiver {row['receiver']!r} is no longer in the routing file")
-        ctx.dispatcher.deliver(receiver, note)
+        ctx.dispatcher.deliver(receiver, note, delivered)
     except (day13_TransientError, day13_PermanentError) as exc:
         permanent = isinstance(exc, day13_PermanentError)
         error = f"{'permanent' if permanent else 'transient'}: {exc}"
+    except Exception as exc:  # a client library refusing the message (e.g. a header it cannot take): retrying won't help,
+        # and raising would stop this run and every later one at this message. Named by class only: no data, no secret.
+        permanent, error = True, f"permanent: the receiver refused the message ({type(exc).__name__})"
     now = ctx.now()
     if error is None:
         ctx.checkpoint("mid_escalation" if escalation else "mid_notification")  # delivered, not yet recorded
@@ -110,7 +114,7 @@ def _send(ctx, row) -> None:
             ctx.summary.notifications_sent += 1
         return
     with ctx.store.transaction(ctx.audit):
-        ctx.store.outbox_failed(row["id"], error, permanent)
+        ctx.store.outbox_failed(row["id"], error, permanent, sorted(delivered))
         for fingerprint in fingerprints:
             ctx.audit.record("notify_failed", now, fingerprint=fingerprint, rationale=error, receiver=row["receiver"],
                              outbox_id=row["id"], retried=not permanent)

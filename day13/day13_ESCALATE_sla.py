@@ -6,6 +6,7 @@ escalation receiver in the outbox, and their audit rows; the dispatch stage send
 """
 from __future__ import annotations
 
+import logging
 import statistics
 from collections import defaultdict
 from datetime import datetime
@@ -15,6 +16,8 @@ import orjson
 from day13_DISPATCH_outbox import day13_alert_line, day13_outbox_key
 from day13_RULES_classify import DAY13_SEVERITIES
 
+DAY13_LOG = logging.getLogger("day13.escalate")
+
 
 def day13_escalate(ctx) -> None:
     now = ctx.now()
@@ -22,6 +25,7 @@ def day13_escalate(ctx) -> None:
     if not due:
         return
     by_receiver: dict[str, list[dict]] = defaultdict(list)
+    nowhere = 0
     with ctx.store.transaction(ctx.audit):
         for row in due:
             labels = orjson.loads(row["labels"])
@@ -29,9 +33,13 @@ def day13_escalate(ctx) -> None:
                 ctx.summary.sla_breaches += 1
                 ctx.audit.record("sla_breached", now, fingerprint=row["fingerprint"],
                                  rationale=f"{row['severity']} SLA is {row['sla_minutes']} min; still not notified")
-            receiver = ctx.routing.root.match(labels)[0].escalation_receiver
-            if receiver:
-                by_receiver[receiver].append(labels)
+            route = ctx.routing.root.match(labels)[0]
+            if route.escalation_receiver:
+                by_receiver[route.escalation_receiver].append(labels)
+            else:  # said in the audit and the log, never a silent 'escalated' that reached nobody
+                nowhere += 1
+                ctx.audit.record("sla_breached", now, fingerprint=row["fingerprint"],
+                                 rationale=f"not escalated: {route.name} has no escalation_receiver")
         for receiver, items in sorted(by_receiver.items()):
             shown = items[:ctx.routing.max_alerts_per_message]
             fingerprints = [labels["fingerprint"] for labels in items]
@@ -42,6 +50,9 @@ def day13_escalate(ctx) -> None:
             ctx.audit.record("escalation_queued", now, rationale=title, receiver=receiver, outbox_id=outbox_id,
                              alerts=len(items), idempotency_key=key)
         ctx.store.mark_escalated([row["fingerprint"] for row in due], now)
+    if nowhere:
+        DAY13_LOG.warning("SLA breaches with no escalation receiver on their route: recorded, nobody told",
+                          extra={"alerts": nowhere})
 
 
 def day13_sla_report(store) -> list[dict]:

@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -71,6 +72,23 @@ class day13_BadNumber:
         return f"<{self.reason}>"
 
 
+class day13_DuplicateKeys(dict):
+    """A JSON object with a key given twice: json keeps the last silently, another reader may keep the first.
+    Kept as a marker so only its record is refused (day13_normalise names the key)."""
+
+    duplicated = ""
+
+
+def _object(pairs: list) -> dict:
+    record = dict(pairs)
+    if len(record) == len(pairs):
+        return record
+    marked = day13_DuplicateKeys(record)
+    seen: set = set()
+    marked.duplicated = next(key for key, _ in pairs if key in seen or seen.add(key))
+    return marked
+
+
 def _number(text: str):
     """JSON numbers stay text (what _text would make of them anyway), bounded before int() or Decimal sees them."""
     return text if len(text) <= DAY13_MAX_NUMBER_CHARS else day13_BadNumber(text)
@@ -95,7 +113,8 @@ def day13_load_json(text: str):
     RecursionError, which is the same limit breached, reported the same way."""
     too_deep = f"JSON nested deeper than {DAY13_MAX_JSON_DEPTH} levels (limit json_depth)"
     try:
-        value = json.loads(text, parse_int=_number, parse_float=_number, parse_constant=day13_BadNumber)
+        value = json.loads(text, parse_int=_number, parse_float=_number, parse_constant=day13_BadNumber,
+                           object_pairs_hook=_object)
     except json.JSONDecodeError as exc:
         raise day13_UnreadableFile(f"truncated or invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except RecursionError:
@@ -149,8 +168,8 @@ def _text(record: dict, name: str, required: bool = False) -> str:
     value = record.get(name)
     if type(value) is str:  # the common case, checked first: normalising is on the 10k alerts/s path
         value = value.strip()
-        if value and len(value) <= DAY13_MAX_ID_CHARS and value.isascii() and "\x00" not in value:
-            return value  # short clean ASCII: every check below would pass
+        if value and len(value) <= DAY13_MAX_ID_CHARS and value.isascii() and value.isprintable():
+            return value  # short printable ASCII: every check below would pass
     elif value is None:
         value = ""
     elif isinstance(value, day13_BadNumber):
@@ -159,6 +178,8 @@ def _text(record: dict, name: str, required: bool = False) -> str:
         value = str(value).strip()
     else:
         raise day13_InvalidAlert(name, f"must be text, got {type(value).__name__}")
+    if not value.isascii():  # one spelling per text: 'Café' composed or decomposed is one entity to dedup and matchers
+        value = unicodedata.normalize("NFC", value)
     if required and not value:
         raise day13_InvalidAlert(name, "is required")
     limit = DAY13_MAX_FIELD_CHARS if name in DAY13_FREE_TEXT else DAY13_MAX_ID_CHARS
@@ -166,6 +187,9 @@ def _text(record: dict, name: str, required: bool = False) -> str:
         raise day13_InvalidAlert(name, f"is {len(value):,} characters (limit {limit:,})")
     if "\x00" in value or (not value.isascii() and DAY13_BAD_CHARS.search(value)):
         raise day13_InvalidAlert(name, "is not valid Unicode text (a lone surrogate or NUL)")
+    if name not in DAY13_FREE_TEXT and not value.isprintable():  # labels enter mail headers, Slack lines and logs
+        bad = next(c for c in value if not c.isprintable())
+        raise day13_InvalidAlert(name, f"has a control or invisible character U+{ord(bad):04X} (labels are one printable line)")
     return value
 
 
@@ -184,7 +208,9 @@ def _amount(text: str) -> Decimal | None:
         raise day13_InvalidAlert("amount", f"has more than {DAY13_MAX_AMOUNT_DIGITS} integer digits (limit amount_digits)")
     if amount.as_tuple().exponent < -DAY13_AMOUNT_PLACES and amount != amount.quantize(Decimal(1).scaleb(-DAY13_AMOUNT_PLACES)):
         raise day13_InvalidAlert("amount", f"has more than {DAY13_AMOUNT_PLACES} decimal places (limit amount_places)")
-    return amount
+    # One value, one spelling: 1000, 1000.00, 1E3 and -0 would otherwise be different alerts to the fingerprint
+    # (dedup and the repeat bump evaded by re-spelling the amount). Whole amounts keep their plain digits.
+    return Decimal(int(amount)) if amount == amount.to_integral_value() else amount.normalize()
 
 
 def _created_at(record: dict, now: datetime) -> datetime:
@@ -195,7 +221,10 @@ def _created_at(record: dict, now: datetime) -> datetime:
         raise day13_InvalidAlert("created_at", f"{text[:40]!r} is not an ISO 8601 time") from None
     if moment.tzinfo is None:
         raise day13_InvalidAlert("created_at", "needs a time zone (e.g. Z)")
-    moment = moment.astimezone(timezone.utc)
+    try:
+        moment = moment.astimezone(timezone.utc)
+    except OverflowError:  # e.g. year 1 at +01:00: before the first representable instant
+        raise day13_InvalidAlert("created_at", f"{text[:40]!r} is out of range") from None
     if moment > now + DAY13_FUTURE_SKEW:
         raise day13_InvalidAlert("created_at", f"{text} is in the future")
     return moment
@@ -205,6 +234,8 @@ def day13_normalise(record, source: str, now: datetime, source_id: str | None = 
     """A validated alert, or day13_InvalidAlert naming the first field that is wrong."""
     if not isinstance(record, dict):
         raise day13_InvalidAlert("alert", "must be a JSON object")
+    if type(record) is day13_DuplicateKeys:
+        raise day13_InvalidAlert("alert", f"key {record.duplicated!r} is given twice")
     if len(record) > DAY13_MAX_RECORD_FIELDS:
         raise day13_InvalidAlert("alert", f"has {len(record):,} fields (limit {DAY13_MAX_RECORD_FIELDS})")
     fields = {}
@@ -212,7 +243,7 @@ def day13_normalise(record, source: str, now: datetime, source_id: str | None = 
         value = record.get(name)
         if type(value) is str:
             value = value.strip()
-            if value and len(value) <= DAY13_MAX_ID_CHARS and value.isascii() and "\x00" not in value:
+            if value and len(value) <= DAY13_MAX_ID_CHARS and value.isascii() and value.isprintable():
                 fields[name] = value
                 continue
         fields[name] = _text(record, name, name in DAY13_REQUIRED)
@@ -223,7 +254,7 @@ def day13_normalise(record, source: str, now: datetime, source_id: str | None = 
         raise day13_InvalidAlert("alert", f"is {len(raw):,} bytes as JSON (limit {DAY13_MAX_RECORD_BYTES:,})")
     amount = _amount(fields["amount"])
     currency = fields["currency"].upper() or None
-    if currency is not None and (len(currency) != 3 or not currency.isalpha()):
+    if currency is not None and (len(currency) != 3 or not currency.isascii() or not currency.isalpha()):
         raise day13_InvalidAlert("currency", f"{currency!r} is not an ISO 4217 code")
     score = None
     if fields["match_score"]:
@@ -234,6 +265,9 @@ def day13_normalise(record, source: str, now: datetime, source_id: str | None = 
         if not 0 <= score <= 100:
             raise day13_InvalidAlert("match_score", "must be between 0 and 100")
     jurisdiction = fields["jurisdiction"].upper() or None
+    if jurisdiction is not None and (len(jurisdiction) != 2 or not jurisdiction.isascii() or not jurisdiction.isalpha()):
+        # 'IRN' or 'Iran' would silently miss the high-risk bump for IR: refused, never under-triaged
+        raise day13_InvalidAlert("jurisdiction", f"{jurisdiction[:40]!r} is not an ISO 3166 two-letter country code")
     return day13_Alert(
         source=source, source_id=source_id or fields["alert_id"], alert_id=fields["alert_id"],
         source_system=fields["source_system"] or "unknown", alert_type=fields["alert_type"],
@@ -265,6 +299,9 @@ def _csv_records(text: str):
         fieldnames = reader.fieldnames or []
     except csv.Error as exc:
         raise day13_UnreadableFile(f"unreadable CSV header: {exc}") from None
+    twice = sorted({name for name in fieldnames if fieldnames.count(name) > 1})
+    if twice:  # DictReader would keep the later column's value silently, like a JSON key given twice
+        raise day13_UnreadableFile(f"column(s) {', '.join(map(repr, twice))} given twice in the header")
     missing = [name for name in DAY13_REQUIRED if name not in fieldnames]
     if missing:
         raise day13_UnreadableFile(f"missing column(s) {', '.join(missing)}")
@@ -313,9 +350,9 @@ def day13_read_eml(data: bytes) -> tuple[str, dict]:
         content = body.get_content()
     except (LookupError, UnicodeDecodeError) as exc:
         raise day13_UnreadableFile(f"unreadable body: {exc}") from None
-    record = {}
+    pairs = []
     for line in content.splitlines():
         name, sep, value = line.partition(":")
         if sep and name.strip() in DAY13_FIELDS:
-            record[name.strip()] = value.strip()
-    return message["Message-ID"].strip().strip("<>"), record
+            pairs.append((name.strip(), value.strip()))
+    return message["Message-ID"].strip().strip("<>"), _object(pairs)  # a field given twice: that message refused

@@ -8,6 +8,7 @@ rename into place), and any other file must have been unchanged for DAY13_FILE_S
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -88,6 +89,13 @@ def day13_ingest_folder(ctx, folder: Path, source: str, reader) -> None:
         data = _read_when_settled(ctx, path)
         if data is None:
             continue
+        digest = hashlib.sha256(data).hexdigest() if data else None  # b"": an oversize file, not read
+        committed = digest and ctx.store.file_committed(source, path.name, digest)
+        if committed:  # killed between commit and move: only the move is left (re-reading would quarantine twice)
+            ctx.summary.already_seen += committed["alerts"]
+            DAY13_LOG.info("file committed by an earlier run; moved now", extra={"file": day13_safe_text(path.name)})
+            _move(path, folder / committed["moved_to"])
+            continue
         alerts, quarantined = [], []
         try:
             if not data and path.stat().st_size > DAY13_MAX_FILE_BYTES:
@@ -112,15 +120,26 @@ def day13_ingest_folder(ctx, folder: Path, source: str, reader) -> None:
                 quarantined.append(_quarantine_row(source, item, str(exc), record))
             except Exception as exc:  # a record no check foresaw: quarantined alone, the file goes on
                 quarantined.append(_quarantine_row(source, item, f"record rejected: {type(exc).__name__}", record))
-        day13_ingest_batch(ctx, alerts, quarantined)
+        done = (lambda: ctx.store.file_done(source, path.name, digest, destination.name, len(alerts), ctx.now())) if digest else None
+        day13_ingest_batch(ctx, alerts, quarantined, also=done)
         ctx.checkpoint("after_ingest_commit")
         _move(path, destination)
+
+
+def _free_name(destination: Path, name: str) -> Path:
+    """processed/NAME, or STEM.2.SUFFIX, STEM.3.SUFFIX ... when an earlier file of that name is there: upstream systems re-use
+    names (alerts.csv every hour), and a rename onto an existing file would silently replace the earlier input."""
+    target, n = destination / name, 1
+    while target.exists() or target.is_symlink():
+        n += 1
+        target = destination / f"{Path(name).stem}.{n}{Path(name).suffix}"
+    return target
 
 
 def _move(path: Path, destination: Path) -> None:
     try:
         destination.mkdir(exist_ok=True)
-        shutil.move(str(path), destination / path.name)  # only after the commit
+        shutil.move(str(path), _free_name(destination, path.name))  # only after the commit
     except FileNotFoundError:  # renamed or removed by someone else after the commit: its alerts are stored
         DAY13_LOG.warning("file vanished after its commit; its alerts are stored", extra={"file": day13_safe_text(path.name)})
     except OSError as exc:  # e.g. no permission on processed/: stored already; the next run sees it as already seen

@@ -4,6 +4,7 @@ Tracebacks go to the log file only; the terminal gets the one-line reason.
 """
 from __future__ import annotations
 
+import json
 import logging
 import logging.handlers
 import time
@@ -13,8 +14,13 @@ _STANDARD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) 
 
 
 def _value(value) -> str:
+    """Bare when unambiguous; else quoted with JSON escapes, so a value (a file name, an error) can never end the
+    line or fake a field: a newline in it is written as \\n, a quote as \\", any invisible character as \\uXXXX."""
     text = str(value)
-    return f'"{text}"' if (not text or any(c in text for c in ' ="')) else text
+    if text and text.isprintable() and not any(c in text for c in ' ="'):
+        return text
+    quoted = json.dumps(text, ensure_ascii=False)
+    return quoted if quoted.isprintable() else "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in quoted)
 
 
 class day13_KeyValueFormatter(logging.Formatter):

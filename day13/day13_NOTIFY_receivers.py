@@ -62,12 +62,12 @@ def day13_mrkdwn_escape(text: str) -> str:
 def day13_slack_payload(channel: str, note: day13_Notification) -> dict:
     """Header (plain_text, never parsed), section (escaped mrkdwn, cut at whole lines keeping '… and N more')."""
     lines, used, dropped = [], 0, 0
-    for n, line in enumerate(note.lines):
+    room = DAY13_SLACK_SECTION_CHARS - 40  # keeps space for the "… and N more" line
+    for line in note.lines:
         escaped = day13_mrkdwn_escape(line)
-        room = DAY13_SLACK_SECTION_CHARS - 40  # keeps space for the "… and N more" line
         if used + len(escaped) + 1 > room:
-            dropped = len(note.lines) - n
-            break
+            dropped += 1  # counted, and the next lines still get their chance: one long line never hides the rest
+            continue
         lines.append(escaped)
         used += len(escaped) + 1
     more = note.more + dropped
@@ -87,12 +87,19 @@ def _http_post(url: str, payload: dict, headers: dict | None = None, timeout: fl
 
     from urllib.parse import urlsplit
 
-    host = urlsplit(url).netloc.rpartition("@")[2]  # a webhook URL's path is its secret: errors name the host only
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]  # a webhook URL's path is its secret: errors name the host only
     try:
         response = requests.post(url, json=payload, headers=headers or {}, timeout=timeout)
     except requests.RequestException as exc:
         raise day13_TransientError(f"{host}: {type(exc).__name__}") from None
-    reply = f"{response.status_code} {response.text.strip()[:300]}"
+    text = response.text.strip()
+    # The reply is untrusted text that may echo the request: every secret we sent is cut out before it is kept.
+    for secret in (parts.path, parts.query, parts.netloc, *(headers or {}).values()):
+        for piece in {secret, *secret.split()}:  # "Bearer <token>": the token alone too
+            if len(piece) >= 8:
+                text = text.replace(piece, "[redacted]")
+    reply = f"{response.status_code} {text[:300]}"
     if response.status_code == 429 or response.status_code >= 500:
         raise day13_TransientError(reply)
     if response.status_code >= 400:
@@ -174,13 +181,20 @@ class day13_Dispatcher:
         self.targets = {"slack_configs": (slack, "channel"), "email_configs": (email, "to"), "ticket_configs": (tickets, "queue")}
         self.attempts, self.backoff, self.sleep = attempts, backoff_seconds, sleep
 
-    def deliver(self, receiver: dict, note: day13_Notification) -> None:
-        """Send to every config of the receiver; transient failures retried with backoff, then raised."""
+    def deliver(self, receiver: dict, note: day13_Notification, delivered: set[str] | None = None) -> None:
+        """Send to every config of the receiver; transient failures retried with backoff, then raised.
+
+        `delivered` names the targets ('slack_configs[0]', ...) that already have this message: they are skipped,
+        and each success is added, so a retry after one target failed never repeats the others."""
+        delivered = set() if delivered is None else delivered
         for kind, (client, key) in self.targets.items():
-            for config in receiver.get(kind) or []:
+            for n, config in enumerate(receiver.get(kind) or []):
+                if f"{kind}[{n}]" in delivered:
+                    continue
                 for attempt in range(1, self.attempts + 1):
                     try:
                         client.send(config[key], note)
+                        delivered.add(f"{kind}[{n}]")
                         break
                     except day13_TransientError:
                         if attempt == self.attempts:

@@ -27,6 +27,7 @@ DAY13_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DAY13_DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
 DAY13_DURATION_UNITS = ({"days": 365}, {"days": 7}, {"days": 1}, {"hours": 1}, {"minutes": 1}, {"seconds": 1},
                         {"milliseconds": 1})
+DAY13_MAX_ROUTE_DEPTH = 32  # Alertmanager trees are a few levels deep; deeper is a YAML alias looping back
 DAY13_RECEIVER_KINDS = {"slack_configs": "channel", "email_configs": "to", "ticket_configs": "queue"}
 DAY13_KEYS = {
     "top": {"route", "receivers", "inhibit_rules", "silences", "max_alerts_per_message"},
@@ -97,11 +98,40 @@ def day13_parse_matcher(text: str, where: str) -> day13_Matcher:
         raise day13_RoutingError(f"{where}: {name!r} is not a valid label name")
     value = _unquote(raw, text, where)
     if op in ("=~", "!~"):
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise day13_RoutingError(f"{where}: bad regex {value!r}: {exc}") from None
+        _regex(value, where)
     return day13_Matcher(name, op, value)
+
+
+DAY13_NOT_RE2 = (("(?=", "a lookahead"), ("(?!", "a lookahead"), ("(?<=", "a lookbehind"), ("(?<!", "a lookbehind"),
+                 ("(?>", "an atomic group"), ("(?(", "a conditional group"), ("(?P=", "a back-reference"))
+
+
+def _regex(value: str, where: str) -> None:
+    """Compiles, and uses only what Alertmanager's RE2 syntax has (no lookarounds, back-references, ...):
+    a pattern Alertmanager would refuse is refused here too, never silently given Python's meaning."""
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise day13_RoutingError(f"{where}: bad regex {value!r}: {exc}") from None
+    found, n, in_class = None, 0, False
+    while n < len(value) and found is None:
+        char = value[n]
+        if char == "\\":
+            following = value[n + 1:n + 2]
+            found = "a back-reference" if following in tuple("123456789g") else None
+            n += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class, n = True, n + (2 if value[n + 1:n + 2] == "]" else 1) - 1  # a ']' first in a class is literal
+        elif char == "(":
+            found = next((what for prefix, what in DAY13_NOT_RE2 if value.startswith(prefix, n)), None)
+        elif char in "*+?}" and value[n + 1:n + 2] == "+" and not (char == "?" and value[n - 1:n] == "("):
+            found = "a possessive quantifier"
+        n += 1
+    if found:
+        raise day13_RoutingError(f"{where}: bad regex {value!r}: {found} (not in RE2 syntax, which Alertmanager uses)")
 
 
 def day13_duration(value, where: str) -> timedelta:
@@ -113,9 +143,12 @@ def day13_duration(value, where: str) -> timedelta:
     if not found:
         raise day13_RoutingError(f"{where}: {value!r} is not a duration like 30s, 5m, 1h30m, 1w")
     total = timedelta(0)
-    for amount, unit in zip(found.groups(), DAY13_DURATION_UNITS):
-        if amount:
-            total += timedelta(**{k: v * int(amount) for k, v in unit.items()})
+    try:
+        for amount, unit in zip(found.groups(), DAY13_DURATION_UNITS):
+            if amount:
+                total += timedelta(**{k: v * int(amount) for k, v in unit.items()})
+    except OverflowError:
+        raise day13_RoutingError(f"{where}: {value!r} is longer than any timer can be") from None
     return total
 
 
@@ -261,10 +294,7 @@ def _match_maps(data: dict, equal_key: str, regex_key: str, where: str) -> tuple
             if not isinstance(value, str):
                 raise day13_RoutingError(f"{where}.{key}.{name}: must be a string")
             if op == "=~":
-                try:
-                    re.compile(value)
-                except re.error as exc:
-                    raise day13_RoutingError(f"{where}.{key}.{name}: bad regex {value!r}: {exc}") from None
+                _regex(value, f"{where}.{key}.{name}")
             found.append(day13_Matcher(name, op, value))
     return tuple(found)
 
@@ -275,11 +305,14 @@ def _route(data: dict, parent: day13_Route | None, where: str, receivers: dict) 
         for key in ("matchers", "match", "match_re", "continue"):
             if key in data:
                 raise day13_RoutingError(f"{where}.{key}: the root route matches every alert and cannot have {key}")
+    if where.count(".routes[") > DAY13_MAX_ROUTE_DEPTH:
+        raise day13_RoutingError(f"{where}: routes nested deeper than {DAY13_MAX_ROUTE_DEPTH} levels (or a route that"
+                                 " contains itself through a YAML alias)")
     receiver = data.get("receiver", parent.receiver if parent else None)
-    if receiver not in receivers:
+    if not isinstance(receiver, str) or receiver not in receivers:
         raise day13_RoutingError(f"{where}.receiver: {receiver!r} is not a defined receiver")
     escalation = data.get("escalation_receiver", parent.escalation_receiver if parent else None)
-    if escalation is not None and escalation not in receivers:
+    if escalation is not None and (not isinstance(escalation, str) or escalation not in receivers):
         raise day13_RoutingError(f"{where}.escalation_receiver: {escalation!r} is not a defined receiver")
     if not isinstance(data.get("continue", False), bool):
         raise day13_RoutingError(f"{where}.continue: must be true or false")

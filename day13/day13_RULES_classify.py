@@ -46,6 +46,29 @@ def _section(data: dict, key: str, kind):
     return data[key]
 
 
+def _whole(value, where: str, low: int, high: int) -> int:
+    """A whole number in [low, high]: never a bool, a float or a value that would overflow a timedelta later."""
+    if type(value) is not int or not low <= value <= high:
+        raise day13_RulesError(f"{where}: {value!r} must be a whole number from {low} to {high:,}")
+    return value
+
+
+def _rate(value, where: str, zero_ok: bool = False) -> Decimal:
+    try:
+        rate = Decimal(str(value))
+    except ArithmeticError:
+        raise day13_RulesError(f"{where}: {value!r} is not a number") from None
+    if isinstance(value, bool) or not rate.is_finite() or rate < 0 or (rate == 0 and not zero_ok):
+        raise day13_RulesError(f"{where}: {value!r} must be a finite number {'>= 0' if zero_ok else 'above 0'}")
+    return rate
+
+
+def _names(value, where: str) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise day13_RulesError(f"{where}: must be a list of names, got {value!r}")
+    return frozenset(value)
+
+
 def day13_parse_rules(text: str) -> day13_Rules:
     import difflib
 
@@ -60,21 +83,24 @@ def day13_parse_rules(text: str) -> day13_Rules:
             raise day13_RulesError(f"unknown key {key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
     base = {t: _severity(s, f"base_severity.{t}") for t, s in _section(data, "base_severity", dict).items()}
     try:
-        amounts = tuple(sorted(((Decimal(str(r["min"])), _severity(r["severity"], "amount_thresholds_usd"))
+        amounts = tuple(sorted(((_rate(r["min"], "amount_thresholds_usd.min", zero_ok=True),
+                                 _severity(r["severity"], "amount_thresholds_usd"))
                                 for r in _section(data, "amount_thresholds_usd", list)), reverse=True))
-        fx = {c: Decimal(str(v)) for c, v in _section(data, "fx_to_usd", dict).items()}
+        fx = {c: _rate(v, f"fx_to_usd.{c}") for c, v in _section(data, "fx_to_usd", dict).items()}
         score = _section(data, "match_score", dict)
-        scores = tuple(sorted(((int(r["min"]), _severity(r["severity"], "match_score.thresholds"))
-                               for r in score["thresholds"]), reverse=True))
+        scores = tuple(sorted(((_whole(r["min"], "match_score.thresholds.min", 0, 100),
+                                _severity(r["severity"], "match_score.thresholds")) for r in score["thresholds"]), reverse=True))
         repeat = _section(data, "repeat", dict)
-        sla = {_severity(s, "sla_minutes"): int(m) for s, m in _section(data, "sla_minutes", dict).items()}
+        sla = {_severity(s, "sla_minutes"): _whole(m, f"sla_minutes.{s}", 1, 525_600)  # a year: beyond is a typo
+               for s, m in _section(data, "sla_minutes", dict).items()}
         rules = day13_Rules(
             version=hashlib.sha256(text.encode()).hexdigest()[:12], base=base,
             default=_severity(data.get("default_severity", "High"), "default_severity"), amounts=amounts, fx=fx,
-            score_types=frozenset(score["applies_to"]), scores=scores,
-            high_risk=frozenset(_section(data, "high_risk_jurisdictions", list)),
-            high_risk_bump=int(data.get("high_risk_bump", 1)), repeat_min=int(repeat["min_count"]),
-            repeat_bump=int(repeat["bump"]), sla_minutes=sla)
+            score_types=_names(score["applies_to"], "match_score.applies_to"), scores=scores,
+            high_risk=_names(_section(data, "high_risk_jurisdictions", list), "high_risk_jurisdictions"),
+            high_risk_bump=_whole(data.get("high_risk_bump", 1), "high_risk_bump", 0, len(DAY13_SEVERITIES) - 1),
+            repeat_min=_whole(repeat["min_count"], "repeat.min_count", 2, 1_000_000),
+            repeat_bump=_whole(repeat["bump"], "repeat.bump", 0, len(DAY13_SEVERITIES) - 1), sla_minutes=sla)
     except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
         if isinstance(exc, day13_RulesError):
             raise

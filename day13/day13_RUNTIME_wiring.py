@@ -54,7 +54,9 @@ def day13_load_config(store, kind: str, path: Path, parse, errors, now: datetime
     try:
         text = Path(path).read_text(encoding="utf-8")
         config = parse(text)
-    except (OSError, UnicodeDecodeError, *errors) as exc:
+    except Exception as exc:  # any file the parser chokes on is rejected, never a crash of every run from now on
+        if not isinstance(exc, (OSError, UnicodeDecodeError, *errors)):
+            exc = f"unreadable: {type(exc).__name__}"
         previous = store.latest_config(kind)
         with store.transaction(audit):
             audit.record("config_rejected", now, rationale=f"{Path(path).name}: {exc}", kind=kind,

@@ -37,6 +37,10 @@ CREATE TABLE IF NOT EXISTS day13_alerts (
 CREATE TABLE IF NOT EXISTS day13_received (
     source TEXT NOT NULL, source_id TEXT NOT NULL, fingerprint TEXT NOT NULL, alert_id TEXT NOT NULL,
     created_at TEXT NOT NULL, received_at TEXT NOT NULL, PRIMARY KEY (source, source_id));
+CREATE TABLE IF NOT EXISTS day13_files (
+    source TEXT NOT NULL, name TEXT NOT NULL, sha256 TEXT NOT NULL, moved_to TEXT NOT NULL, alerts INTEGER NOT NULL,
+    committed_at TEXT NOT NULL,
+    PRIMARY KEY (source, name, sha256));
 CREATE TABLE IF NOT EXISTS day13_api_inbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, received_at TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS day13_quarantine (
@@ -78,6 +82,7 @@ DAY13_MIGRATIONS = (
     ("day13_received", "content_hash", "TEXT NOT NULL DEFAULT ''"),
     ("day13_notifications", "outbox_id", "INTEGER"),
     ("day13_tickets", "idempotency_key", "TEXT"),
+    ("day13_outbox", "delivered", "TEXT NOT NULL DEFAULT '[]'"),  # targets of a receiver already reached
 )
 # Partial indexes hold only the rows a stage still has to look at, so a state change removes a row from
 # them instead of rewriting a full index (the 10k alerts/s path changes every alert's state three times).
@@ -248,6 +253,15 @@ class day13_Store:
         self.db.executemany("UPDATE day13_alerts SET count = ?, last_seen = ?, severity = ?, rationale = ?, labels = ?,"
                             " state = 'stored' WHERE fingerprint = ?", updates)
 
+    def file_committed(self, source: str, name: str, digest: str) -> sqlite3.Row | None:
+        """(moved_to, alerts) of this file, byte for byte, committed before (a crash came before its move)."""
+        return self.db.execute("SELECT moved_to, alerts FROM day13_files WHERE source = ? AND name = ? AND sha256 = ?",
+                               (source, name, digest)).fetchone()
+
+    def file_done(self, source: str, name: str, digest: str, moved_to: str, alerts: int, at: datetime) -> None:
+        self.db.execute("INSERT OR IGNORE INTO day13_files (source, name, sha256, moved_to, alerts, committed_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?)", (source, name, digest, moved_to, alerts, at.isoformat()))
+
     def api_inbox_waiting(self) -> list[sqlite3.Row]:
         return self.db.execute("SELECT id, body FROM day13_api_inbox WHERE done = 0 ORDER BY id").fetchall()
 
@@ -332,10 +346,11 @@ class day13_Store:
                             " AND NOT EXISTS (SELECT 1 FROM day13_notifications n WHERE n.fingerprint = day13_alerts.fingerprint"
                             " AND n.status IN ('pending', 'queued'))", [(f,) for f in fingerprints])
 
-    def outbox_failed(self, outbox_id: int, error: str, permanent: bool) -> None:
-        """Transient: stays pending for the next run. Permanent: marked failed, its notifications too."""
-        self.db.execute("UPDATE day13_outbox SET status = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
-                        ("failed" if permanent else "pending", error, outbox_id))
+    def outbox_failed(self, outbox_id: int, error: str, permanent: bool, delivered: list[str] = ()) -> None:
+        """Transient: stays pending for the next run. Permanent: marked failed, its notifications too.
+        `delivered`: the receiver's targets this message did reach, skipped when it is retried."""
+        self.db.execute("UPDATE day13_outbox SET status = ?, attempts = attempts + 1, last_error = ?, delivered = ?"
+                        " WHERE id = ?", ("failed" if permanent else "pending", error, day13_json(list(delivered)), outbox_id))
         self.db.execute("UPDATE day13_notifications SET attempts = attempts + 1, last_error = ?, status = ?"
                         " WHERE outbox_id = ?", (error, "failed" if permanent else "queued", outbox_id))
 
