@@ -13,6 +13,7 @@ from datetime import datetime
 import orjson
 
 from day13_DISPATCH_outbox import day13_alert_line, day13_outbox_key
+from day13_ROUTING_tree import day13_RouteMemo
 from day13_RULES_classify import DAY13_SEVERITIES
 
 
@@ -22,6 +23,7 @@ def day13_escalate(ctx) -> None:
     if not due:
         return
     by_receiver: dict[str, list[dict]] = defaultdict(list)
+    memo = day13_RouteMemo(ctx.routing, now)
     with ctx.store.transaction(ctx.audit):
         for row in due:
             labels = orjson.loads(row["labels"])
@@ -29,7 +31,7 @@ def day13_escalate(ctx) -> None:
                 ctx.summary.sla_breaches += 1
                 ctx.audit.record("sla_breached", now, fingerprint=row["fingerprint"],
                                  rationale=f"{row['severity']} SLA is {row['sla_minutes']} min; still not notified")
-            receiver = ctx.routing.root.match(labels)[0].escalation_receiver
+            receiver = memo.routes(labels)[0].escalation_receiver
             if receiver:
                 by_receiver[receiver].append(labels)
         for receiver, items in sorted(by_receiver.items()):

@@ -215,6 +215,38 @@ class day13_InhibitionIndex:
         return None
 
 
+class day13_RouteMemo:
+    """One run's routing and silencing decisions, remembered by the values of the labels the matchers read.
+
+    A decision depends only on those values (and the run's instant, fixed here), so tens of thousands of
+    alerts that share an alert type, severity and jurisdiction are matched against the tree once, not each."""
+
+    def __init__(self, routing: day13_Routing, now: datetime):
+        self.routing, self.now = routing, now
+        names, stack = set(), [routing.root]
+        while stack:
+            route = stack.pop()
+            names.update(m.name for m in route.matchers)
+            stack.extend(route.routes)
+        self._route_names = tuple(sorted(names))
+        self._silence_names = tuple(sorted({m.name for s in routing.silences for m in s.matchers}))
+        self._routes: dict[tuple, list[day13_Route]] = {}
+        self._silences: dict[tuple, day13_Silence | None] = {}
+
+    def routes(self, labels: dict[str, str]) -> list[day13_Route]:
+        key = tuple([labels.get(name, "") for name in self._route_names])
+        found = self._routes.get(key)
+        if found is None:
+            found = self._routes[key] = self.routing.root.match(labels)
+        return found
+
+    def silence(self, labels: dict[str, str]) -> day13_Silence | None:
+        key = tuple([labels.get(name, "") for name in self._silence_names])
+        if key not in self._silences:
+            self._silences[key] = self.routing.silence_for(labels, self.now)
+        return self._silences[key]
+
+
 def _check_keys(data, kind: str, where: str) -> dict:
     if not isinstance(data, dict):
         raise day13_RoutingError(f"{where}: must be a mapping")
