@@ -389,6 +389,31 @@ class day13_Store:
         return self.db.execute("SELECT created_at, triaged_at, sla_breached, sla_minutes FROM day13_alerts WHERE severity = ?",
                                (severity,)).fetchall()
 
+    def state_counts(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self.db.execute("SELECT state, COUNT(*) FROM day13_alerts GROUP BY state")}
+
+    def outbox_by_receiver(self) -> list[sqlite3.Row]:
+        """Per receiver and kind: messages, alerts carried, and how many are sent / pending / failed."""
+        return self.db.execute(
+            "SELECT receiver, kind, COUNT(*) AS messages, SUM(json_array_length(fingerprints)) AS alerts,"
+            " SUM(status = 'sent') AS sent, SUM(status = 'pending') AS pending, SUM(status = 'failed') AS failed"
+            " FROM day13_outbox GROUP BY receiver, kind ORDER BY kind DESC, alerts DESC").fetchall()
+
+    def quarantine_reasons(self, limit: int) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT source, reason, COUNT(*) AS items FROM day13_quarantine GROUP BY source, reason"
+                               " ORDER BY items DESC, reason LIMIT ?", (limit,)).fetchall()
+
+    def example_alert(self) -> sqlite3.Row | None:
+        """The alert with the longest audited life (most audit rows), for a one-alert history."""
+        return self.db.execute(
+            "SELECT a.fingerprint, a.alert_type, a.entity_id, a.severity, a.rationale, a.state, a.sla_minutes"
+            " FROM day13_alerts a JOIN day13_audit u USING (fingerprint) GROUP BY a.fingerprint"
+            " ORDER BY COUNT(*) DESC, a.severity = 'Critical' DESC, a.fingerprint LIMIT 1").fetchone()
+
+    def audit_rows_for(self, fingerprint: str) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT seq, at, actor, action, rationale, details, prev_hash, hash FROM day13_audit"
+                               " WHERE fingerprint = ? ORDER BY seq", (fingerprint,)).fetchall()
+
     def audit_counts(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self.db.execute("SELECT action, COUNT(*) FROM day13_audit GROUP BY action")}
 
