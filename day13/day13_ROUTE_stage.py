@@ -78,7 +78,7 @@ def _queue(ctx, fingerprint: str, labels: dict, route, group_key: str, now: date
         return False  # notified recently: a repeat inside the repeat interval stays quiet
     if status in ("pending", "queued"):
         return True  # already waiting to go out
-    queued.append((fingerprint, route.receiver, group_key, now.isoformat()))
+    queued.append((fingerprint, route.receiver, group_key, ctx.audit.stamp(now)))
     ctx.summary.routed += 1
     ctx.audit.record("routed", now, fingerprint=fingerprint, rationale=f"route {route.name}",
                      receiver=route.receiver, repeat=status is not None)

@@ -147,12 +147,18 @@ class day13_Audit:
             raise ValueError(f"unknown audit action {action!r}")
         if at is not self._last_at:  # one run stamps thousands of rows with the same instant
             self._last_at, self._last_iso = at, at.isoformat()
-        values = (self._last_iso, self.actor, action, fingerprint, alert_id, self.rules_version, self.routing_version,
-                  rationale, day13_json(details) if details else "{}")
+        values = (self._last_iso, self.actor, action, fingerprint or "", alert_id or "", self.rules_version or "",
+                  self.routing_version or "", rationale or "", day13_json(details) if details else "{}")
         prev = self._head if self._head is not None else self.head()
-        # _row_hash inlined (a run hashes five rows per alert); the same text, so verification is unchanged
-        self._head = sha256("\x1e".join([prev, *[v or "" for v in values]]).encode()).hexdigest()
-        self._rows.append((*values, prev, self._head))
+        # _row_hash inlined (a run hashes five rows per alert): the same text (None as ""), so verification agrees
+        self._head = head = sha256("\x1e".join((prev, *values)).encode()).hexdigest()
+        self._rows.append((*values, prev, head))
+
+    def stamp(self, at: datetime) -> str:
+        """at.isoformat(), remembered for the instant a run stamps thousands of rows with."""
+        if at is not self._last_at:
+            self._last_at, self._last_iso = at, at.isoformat()
+        return self._last_iso
 
     def begin(self) -> None:
         """Inside BEGIN IMMEDIATE: another process (the API) may have appended since this object last wrote."""

@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from day13_CONFIG_settings import DAY13_DIR
-from day13_ROUTING_tree import day13_parse_matcher, day13_parse_routing, day13_RouteMemo, day13_RoutingError
+from day13_ROUTING_tree import (day13_InhibitionIndex, day13_parse_matcher, day13_parse_routing, day13_RouteMemo,
+                               day13_RoutingError)
 
 ROUTING = day13_parse_routing((DAY13_DIR / "day13_routing.yaml").read_text())
 CASES = yaml.safe_load((Path(__file__).parent / "day13_routing_cases.yaml").read_text())
@@ -33,6 +34,15 @@ def test_remembered_decisions_agree_with_the_tree(monkeypatch):
     for labels in alerts * 3:
         again.routes(labels)
     assert len(calls) == len({(a["alert_type"], a["severity"]) for a in alerts})  # the routes read only these
+
+
+def test_one_inhibition_index_for_a_whole_run_agrees_with_a_fresh_one_per_alert():
+    alerts = [{"severity": s, "entity_id": f"ENT-{n % 3}", "fingerprint": f"{s}-{n}"}
+              for n in range(6) for s in ("Critical", "High", "Medium", "Low")]
+    index = day13_InhibitionIndex(ROUTING.inhibitions, alerts)
+    decisions = [index.find(labels) for labels in alerts]
+    assert decisions == [day13_InhibitionIndex(ROUTING.inhibitions, alerts).find(labels) for labels in alerts]
+    assert sum(d is not None for d in decisions) == 12  # every Medium and Low, muted by its entity's Critical
 
 
 @pytest.mark.parametrize(("text", "labels", "result"), [
