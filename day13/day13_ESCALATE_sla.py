@@ -14,6 +14,7 @@ from datetime import datetime
 import orjson
 
 from day13_DISPATCH_outbox import day13_alert_line, day13_outbox_key
+from day13_ROUTING_tree import day13_RouteMemo
 from day13_RULES_classify import DAY13_SEVERITIES
 
 DAY13_LOG = logging.getLogger("day13.escalate")
@@ -26,6 +27,7 @@ def day13_escalate(ctx) -> None:
         return
     by_receiver: dict[str, list[dict]] = defaultdict(list)
     nowhere = 0
+    memo = day13_RouteMemo(ctx.routing, now)
     with ctx.store.transaction(ctx.audit):
         for row in due:
             labels = orjson.loads(row["labels"])
@@ -33,7 +35,7 @@ def day13_escalate(ctx) -> None:
                 ctx.summary.sla_breaches += 1
                 ctx.audit.record("sla_breached", now, fingerprint=row["fingerprint"],
                                  rationale=f"{row['severity']} SLA is {row['sla_minutes']} min; still not notified")
-            route = ctx.routing.root.match(labels)[0]
+            route = memo.routes(labels)[0]
             if route.escalation_receiver:
                 by_receiver[route.escalation_receiver].append(labels)
             else:  # said in the audit and the log, never a silent 'escalated' that reached nobody

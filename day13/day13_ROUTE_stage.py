@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import orjson
 
-from day13_ROUTING_tree import day13_InhibitionIndex
+from day13_ROUTING_tree import day13_InhibitionIndex, day13_RouteMemo
 
 DAY13_ACTIVE_WINDOW = timedelta(hours=24)  # an alert seen within this window can inhibit others
 
@@ -19,6 +19,7 @@ DAY13_ACTIVE_WINDOW = timedelta(hours=24)  # an alert seen within this window ca
 def day13_route(ctx) -> None:
     now = ctx.now()
     index, active = None, {}
+    memo, group_keys = day13_RouteMemo(ctx.routing, now), {}
     while True:
         rows = ctx.store.alerts_to_route(ctx.route_chunk)
         if not rows:
@@ -31,16 +32,18 @@ def day13_route(ctx) -> None:
         log = ctx.store.notification_log(list(batch))
         queued: list[tuple] = []
         with ctx.store.transaction(ctx.audit):
-            states = [(_route_one(ctx, labels, index, now, log, queued), fingerprint) for fingerprint, labels in batch.items()]
+            states = [(_route_one(ctx, labels, index, memo, group_keys, now, log, queued), fingerprint)
+                      for fingerprint, labels in batch.items()]
             ctx.checkpoint("mid_routing")  # the drill kills here: decisions made, nothing committed
             ctx.store.queue_notifications(queued)
             ctx.store.set_states(states)
 
 
-def _route_one(ctx, labels: dict, index: day13_InhibitionIndex, now: datetime, log: dict, queued: list) -> str:
+def _route_one(ctx, labels: dict, index: day13_InhibitionIndex, memo: day13_RouteMemo, group_keys: dict, now: datetime,
+               log: dict, queued: list) -> str:
     """The alert's new state: closed (silenced or inhibited), routed (something owed), notified (nothing owed now)."""
     fingerprint = labels["fingerprint"]
-    silence = ctx.routing.silence_for(labels, now)
+    silence = memo.silence(labels)
     if silence:
         ctx.summary.silenced += 1
         ctx.audit.record("silenced", now, fingerprint=fingerprint, rationale=silence.comment,
@@ -54,19 +57,28 @@ def _route_one(ctx, labels: dict, index: day13_InhibitionIndex, now: datetime, l
                          rationale=f"{source.get('severity', '?')} alert {source.get('fingerprint', '?')} for the same "
                                    f"{', '.join(rule.equal)}", equal=list(rule.equal))
         return "closed"
-    owed = [_queue(ctx, fingerprint, labels, route, now, log, queued) for route in ctx.routing.root.match(labels)]
+    owed = [_queue(ctx, fingerprint, labels, route, _group_key(route, labels, group_keys), now, log, queued)
+            for route in memo.routes(labels)]
     return "routed" if any(owed) else "notified"
 
 
-def _queue(ctx, fingerprint: str, labels: dict, route, now: datetime, log: dict, queued: list) -> bool:
+def _group_key(route, labels: dict, known: dict) -> str:
+    """The group's key as JSON text, made once per run for each route and group_by values."""
+    values = tuple([labels.get(g, "") for g in route.group_key_labels(labels)])
+    key = known.get((route.name, values))
+    if key is None:
+        key = known[(route.name, values)] = json.dumps([route.name, *values])
+    return key
+
+
+def _queue(ctx, fingerprint: str, labels: dict, route, group_key: str, now: datetime, log: dict, queued: list) -> bool:
     """True when a notification to this route's receiver is owed (queued now, or still waiting from before)."""
-    group_key = json.dumps([route.name] + [labels.get(g, "") for g in route.group_key_labels(labels)])
     status, last_sent_at = log.get((fingerprint, route.receiver), (None, None))
     if status == "sent" and datetime.fromisoformat(last_sent_at) + route.repeat_interval > now:
         return False  # notified recently: a repeat inside the repeat interval stays quiet
     if status in ("pending", "queued"):
         return True  # already waiting to go out
-    queued.append((fingerprint, route.receiver, group_key, now.isoformat()))
+    queued.append((fingerprint, route.receiver, group_key, ctx.audit.stamp(now)))
     ctx.summary.routed += 1
     ctx.audit.record("routed", now, fingerprint=fingerprint, rationale=f"route {route.name}",
                      receiver=route.receiver, repeat=status is not None)

@@ -225,20 +225,32 @@ class day13_InhibitionIndex:
 
     def __init__(self, rules: tuple[day13_Inhibition, ...], active: list[dict[str, str]]):
         self.rules = rules
+        self._names = [tuple(sorted({m.name for m in (*rule.target, *rule.source)})) for rule in rules]
+        self._memo: list[dict[tuple, tuple[bool, bool]]] = [{} for _ in rules]
         self.sources: list[dict[tuple, list[dict]]] = []
-        for rule in rules:
+        for n, rule in enumerate(rules):
             by_key: dict[tuple, list[dict]] = {}
             for labels in active:
-                if all(m.matches(labels) for m in rule.source):
-                    by_key.setdefault(tuple(labels.get(f) for f in rule.equal), []).append(labels)
+                if self._sides(n, rule, labels)[1]:
+                    by_key.setdefault(tuple([labels.get(f) for f in rule.equal]), []).append(labels)
             self.sources.append(by_key)
 
+    def _sides(self, n: int, rule: day13_Inhibition, labels: dict[str, str]) -> tuple[bool, bool]:
+        """(matches the target side, matches the source side), remembered by the values those matchers read."""
+        names = self._names[n]
+        key = tuple([labels.get(name, "") for name in names])
+        found = self._memo[n].get(key)
+        if found is None:
+            found = self._memo[n][key] = (all(m.matches(labels) for m in rule.target),
+                                          all(m.matches(labels) for m in rule.source))
+        return found
+
     def find(self, labels: dict[str, str]) -> tuple[day13_Inhibition, dict] | None:
-        for rule, by_key in zip(self.rules, self.sources):
-            if all(m.matches(labels) for m in rule.target):
+        for n, (rule, by_key) in enumerate(zip(self.rules, self.sources)):
+            is_target, two_sided = self._sides(n, rule, labels)
+            if is_target:
                 # Alertmanager: a target that also matches the source side is not muted by sources that also
                 # match the target side (two such alerts would otherwise mute each other).
-                two_sided = all(m.matches(labels) for m in rule.source)
                 for source in by_key.get(tuple(labels.get(f) for f in rule.equal), []):
                     if source.get("fingerprint") == labels.get("fingerprint"):
                         continue
@@ -246,6 +258,38 @@ class day13_InhibitionIndex:
                         continue
                     return rule, source
         return None
+
+
+class day13_RouteMemo:
+    """One run's routing and silencing decisions, remembered by the values of the labels the matchers read.
+
+    A decision depends only on those values (and the run's instant, fixed here), so tens of thousands of
+    alerts that share an alert type, severity and jurisdiction are matched against the tree once, not each."""
+
+    def __init__(self, routing: day13_Routing, now: datetime):
+        self.routing, self.now = routing, now
+        names, stack = set(), [routing.root]
+        while stack:
+            route = stack.pop()
+            names.update(m.name for m in route.matchers)
+            stack.extend(route.routes)
+        self._route_names = tuple(sorted(names))
+        self._silence_names = tuple(sorted({m.name for s in routing.silences for m in s.matchers}))
+        self._routes: dict[tuple, list[day13_Route]] = {}
+        self._silences: dict[tuple, day13_Silence | None] = {}
+
+    def routes(self, labels: dict[str, str]) -> list[day13_Route]:
+        key = tuple([labels.get(name, "") for name in self._route_names])
+        found = self._routes.get(key)
+        if found is None:
+            found = self._routes[key] = self.routing.root.match(labels)
+        return found
+
+    def silence(self, labels: dict[str, str]) -> day13_Silence | None:
+        key = tuple([labels.get(name, "") for name in self._silence_names])
+        if key not in self._silences:
+            self._silences[key] = self.routing.silence_for(labels, self.now)
+        return self._silences[key]
 
 
 def _check_keys(data, kind: str, where: str) -> dict:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from hashlib import sha256
 import json
 import sqlite3
 from contextlib import contextmanager
@@ -98,6 +99,7 @@ DAY13_DETAILS_FALLBACK = json.JSONEncoder(default=str, sort_keys=True)  # sorted
 DAY13_ACTIONS = ("ingested", "quarantined", "classified", "routed", "notified", "notify_failed", "inhibited",
                  "silenced", "sla_breached", "escalated", "config_loaded", "config_rejected", "notification_queued",
                  "escalation_queued", "auth_rejected")
+DAY13_ACTION_SET = frozenset(DAY13_ACTIONS)
 DAY13_CHUNK = 500  # SQLite's default limit is 999 host parameters per statement
 
 
@@ -146,14 +148,22 @@ class day13_Audit:
 
     def record(self, action: str, at: datetime, *, fingerprint: str = "", alert_id: str = "", rationale: str = "",
                **details) -> None:
-        assert action in DAY13_ACTIONS, action
+        if action not in DAY13_ACTION_SET:
+            raise ValueError(f"unknown audit action {action!r}")
         if at is not self._last_at:  # one run stamps thousands of rows with the same instant
             self._last_at, self._last_iso = at, at.isoformat()
-        values = (self._last_iso, self.actor, action, fingerprint, alert_id, self.rules_version, self.routing_version,
-                  rationale, day13_json(details) if details else "{}")
-        prev = self.head()
-        self._head = _row_hash(prev, values)
-        self._rows.append((*values, prev, self._head))
+        values = (self._last_iso, self.actor, action, fingerprint or "", alert_id or "", self.rules_version or "",
+                  self.routing_version or "", rationale or "", day13_json(details) if details else "{}")
+        prev = self._head if self._head is not None else self.head()
+        # _row_hash inlined (a run hashes five rows per alert): the same text (None as ""), so verification agrees
+        self._head = head = sha256("\x1e".join((prev, *values)).encode()).hexdigest()
+        self._rows.append((*values, prev, head))
+
+    def stamp(self, at: datetime) -> str:
+        """at.isoformat(), remembered for the instant a run stamps thousands of rows with."""
+        if at is not self._last_at:
+            self._last_at, self._last_iso = at, at.isoformat()
+        return self._last_iso
 
     def begin(self) -> None:
         """Inside BEGIN IMMEDIATE: another process (the API) may have appended since this object last wrote."""
@@ -399,6 +409,31 @@ class day13_Store:
     def sla_rows(self, severity: str) -> list[sqlite3.Row]:
         return self.db.execute("SELECT created_at, triaged_at, sla_breached, sla_minutes FROM day13_alerts WHERE severity = ?",
                                (severity,)).fetchall()
+
+    def state_counts(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self.db.execute("SELECT state, COUNT(*) FROM day13_alerts GROUP BY state")}
+
+    def outbox_by_receiver(self) -> list[sqlite3.Row]:
+        """Per receiver and kind: messages, alerts carried, and how many are sent / pending / failed."""
+        return self.db.execute(
+            "SELECT receiver, kind, COUNT(*) AS messages, SUM(json_array_length(fingerprints)) AS alerts,"
+            " SUM(status = 'sent') AS sent, SUM(status = 'pending') AS pending, SUM(status = 'failed') AS failed"
+            " FROM day13_outbox GROUP BY receiver, kind ORDER BY kind DESC, alerts DESC").fetchall()
+
+    def quarantine_reasons(self, limit: int) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT source, reason, COUNT(*) AS items FROM day13_quarantine GROUP BY source, reason"
+                               " ORDER BY items DESC, reason LIMIT ?", (limit,)).fetchall()
+
+    def example_alert(self) -> sqlite3.Row | None:
+        """The alert with the longest audited life (most audit rows), for a one-alert history."""
+        return self.db.execute(
+            "SELECT a.fingerprint, a.alert_type, a.entity_id, a.severity, a.rationale, a.state, a.sla_minutes"
+            " FROM day13_alerts a JOIN day13_audit u USING (fingerprint) GROUP BY a.fingerprint"
+            " ORDER BY COUNT(*) DESC, a.severity = 'Critical' DESC, a.fingerprint LIMIT 1").fetchone()
+
+    def audit_rows_for(self, fingerprint: str) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT seq, at, actor, action, rationale, details, prev_hash, hash FROM day13_audit"
+                               " WHERE fingerprint = ? ORDER BY seq", (fingerprint,)).fetchall()
 
     def audit_counts(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self.db.execute("SELECT action, COUNT(*) FROM day13_audit GROUP BY action")}

@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from day13_CONFIG_settings import DAY13_DIR
-from day13_ROUTING_tree import day13_parse_matcher, day13_parse_routing, day13_RoutingError
+from day13_ROUTING_tree import (day13_InhibitionIndex, day13_parse_matcher, day13_parse_routing, day13_RouteMemo,
+                               day13_RoutingError)
 
 ROUTING = day13_parse_routing((DAY13_DIR / "day13_routing.yaml").read_text())
 CASES = yaml.safe_load((Path(__file__).parent / "day13_routing_cases.yaml").read_text())
@@ -15,6 +16,33 @@ CASES = yaml.safe_load((Path(__file__).parent / "day13_routing_cases.yaml").read
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c['labels']['alert_type']}-{c['labels']['severity']}")
 def test_routing_cases(case):
     assert [route.receiver for route in ROUTING.root.match(case["labels"])] == case["receivers"]
+
+
+def test_remembered_decisions_agree_with_the_tree(monkeypatch):
+    """The route stage matches each distinct combination of the labels the matchers read once per run."""
+    now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    memo = day13_RouteMemo(ROUTING, now)
+    alerts = [{**case["labels"], "entity_id": f"ENT-{n}", "fingerprint": f"f{n}", "jurisdiction": j}
+              for n, case in enumerate(CASES) for j in ("SG", "GB", "")]
+    alerts.append({"alert_type": "kyc_expiry", "severity": "Low", "jurisdiction": "SG"})  # silenced
+    for labels in alerts:
+        assert memo.routes(labels) == ROUTING.root.match(labels)
+        assert memo.silence(labels) == ROUTING.silence_for(labels, now)
+    calls = []
+    monkeypatch.setattr(type(ROUTING.root), "match", lambda self, labels: calls.append(1) or [self])
+    again = day13_RouteMemo(ROUTING, now)
+    for labels in alerts * 3:
+        again.routes(labels)
+    assert len(calls) == len({(a["alert_type"], a["severity"]) for a in alerts})  # the routes read only these
+
+
+def test_one_inhibition_index_for_a_whole_run_agrees_with_a_fresh_one_per_alert():
+    alerts = [{"severity": s, "entity_id": f"ENT-{n % 3}", "fingerprint": f"{s}-{n}"}
+              for n in range(6) for s in ("Critical", "High", "Medium", "Low")]
+    index = day13_InhibitionIndex(ROUTING.inhibitions, alerts)
+    decisions = [index.find(labels) for labels in alerts]
+    assert decisions == [day13_InhibitionIndex(ROUTING.inhibitions, alerts).find(labels) for labels in alerts]
+    assert sum(d is not None for d in decisions) == 12  # every Medium and Low, muted by its entity's Critical
 
 
 @pytest.mark.parametrize(("text", "labels", "result"), [
