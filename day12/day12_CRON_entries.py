@@ -56,8 +56,9 @@ def day12_cron_schedule(minutes: int, interval: str) -> str:
 def day12_cron_entries(settings, repo: Path, python: Path) -> str:
     schedule = day12_cron_schedule(settings.schedule_interval_minutes, f"{settings.schedule_interval_minutes} minutes")
     log_dir = repo / "day12" / "logs"
+    drop = settings.drop_folder if settings.drop_folder.is_absolute() else repo / settings.drop_folder  # installing the line asks for it
     return (f"# day12 drop-folder validation every {settings.schedule_interval_minutes} min (an interval: no time zone needed).\n"
-            f"{schedule} cd {day12_quote(repo)} && mkdir -p {day12_quote(log_dir)} && {day12_quote(python)} "
+            f"{schedule} cd {day12_quote(repo)} && mkdir -p {day12_quote(log_dir)} {day12_quote(drop)} && {day12_quote(python)} "
             f"{day12_quote(repo / 'day12' / 'day12_SCHEDULER_dropfolder.py')} --once >> {day12_quote(log_dir / 'day12_cron.log')} 2>&1")
 
 

@@ -83,7 +83,7 @@ def day12_safe_ids(column) -> list:
     return ids
 
 
-def _stable_id(name: str) -> str:
+def day12_stable_id(name: str) -> str:
     import uuid
 
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"day12/{name}"))
@@ -127,17 +127,17 @@ def day12_progress_bars(context):
         context.variables.progress_bars = before
 
 
-def _suite(context, dataset: str):
+def day12_suite(context, dataset: str):
     """The suite, rebuilt from code with stable ids, so the stored JSON never drifts from the code."""
     import great_expectations as gx
 
     suite_name = f"day12_{dataset}_suite"
-    suite = gx.ExpectationSuite(name=suite_name, id=_stable_id(suite_name),
+    suite = gx.ExpectationSuite(name=suite_name, id=day12_stable_id(suite_name),
                                 meta={"dataset": dataset, "owner": "security data engineering"})
     for expectation in DAY12_DATASETS[dataset]():
         suite.add_expectation(expectation)
     for n, expectation in enumerate(suite.expectations):
-        expectation.id = _stable_id(f"{suite_name}:{n}:{expectation.expectation_type}")  # same id on every rebuild
+        expectation.id = day12_stable_id(f"{suite_name}:{n}:{expectation.expectation_type}")  # same id on every rebuild
     return context.suites.add_or_update(suite)
 
 
@@ -189,7 +189,7 @@ def _definition(context, dataset: str, batch):
     import great_expectations as gx
 
     return context.validation_definitions.add_or_update(gx.ValidationDefinition(
-        name=f"day12_{dataset}_validation", id=_stable_id(f"{dataset}_validation"), data=batch, suite=_suite(context, dataset)))
+        name=f"day12_{dataset}_validation", id=day12_stable_id(f"{dataset}_validation"), data=batch, suite=day12_suite(context, dataset)))
 
 
 def day12_ensure(context, dataset: str):

@@ -113,11 +113,11 @@ def day12_sql_checkpoint(context, source: day12_SqlSource, dataset: str):
     from great_expectations.checkpoint import UpdateDataDocsAction
 
     from day12_ACTIONS_checkpoint import day12_NotifyAction, day12_ScrubAction
-    from day12_GATE_validation import DAY12_DOCS_SITE, DAY12_ID_COLUMNS, _stable_id, _suite
+    from day12_GATE_validation import DAY12_DOCS_SITE, DAY12_ID_COLUMNS, day12_stable_id, day12_suite
 
     definition = context.validation_definitions.add_or_update(gx.ValidationDefinition(
-        name=f"day12_{dataset}_table_validation", id=_stable_id(f"{dataset}_table_validation"),
-        data=_table_batch(context, source, dataset), suite=_suite(context, dataset)))
+        name=f"day12_{dataset}_table_validation", id=day12_stable_id(f"{dataset}_table_validation"),
+        data=_table_batch(context, source, dataset), suite=day12_suite(context, dataset)))
     return context.checkpoints.add_or_update(gx.Checkpoint(
         name=f"day12_{dataset}_table_checkpoint", validation_definitions=[definition],
         actions=[day12_ScrubAction(name="scrub_failing_values"),
