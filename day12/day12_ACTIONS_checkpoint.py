@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Literal
 
@@ -120,15 +122,26 @@ def day12_write_quarantine(checkpoint_result, quarantine_dir: Path) -> Path:
     return target
 
 
+# The webhook URL is a secret: GX stores an action's fields in the checkpoint JSON, so the URL reaches the
+# action through this run-scoped variable, set by the pipeline around one checkpoint run (never os.environ).
+DAY12_SLACK_TARGET: ContextVar[str | None] = ContextVar("day12_slack_target", default=None)
+
+
+@contextmanager
+def day12_slack_target(url: str | None):
+    token = DAY12_SLACK_TARGET.set(url)
+    try:
+        yield
+    finally:
+        DAY12_SLACK_TARGET.reset(token)
+
+
 class day12_NotifyAction(ValidationAction):
     """A failed validation is always reported: to Slack when a webhook is configured, and in the log."""
 
     type: Literal["day12_notify"] = "day12_notify"
-    slack_webhook_env: str = "DAY12_SLACK_WEBHOOK_URL"
 
     def run(self, checkpoint_result, action_context=None):
-        import os
-
         failed = [f"{day12_dataset_of(run)}: " + (r.expectation_config.meta or {}).get("severity", "warning") + ": "
                   + (r.expectation_config.description or "")
                   for run in checkpoint_result.run_results.values() for r in run.results if not r.success]
@@ -137,7 +150,7 @@ class day12_NotifyAction(ValidationAction):
         text = f"day12 data-quality gate failed ({checkpoint_result.run_id.run_name}): " + "; ".join(failed)
         DAY12_LOG.error("validation failed", extra={"run": checkpoint_result.run_id.run_name, "failures": len(failed),
                                                     "summary": "; ".join(failed)[:1000]})
-        url = os.environ.get(self.slack_webhook_env)
+        url = DAY12_SLACK_TARGET.get()
         if url:
             import requests
 

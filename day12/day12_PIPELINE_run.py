@@ -71,20 +71,19 @@ def day12_validate_inputs(settings, inputs: list[day12_Input], *, context=None, 
                           fixed_time: datetime | None = None, now: datetime | None = None,
                           docs_dir: Path | None = None) -> day12_RunOutcome:
     """One checkpoint run over inputs of distinct datasets (day12_InputError otherwise)."""
-    import os
-
+    from day12_ACTIONS_checkpoint import day12_slack_target
     from day12_GATE_validation import day12_run_checkpoint
 
     started = time.monotonic()
     if len({i.dataset for i in inputs}) < len(inputs):
         raise day12_InputError(f"{', '.join(i.path.name for i in inputs)}: give at most one file per dataset per run")
-    if settings.slack_webhook_url:  # read by the notify action at run time; never written into the checkpoint JSON
-        os.environ["DAY12_SLACK_WEBHOOK_URL"] = settings.slack_webhook_url.get_secret_value()
     now = now or datetime.now(timezone.utc)
     run_name = run_name or f"day12-{now:%Y%m%dT%H%M%SZ}"
     context = context or day12_run_context(settings)
-    results = day12_run_checkpoint(context, {i.dataset: i.df for i in inputs}, settings=settings, now=now,
-                                   run_name=run_name, fixed_time=fixed_time, docs_dir=docs_dir or settings.run_dir / "data_docs")
+    slack = settings.slack_webhook_url.get_secret_value() if settings.slack_webhook_url else None
+    with day12_slack_target(slack):  # the notify action reads it; never written into the checkpoint JSON
+        results = day12_run_checkpoint(context, {i.dataset: i.df for i in inputs}, settings=settings, now=now, run_name=run_name,
+                                       fixed_time=fixed_time, docs_dir=docs_dir or settings.run_dir / "data_docs")
     sections = []
     for item in sorted(inputs, key=lambda i: i.dataset):
         result = results[item.dataset]

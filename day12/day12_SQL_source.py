@@ -134,7 +134,7 @@ def day12_run_table(settings, text: str, *, dataset: str | None = None, context=
     """Validate one table: the same suite as its files, in the database. Outcome as for files (exit 3 if unusable)."""
     from great_expectations.core.run_identifier import RunIdentifier
 
-    from day12_ACTIONS_checkpoint import day12_write_quarantine
+    from day12_ACTIONS_checkpoint import day12_slack_target, day12_write_quarantine
     from day12_GATE_validation import day12_offline_docs, day12_progress_bars, day12_summarise
     from day12_PIPELINE_run import DAY12_EXIT_INPUT, day12_report_run, day12_run_context, day12_RunOutcome
     from day12_SUITES_security import day12_runtime_parameters
@@ -149,15 +149,14 @@ def day12_run_table(settings, text: str, *, dataset: str | None = None, context=
     except day12_InputError as exc:
         DAY12_LOG.error("table unusable", extra={"error": str(exc)})
         return day12_RunOutcome(DAY12_EXIT_INPUT, f"table could not be validated: {exc}")
-    if settings.slack_webhook_url:
-        os.environ["DAY12_SLACK_WEBHOOK_URL"] = settings.slack_webhook_url.get_secret_value()
     now = now or datetime.now(timezone.utc)
     run_name = run_name or f"day12-{now:%Y%m%dT%H%M%SZ}"
     os.environ[DAY12_SQL_CONNECTION_ENV] = source.connection_string  # read by GX when it connects; never stored
     try:
         context = context or day12_run_context(settings)
         checkpoint = day12_sql_checkpoint(context, source, dataset)
-        with day12_progress_bars(context):
+        slack = settings.slack_webhook_url.get_secret_value() if settings.slack_webhook_url else None
+        with day12_progress_bars(context), day12_slack_target(slack):
             outcome = checkpoint.run(expectation_parameters=day12_runtime_parameters(settings, now),
                                      run_id=RunIdentifier(run_name=run_name, run_time=now))
     finally:

@@ -125,3 +125,44 @@ def test_the_gx_batch_fingerprint_switch_still_exists_and_is_off(sample, validat
 
     validate(sample().head(200))
     assert pandas_execution_engine.HASH_THRESHOLD == 0
+
+
+def test_a_failed_run_posts_to_slack_without_the_url_reaching_the_environment_or_any_file(settings, tmp_path):
+    """The webhook URL is a secret: the notify action gets it for one run only, never via os.environ or GX's JSON."""
+    import os
+    import threading
+    from dataclasses import replace
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from pydantic import SecretStr
+
+    posts = []
+
+    class Slack(BaseHTTPRequestHandler):
+        def do_POST(self):
+            posts.append((self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slack)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    secret_path = "/services/T000/B000/day12-secret-path"
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}{secret_path}"
+        try:
+            with_slack = settings.model_copy(update={"slack_webhook_url": SecretStr(url)})
+        except AttributeError:  # a frozen dataclass rather than a pydantic model
+            with_slack = replace(settings, slack_webhook_url=SecretStr(url))
+        outcome = _run(with_slack, _file(tmp_path, ("pii",)))
+    finally:
+        server.shutdown()
+    assert outcome.exit_code == 4
+    assert [path for path, _ in posts] == [secret_path] and "day12 data-quality gate failed" in posts[0][1]["text"]
+    assert not any(secret_path in value for value in os.environ.values())
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert b"day12-secret-path" not in path.read_bytes(), path
