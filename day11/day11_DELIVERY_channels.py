@@ -49,7 +49,8 @@ def day11_post_slack(session, url: str, payload: dict, *, timeout: float = 15.0,
 
 
 def day11_send_email(host: str, port: int, security: str, sender: str, recipients: tuple[str, ...], subject: str,
-                     html: str, text: str, user: str | None = None, password: str | None = None) -> day11_Delivery:
+                     html: str, text: str, user: str | None = None, password: str | None = None,
+                     timeout: float = 20.0) -> day11_Delivery:
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = sender, ", ".join(recipients), subject
     message["Date"] = format_datetime(datetime.now(timezone.utc))
@@ -58,7 +59,7 @@ def day11_send_email(host: str, port: int, security: str, sender: str, recipient
     stage = "connect"
     try:
         factory = smtplib.SMTP_SSL if security == "ssl" else smtplib.SMTP
-        with factory(host, port, timeout=20) as client:
+        with factory(host, port, timeout=timeout) as client:
             if security == "starttls":
                 client.starttls()
             if user:

@@ -202,3 +202,50 @@ def test_the_export_cuts_and_escapes_exactly_like_the_mirror():
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [day11_cut(day11_mrkdwn(t), n) for t, n in cases]
     assert all("\ufffd" not in text for text in json.loads(done.stdout))
+
+
+class _MisbehavingSmtp:
+    """aiosmtpd on loopback scripted per message: 'hang' (no reply to DATA), 'drop' (close after DATA), 'ok'."""
+
+    def __init__(self, script):
+        self.script, self.received = list(script), []
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+
+        self.received.append(envelope.content)
+        mode = self.script.pop(0) if self.script else "ok"
+        if mode == "hang":
+            await asyncio.sleep(3)
+        elif mode == "drop":
+            server.transport.close()
+        return "250 OK"
+
+
+@pytest.mark.parametrize("mode", ["hang", "drop"])
+def test_an_smtp_fault_after_data_is_ambiguous_never_resent_and_force_resends(tmp_path, mode):
+    from aiosmtpd.controller import Controller
+
+    handler = _MisbehavingSmtp([mode])
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        settings = _settings(tmp_path, smtp_timeout_s=1.0)
+        state = day11_StandinState()
+
+        def run(force=False):
+            with day11_standin(DAY, settings.output_dir, state=state) as base:
+                urls = {"ads": base, "ga4": base, "slack": f"{base}/slack/webhook",
+                        "smtp": ("127.0.0.1", controller.port, "none")}
+                return day11_run(settings, report_date=DAY, endpoints=urls, force=force, sleeper=lambda s: None)
+
+        first = run()
+        assert first.exit_code == 4 and "email: AMBIGUOUS" in first.message and "slack: delivered" in first.message
+        assert len(handler.received) == 1
+        again = run()
+        assert again.exit_code == 0 and "email: outcome unknown since an earlier run" in again.message
+        assert len(handler.received) == 1
+        forced = run(force=True)
+        assert forced.exit_code == 0 and "email: delivered" in forced.message and len(handler.received) == 2
+    finally:
+        controller.stop()
