@@ -24,6 +24,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 DELIVERED, FAILED, AMBIGUOUS, CLAIMED = "delivered", "failed", "ambiguous", "claimed"
+DAY11_SLACK_BODY_BYTES = 16_384  # Slack answers a word ("ok", "invalid_blocks"); a bigger body is not read
 
 
 @dataclass(frozen=True)
@@ -35,16 +36,21 @@ class day11_Delivery:
 def day11_post_slack(session, url: str, payload: dict, *, timeout: float = 15.0, retry_after_cap: float = 60.0) -> day11_Delivery:
     import requests
 
-    from day11_HTTP_client import day11_network_reason, day11_retry_after, day11_sent_nothing
+    from day11_HTTP_client import day11_network_reason, day11_read_body, day11_retry_after, day11_sent_nothing
 
     try:
-        response = session.post(url, json=payload, timeout=timeout)
+        response = session.post(url, json=payload, timeout=timeout, allow_redirects=False,  # never re-post elsewhere
+                                stream=True)
     except requests.RequestException as exc:
         state = FAILED if day11_sent_nothing(exc) else AMBIGUOUS
         return day11_Delivery(state, f"Slack: {day11_network_reason(exc)}")
+    try:  # the status decides; the body is only quoted, and never read beyond a few kB
+        text = (day11_read_body(response, DAY11_SLACK_BODY_BYTES) or b"").decode("utf-8", "replace").strip()
+    except requests.RequestException:
+        text = ""
     if response.status_code < 300:
-        return day11_Delivery(DELIVERED, response.text.strip()[:100] or "ok")
-    return day11_Delivery(FAILED, f"Slack answered {response.status_code}: {response.text.strip()[:200]}"
+        return day11_Delivery(DELIVERED, text[:100] or "ok")
+    return day11_Delivery(FAILED, f"Slack answered {response.status_code}: {text[:200]}"
                                   + day11_retry_after(response, retry_after_cap))
 
 

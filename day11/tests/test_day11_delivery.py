@@ -14,7 +14,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from day11_BLOCKKIT_message import DAY11_MAX_SECTION_TEXT, day11_blocks, day11_cut, day11_mrkdwn, day11_violations
+from day11_BLOCKKIT_message import DAY11_MAX_SECTION_TEXT, day11_blocks, day11_cut, day11_mrkdwn, day11_payload, day11_violations
 from day11_CONFIG_settings import DAY11_DIR, day11_load_settings
 from day11_KPI_report import day11_build_report
 from day11_PIPELINE_report import day11_run, day11_smtp_sink
@@ -187,7 +187,7 @@ def _node_code(name):
     return node["parameters"]["jsCode"]
 
 
-CUT_CASES = ["plain", "😀" * 30, "e\u0301" * 30, "a😀" * 20, "🇬🇧" * 12 + "x" * 10, "&<>" * 20, "Kids & Toys " * 5]
+CUT_CASES = ["a\nb\u202ec\u2028d\x00e\tf\u2067g\u200bh", "plain", "😀" * 30, "e\u0301" * 30, "a😀" * 20, "🇬🇧" * 12 + "x" * 10, "&<>" * 20, "Kids & Toys " * 5]
 
 
 @pytest.mark.skipif(not __import__("shutil").which("node"), reason="needs Node.js")
@@ -249,3 +249,40 @@ def test_an_smtp_fault_after_data_is_ambiguous_never_resent_and_force_resends(tm
         assert forced.exit_code == 0 and "email: delivered" in forced.message and len(handler.received) == 2
     finally:
         controller.stop()
+
+
+@pytest.mark.parametrize("value", ["soon", "-5", "1.5", "Mon, 99 Foo 2026"])
+def test_a_429_with_an_unreadable_retry_after_is_a_failure_retried_by_backoff_not_an_ambiguous_post(tmp_path, value):
+    """A 429 is a sure refusal whatever its Retry-After says; an unreadable value means urllib3's own backoff."""
+    state, waits = day11_StandinState(slack_script=[(429, {"Retry-After": value}, "rate_limited")] * 3), []
+    outcome = _run(tmp_path, state, waits=waits)
+    assert outcome.exit_code == 1 and "slack: FAILED (Slack answered 429: rate_limited" in outcome.message
+    assert waits == [0.0, 2.0] and not state.posts
+    assert "slack: delivered" in _run(tmp_path, state).message  # a failure: the next run sends
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_from_the_webhook_is_not_followed_the_report_goes_nowhere_else(tmp_path, status):
+    state = day11_StandinState(slack_script=[(status, {"Location": "/slack/webhook"}, ""), (200, {}, "ok")])
+    outcome = _run(tmp_path, state)
+    assert outcome.exit_code == 1 and f"slack: FAILED (Slack answered {status}" in outcome.message
+    assert not state.posts
+
+
+def test_a_redirect_from_a_google_api_is_a_source_failure(tmp_path):
+    state = day11_StandinState(fail_ads_with=302)
+    outcome = _run(tmp_path, state)
+    assert outcome.exit_code == 3 and "HTTP 302" in outcome.message and not state.posts
+
+
+def test_newlines_and_bidi_controls_in_names_cannot_forge_lines_or_reverse_figures():
+    """A name is one line of plain text: control characters, line separators and bidi overrides become spaces."""
+    names = ["Shoes\n• Fake campaign: 99.00x on USD 1.00", "Kids\u202e Toys", "A\u2028B\u2029C", "Tab\there\r",
+             "Iso\u2066late\u2069", "Mark\u200fRTL", "ok"]
+    texts = list(_mrkdwn_texts(day11_payload(_report(names))["blocks"]))
+    for section in [t for t in texts if t.startswith(("*Top", "*Bottom"))]:
+        lines = section.split("\n")
+        assert len(lines) == 4 and all(line.startswith("• ") and " on USD " in line for line in lines[1:]), section
+    forbidden = set("\r\t\x00\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+    assert not forbidden & set("".join(texts))
+    assert "Kids  Toys" in "".join(texts) or "Kids Toys" in "".join(texts)
