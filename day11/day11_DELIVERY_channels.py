@@ -23,6 +23,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 
+from day11_LOG_setup import day11_redact
+
 DELIVERED, FAILED, AMBIGUOUS, CLAIMED = "delivered", "failed", "ambiguous", "claimed"
 DAY11_SLACK_BODY_BYTES = 16_384  # Slack answers a word ("ok", "invalid_blocks"); a bigger body is not read
 
@@ -123,7 +125,7 @@ class day11_Ledger:
 
     def settle(self, report_date: str, channel: str, run_id: str, outcome: day11_Delivery) -> None:
         self.db.execute("UPDATE day11_claims SET state = ?, updated_at = ?, detail = ? WHERE report_date = ? AND"
-                        " channel = ? AND run_id = ?", (outcome.state, _now(), outcome.detail[:500], report_date, channel, run_id))
+                        " channel = ? AND run_id = ?", (outcome.state, _now(), day11_redact(outcome.detail)[:500], report_date, channel, run_id))
 
     def delivered(self, report_date: str, channel: str) -> bool:
         return self.state(report_date, channel) == DELIVERED

@@ -286,3 +286,11 @@ def test_newlines_and_bidi_controls_in_names_cannot_forge_lines_or_reverse_figur
     forbidden = set("\r\t\x00\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
     assert not forbidden & set("".join(texts))
     assert "Kids  Toys" in "".join(texts) or "Kids Toys" in "".join(texts)
+
+
+def test_a_slack_answer_quoting_the_webhook_path_leaves_no_secret_in_the_ledger_or_message(tmp_path):
+    state = day11_StandinState(slack_script=[(404, {}, "no_service: /slack/webhook ya29.tokenLIKEvalue")])
+    outcome = _run(tmp_path, state)
+    assert outcome.exit_code == 1 and "/slack/webhook" not in outcome.message
+    rows = [str(r) for r in __import__("sqlite3").connect(tmp_path / "ledger.sqlite").execute("SELECT * FROM day11_claims")]
+    assert rows and not any("/slack/webhook" in r or "ya29.tokenLIKE" in r for r in rows), rows
