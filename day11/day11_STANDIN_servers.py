@@ -35,6 +35,7 @@ class day11_StandinState:
     ads_batches: Callable[[list], list] | None = None  # rewrite the searchStream body
     ga4_rows: Callable[[list], list] | None = None  # rewrite the GA4 rows before paging
     fail_ads_with: int | None = None
+    ads_raw: tuple | None = None  # (status, headers, bytes): the Ads endpoint answers exactly this (malformed answers)
     slack_script: list = field(default_factory=list)  # (status, headers, body) or ("hang", seconds) per post
     slack_delay_s: float = 0.0  # every Slack post waits this long before answering (concurrency tests)
     tokens_issued: list = field(default_factory=list)
@@ -95,6 +96,9 @@ def day11_standin(report_date: date, slack_dir: Path, *, defects: tuple[str, ...
                 state.ads_headers.append(dict(self.headers))
                 if not self._authorized():
                     return self._answer(401, {"error": {"code": 401, "status": "UNAUTHENTICATED", "message": "token"}})
+                if state.ads_raw:
+                    status, headers, raw_body = state.ads_raw
+                    return self._answer(status, raw_body, headers)
                 if state.fail_ads_with:
                     return self._answer(state.fail_ads_with, {"error": {"code": state.fail_ads_with, "message": "stand-in failure"}})
                 body = retail.ads_search_stream(seed=seed, defects=defects, end_date=report_date, rows_per_batch=50)

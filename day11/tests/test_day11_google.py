@@ -191,3 +191,16 @@ def test_an_answer_beyond_the_size_limit_is_refused_not_loaded(tmp_path, monkeyp
     outcome, state = _run(tmp_path)
     assert outcome.exit_code == 3 and "Google Ads searchStream: the answer is larger than 2000 bytes" in outcome.message
     assert not state.posts
+
+
+@pytest.mark.parametrize("status,headers,body,reason", [
+    (200, {}, b"<html><body>Service Unavailable</body></html>", "the answer is not JSON"),
+    (200, {}, b'[{"results": [{"campaign": {"id": "1"', "the answer is not JSON"),
+    (200, {}, b"", "the answer is not JSON"),
+    (200, {}, b'{"results": []}', "expected an array of batches"),
+    (502, {}, b"<html>Bad Gateway</html>", "HTTP 502 <html>Bad Gateway</html>"),
+])
+def test_malformed_ads_answers_are_exit_3_naming_the_source(tmp_path, status, headers, body, reason):
+    outcome, state = _run(tmp_path, state=day11_StandinState(ads_raw=(status, headers, body)))
+    assert outcome.exit_code == 3 and f"Google Ads searchStream: {reason}" in outcome.message, outcome.message
+    assert "\n" not in outcome.message and not state.posts
