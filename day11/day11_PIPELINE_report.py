@@ -140,7 +140,8 @@ def day11_deliver_once(ledger, report_date: str, channel: str, deliver, run_id: 
     """Claim, send, settle: (state, text for the summary). A claim held elsewhere sends nothing."""
     blocked = ledger.claim(report_date, channel, run_id, force)
     if blocked:
-        return (DELIVERED if blocked == DELIVERED else "skipped"), DAY11_BLOCKED[blocked]
+        # an earlier ambiguous outcome is still unknown: this run ends 4 too, so no green re-run hides it
+        return (blocked if blocked in (DELIVERED, AMBIGUOUS) else "skipped"), DAY11_BLOCKED[blocked]
     try:
         outcome = deliver()
     except Exception as exc:  # a bug, not a service answer: whether anything went out is unknown

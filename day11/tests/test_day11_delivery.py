@@ -84,6 +84,7 @@ def test_a_timeout_after_sending_is_ambiguous_never_reposted_and_force_resends(t
     assert "email: delivered" in first.message and len(state.posts) == 1
     again = _run(tmp_path, state, settings=settings)
     assert "slack: outcome unknown since an earlier run" in again.message and len(state.posts) == 1
+    assert again.exit_code == 4  # the date's Slack outcome is still unknown: no green re-run hides it
     assert "email: already delivered" in again.message and len(_mails(tmp_path)) == 1
     forced = _run(tmp_path, state, settings=settings, force=True)
     assert forced.exit_code == 0 and len(state.posts) == 2
@@ -243,7 +244,7 @@ def test_an_smtp_fault_after_data_is_ambiguous_never_resent_and_force_resends(tm
         assert first.exit_code == 4 and "email: AMBIGUOUS" in first.message and "slack: delivered" in first.message
         assert len(handler.received) == 1
         again = run()
-        assert again.exit_code == 0 and "email: outcome unknown since an earlier run" in again.message
+        assert again.exit_code == 4 and "email: outcome unknown since an earlier run" in again.message  # still unknown
         assert len(handler.received) == 1
         forced = run(force=True)
         assert forced.exit_code == 0 and "email: delivered" in forced.message and len(handler.received) == 2
