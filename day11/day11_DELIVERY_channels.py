@@ -124,8 +124,9 @@ class day11_Ledger:
             raise
 
     def settle(self, report_date: str, channel: str, run_id: str, outcome: day11_Delivery) -> None:
+        detail = day11_redact(outcome.detail)[:500]  # a service's answer may quote the webhook path or a token
         self.db.execute("UPDATE day11_claims SET state = ?, updated_at = ?, detail = ? WHERE report_date = ? AND"
-                        " channel = ? AND run_id = ?", (outcome.state, _now(), day11_redact(outcome.detail)[:500], report_date, channel, run_id))
+                        " channel = ? AND run_id = ?", (outcome.state, _now(), detail, report_date, channel, run_id))
 
     def delivered(self, report_date: str, channel: str) -> bool:
         return self.state(report_date, channel) == DELIVERED
