@@ -29,6 +29,7 @@ DAY11_STANDIN_SLACK_PATH = "/slack/webhook"
 @dataclass
 class day11_StandinState:
     token_expires_in: int = 3600
+    token_answer: dict | None = None  # the token endpoint answers 200 with exactly this body (malformed answers)
     token_fails_with: int | None = None  # the token endpoint answers this status with an OAuth error body
     require_token: bool = False  # Ads and GA4 answer 401 without a current bearer token
     revoke_first_token: bool = False  # the first token issued is refused once (401): the client must refresh
@@ -115,6 +116,8 @@ def day11_standin(report_date: date, slack_dir: Path, *, defects: tuple[str, ...
             state.grants.append({k: v[0] for k, v in form.items()})
             if state.token_fails_with:
                 return self._answer(state.token_fails_with, {"error": "invalid_grant", "error_description": "Bad Request"})
+            if state.token_answer is not None:
+                return self._answer(200, state.token_answer)
             with state.lock:
                 token = f"ya29.standin-{len(state.tokens_issued) + 1:03d}"
                 state.tokens_issued.append(token)

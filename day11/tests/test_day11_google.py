@@ -204,3 +204,11 @@ def test_malformed_ads_answers_are_exit_3_naming_the_source(tmp_path, status, he
     outcome, state = _run(tmp_path, state=day11_StandinState(ads_raw=(status, headers, body)))
     assert outcome.exit_code == 3 and f"Google Ads searchStream: {reason}" in outcome.message, outcome.message
     assert "\n" not in outcome.message and not state.posts
+
+
+@pytest.mark.parametrize("answer", [{}, {"token_type": "Bearer", "expires_in": 3600}, {"access_token": None},
+                                    {"error": "invalid_grant"}])
+def test_a_200_token_answer_without_an_access_token_is_exit_3(tmp_path, answer):
+    outcome, state = _run(tmp_path, state=day11_StandinState(require_token=True, token_answer=answer), **SECRETS)
+    assert outcome.exit_code == 3 and "Google OAuth token endpoint (refresh token)" in outcome.message, outcome.message
+    assert "\n" not in outcome.message and not state.posts
