@@ -46,6 +46,10 @@ class day11_GoogleAuth:
         except (exceptions.RefreshError, exceptions.TransportError) as exc:
             reason = _token_error(exc)
             raise day11_SourceError(f"Google OAuth token endpoint ({self.label}): {reason}") from None
+        except (ValueError, TypeError, OverflowError, KeyError):  # a 200 whose expires_in or token is not usable
+            raise day11_SourceError(f"Google OAuth token endpoint ({self.label}): an unusable token answer") from None
+        if not isinstance(self.credentials.token, str) or not self.credentials.token.strip():  # google-auth takes null
+            raise day11_SourceError(f"Google OAuth token endpoint ({self.label}): an unusable token answer")
         self.fetches += 1
         day11_register_secret(self.credentials.token)
 

@@ -58,9 +58,18 @@ def day11_cut(text: str, limit: int) -> str:
     return re.sub(r"&[a-z]{0,3}\Z", "", text[:limit - 1]) + "…"
 
 
+DAY11_NOT_IN_A_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def day11_one_line(value) -> str:
+    """A value as one line of plain text: control characters, line separators and bidi marks/overrides become
+    spaces, so a name cannot start a line of its own or reverse the figures that follow it."""
+    return DAY11_NOT_IN_A_LINE.sub(" ", str(value))
+
+
 def day11_mrkdwn(value) -> str:
-    """A value as mrkdwn shows it literally: Slack's three control characters escaped."""
-    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """A value as mrkdwn shows it literally, on its line: Slack's three control characters escaped."""
+    return day11_one_line(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 
@@ -133,8 +142,8 @@ def day11_email_html(report: day11_Report) -> str:
                    f"<td align='right'>{escape(day11_format(k, report.before[k], report.currency))}</td>"
                    f"<td align='right'>{escape(day11_format_change(report.change[k]))}</td></tr>" for k in DAY11_LABELS)
     flags = "".join(f"<li>{escape(a)}</li>" for a in report.anomalies) or "<li>No anomalies against the thresholds</li>"
-    top = "".join(f"<li>{escape(n)}: {r:.2f}x</li>" for n, r, _ in report.top)
-    bottom = "".join(f"<li>{escape(n)}: {r:.2f}x</li>" for n, r, _ in report.bottom)
+    top = "".join(f"<li>{escape(day11_one_line(n))}: {r:.2f}x</li>" for n, r, _ in report.top)
+    bottom = "".join(f"<li>{escape(day11_one_line(n))}: {r:.2f}x</li>" for n, r, _ in report.bottom)
     return (f"<html><body style='font-family:Arial,sans-serif'><h2>Retail performance · {report.report_date:%a %d %b %Y}</h2>"
             f"<table cellpadding='6' style='border-collapse:collapse'><tr><th align='left'>KPI</th><th>Report day</th>"
             f"<th>Day before</th><th>Change</th></tr>{rows}</table><h3>Anomaly flags</h3><ul>{flags}</ul>"

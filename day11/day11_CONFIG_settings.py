@@ -58,6 +58,7 @@ class day11_Settings(BaseSettings):
     smtp_security: Literal["starttls", "ssl", "none"] = "starttls"  # credentials never cross the wire in clear
     smtp_user: str | None = None  # log in only when a user is configured
     smtp_password: SecretStr | None = None  # kept out of logs and reprs
+    smtp_timeout_s: float = Field(20.0, gt=0, le=300)  # per SMTP reply; no reply after DATA is an ambiguous delivery
     email_from: str = "retail-reports@shop.example"  # a reserved domain: nothing leaves by accident
     email_to: day11_AddressList = ("marketing-team@shop.example",)  # comma-separated recipients
     schedule_cron: str = "0 8 * * *"  # 08:00, after the ad platforms have closed the previous day

@@ -23,7 +23,10 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 
+from day11_LOG_setup import day11_redact
+
 DELIVERED, FAILED, AMBIGUOUS, CLAIMED = "delivered", "failed", "ambiguous", "claimed"
+DAY11_SLACK_BODY_BYTES = 16_384  # Slack answers a word ("ok", "invalid_blocks"); a bigger body is not read
 
 
 @dataclass(frozen=True)
@@ -35,21 +38,27 @@ class day11_Delivery:
 def day11_post_slack(session, url: str, payload: dict, *, timeout: float = 15.0, retry_after_cap: float = 60.0) -> day11_Delivery:
     import requests
 
-    from day11_HTTP_client import day11_network_reason, day11_retry_after, day11_sent_nothing
+    from day11_HTTP_client import day11_network_reason, day11_read_body, day11_retry_after, day11_sent_nothing
 
     try:
-        response = session.post(url, json=payload, timeout=timeout)
+        response = session.post(url, json=payload, timeout=timeout, allow_redirects=False,  # never re-post elsewhere
+                                stream=True)
     except requests.RequestException as exc:
         state = FAILED if day11_sent_nothing(exc) else AMBIGUOUS
         return day11_Delivery(state, f"Slack: {day11_network_reason(exc)}")
+    try:  # the status decides; the body is only quoted, and never read beyond a few kB
+        text = (day11_read_body(response, DAY11_SLACK_BODY_BYTES) or b"").decode("utf-8", "replace").strip()
+    except requests.RequestException:
+        text = ""
     if response.status_code < 300:
-        return day11_Delivery(DELIVERED, response.text.strip()[:100] or "ok")
-    return day11_Delivery(FAILED, f"Slack answered {response.status_code}: {response.text.strip()[:200]}"
+        return day11_Delivery(DELIVERED, text[:100] or "ok")
+    return day11_Delivery(FAILED, f"Slack answered {response.status_code}: {text[:200]}"
                                   + day11_retry_after(response, retry_after_cap))
 
 
 def day11_send_email(host: str, port: int, security: str, sender: str, recipients: tuple[str, ...], subject: str,
-                     html: str, text: str, user: str | None = None, password: str | None = None) -> day11_Delivery:
+                     html: str, text: str, user: str | None = None, password: str | None = None,
+                     timeout: float = 20.0) -> day11_Delivery:
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = sender, ", ".join(recipients), subject
     message["Date"] = format_datetime(datetime.now(timezone.utc))
@@ -58,7 +67,7 @@ def day11_send_email(host: str, port: int, security: str, sender: str, recipient
     stage = "connect"
     try:
         factory = smtplib.SMTP_SSL if security == "ssl" else smtplib.SMTP
-        with factory(host, port, timeout=20) as client:
+        with factory(host, port, timeout=timeout) as client:
             if security == "starttls":
                 client.starttls()
             if user:
@@ -115,8 +124,9 @@ class day11_Ledger:
             raise
 
     def settle(self, report_date: str, channel: str, run_id: str, outcome: day11_Delivery) -> None:
+        detail = day11_redact(outcome.detail)[:500]  # a service's answer may quote the webhook path or a token
         self.db.execute("UPDATE day11_claims SET state = ?, updated_at = ?, detail = ? WHERE report_date = ? AND"
-                        " channel = ? AND run_id = ?", (outcome.state, _now(), outcome.detail[:500], report_date, channel, run_id))
+                        " channel = ? AND run_id = ?", (outcome.state, _now(), detail, report_date, channel, run_id))
 
     def delivered(self, report_date: str, channel: str) -> bool:
         return self.state(report_date, channel) == DELIVERED

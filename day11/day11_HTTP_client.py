@@ -37,6 +37,9 @@ class day11_Retry(Retry):
             raise MaxRetryError(_pool, url, ResponseError("Retry-After beyond the cap"))  # hands the answer back
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
+    def parse_retry_after(self, retry_after: str):
+        return day11_parse_retry_after(retry_after)
+
     def over_cap(self, response) -> bool:
         wait = self.get_retry_after(response) if response.headers.get("Retry-After") else None
         return wait is not None and wait > self.retry_after_cap
@@ -62,12 +65,23 @@ def day11_session(attempts: int = 3, retry_after_cap: float = 60.0, *, repeat_re
     return session
 
 
+def day11_parse_retry_after(value: str) -> float | None:
+    """Seconds to wait, or None for a value that is neither seconds nor an HTTP date (then the backoff applies):
+    a throttled answer stays a refusal whatever its header says."""
+    from urllib3.exceptions import InvalidHeader
+
+    try:
+        return Retry.parse_retry_after(Retry(), value)
+    except (InvalidHeader, ValueError, OverflowError):
+        return None
+
+
 def day11_retry_after(response, cap: float) -> str:
     """A short note on a throttled answer's Retry-After, for the failure message."""
     value = response.headers.get("Retry-After")
     if not value:
         return ""
-    wait = Retry(respect_retry_after_header=True).get_retry_after(response)
+    wait = day11_parse_retry_after(value)
     return f" (Retry-After {wait:.0f} s is beyond the {cap:g} s cap)" if wait is not None and wait > cap else ""
 
 
@@ -98,3 +112,15 @@ def day11_network_reason(exc: BaseException) -> str:
     if isinstance(exc, requests.ConnectionError):
         return "connection dropped"
     return type(exc).__name__
+
+
+def day11_read_body(response, limit: int) -> bytes | None:
+    """The body of a streamed answer, or None once it passes `limit` bytes (then nothing more is read)."""
+    chunks, size = [], 0
+    for chunk in response.iter_content(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            response.close()
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -104,7 +104,8 @@ def day11_run(settings, *, report_date: date, force: bool = False, endpoints: di
             "email": lambda: day11_send_email(*urls["smtp"], settings.email_from, settings.email_to,
                                               f"Retail performance {report_date}", day11_email_html(report), payload["text"],
                                               settings.smtp_user,
-                                              settings.smtp_password.get_secret_value() if settings.smtp_password else None)}
+                                              settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+                                              timeout=settings.smtp_timeout_s)}
         states = {channel: day11_deliver_once(ledger, str(report_date), channel, deliver, run_id, force)
                   for channel, deliver in channels.items()}
         results = "; ".join(f"{channel}: {text}" for channel, (_, text) in states.items())
@@ -139,7 +140,8 @@ def day11_deliver_once(ledger, report_date: str, channel: str, deliver, run_id: 
     """Claim, send, settle: (state, text for the summary). A claim held elsewhere sends nothing."""
     blocked = ledger.claim(report_date, channel, run_id, force)
     if blocked:
-        return (DELIVERED if blocked == DELIVERED else "skipped"), DAY11_BLOCKED[blocked]
+        # an earlier ambiguous outcome is still unknown: this run ends 4 too, so no green re-run hides it
+        return (blocked if blocked in (DELIVERED, AMBIGUOUS) else "skipped"), DAY11_BLOCKED[blocked]
     try:
         outcome = deliver()
     except Exception as exc:  # a bug, not a service answer: whether anything went out is unknown

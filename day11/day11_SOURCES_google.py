@@ -9,6 +9,7 @@ field and the row (no value is echoed: values are data). GA4 is read page by pag
 """
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ DAY11_ADS_QUERY = ("SELECT campaign.id, campaign.name, segments.date, metrics.co
                    "WHERE segments.date BETWEEN '{start}' AND '{end}'")
 DAY11_GA4_METRICS = ("sessions", "totalUsers", "keyEvents", "totalRevenue")  # keyEvents: GA4's name since 2024
 DAY11_GA4_MAX_PAGES = 1000  # a bound on paging: a report that never reaches rowCount is refused, not looped on
+DAY11_MAX_RESPONSE_BYTES = 256 * 1024 * 1024  # a full 250,000-row runReport page is far below; a larger answer is refused, not loaded
 DAY11_HTTP_TIMEOUT_S = 30
 
 
@@ -62,30 +64,34 @@ class day11_NoAuth:
 def _post(session, source: str, url: str, payload: dict, auth, headers: dict):
     import requests
 
-    from day11_HTTP_client import day11_network_reason
+    from day11_HTTP_client import day11_network_reason, day11_read_body
 
     for attempt in (1, 2):
         try:
-            response = session.post(url, json=payload, headers={**headers, **auth.headers()}, timeout=DAY11_HTTP_TIMEOUT_S)
+            response = session.post(url, json=payload, headers={**headers, **auth.headers()}, timeout=DAY11_HTTP_TIMEOUT_S,
+                                     allow_redirects=False, stream=True)  # Google's APIs do not redirect; a redirect is a fault
+            body = day11_read_body(response, DAY11_MAX_RESPONSE_BYTES)
         except requests.RequestException as exc:
             raise day11_SourceError(f"{source}: {day11_network_reason(exc)}") from None
+        if body is None:
+            raise day11_SourceError(f"{source}: the answer is larger than {DAY11_MAX_RESPONSE_BYTES} bytes")
         if response.status_code == 401 and attempt == 1 and auth.refresh():
             continue  # the access token was revoked or expired early: one fresh token, one more try
-        if response.status_code >= 400:
-            raise day11_SourceError(f"{source}: HTTP {response.status_code} {_google_error(response)}")
+        if response.status_code >= 300:
+            raise day11_SourceError(f"{source}: HTTP {response.status_code} {_google_error(body)}")
         try:
-            return response.json()
+            return json.loads(body)
         except ValueError:
             raise day11_SourceError(f"{source}: the answer is not JSON") from None
     raise AssertionError("unreachable")
 
 
-def _google_error(response) -> str:
+def _google_error(body: bytes) -> str:
     try:
-        error = response.json().get("error", {})
+        error = json.loads(body).get("error", {})
         return f"{error.get('status', '')} {str(error.get('message', ''))[:200]}".strip()
     except (ValueError, AttributeError):
-        return response.text.strip()[:200]
+        return body.decode("utf-8", "replace").strip()[:200]
 
 
 class _Rows:

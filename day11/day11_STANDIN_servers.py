@@ -29,12 +29,14 @@ DAY11_STANDIN_SLACK_PATH = "/slack/webhook"
 @dataclass
 class day11_StandinState:
     token_expires_in: int = 3600
+    token_answer: dict | None = None  # the token endpoint answers 200 with exactly this body (malformed answers)
     token_fails_with: int | None = None  # the token endpoint answers this status with an OAuth error body
     require_token: bool = False  # Ads and GA4 answer 401 without a current bearer token
     revoke_first_token: bool = False  # the first token issued is refused once (401): the client must refresh
     ads_batches: Callable[[list], list] | None = None  # rewrite the searchStream body
     ga4_rows: Callable[[list], list] | None = None  # rewrite the GA4 rows before paging
     fail_ads_with: int | None = None
+    ads_raw: tuple | None = None  # (status, headers, bytes): the Ads endpoint answers exactly this (malformed answers)
     slack_script: list = field(default_factory=list)  # (status, headers, body) or ("hang", seconds) per post
     slack_delay_s: float = 0.0  # every Slack post waits this long before answering (concurrency tests)
     tokens_issued: list = field(default_factory=list)
@@ -95,6 +97,9 @@ def day11_standin(report_date: date, slack_dir: Path, *, defects: tuple[str, ...
                 state.ads_headers.append(dict(self.headers))
                 if not self._authorized():
                     return self._answer(401, {"error": {"code": 401, "status": "UNAUTHENTICATED", "message": "token"}})
+                if state.ads_raw:
+                    status, headers, raw_body = state.ads_raw
+                    return self._answer(status, raw_body, headers)
                 if state.fail_ads_with:
                     return self._answer(state.fail_ads_with, {"error": {"code": state.fail_ads_with, "message": "stand-in failure"}})
                 body = retail.ads_search_stream(seed=seed, defects=defects, end_date=report_date, rows_per_batch=50)
@@ -111,6 +116,8 @@ def day11_standin(report_date: date, slack_dir: Path, *, defects: tuple[str, ...
             state.grants.append({k: v[0] for k, v in form.items()})
             if state.token_fails_with:
                 return self._answer(state.token_fails_with, {"error": "invalid_grant", "error_description": "Bad Request"})
+            if state.token_answer is not None:
+                return self._answer(200, state.token_answer)
             with state.lock:
                 token = f"ya29.standin-{len(state.tokens_issued) + 1:03d}"
                 state.tokens_issued.append(token)

@@ -14,7 +14,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from day11_BLOCKKIT_message import DAY11_MAX_SECTION_TEXT, day11_blocks, day11_cut, day11_mrkdwn, day11_violations
+from day11_BLOCKKIT_message import DAY11_MAX_SECTION_TEXT, day11_blocks, day11_cut, day11_mrkdwn, day11_payload, day11_violations
 from day11_CONFIG_settings import DAY11_DIR, day11_load_settings
 from day11_KPI_report import day11_build_report
 from day11_PIPELINE_report import day11_run, day11_smtp_sink
@@ -84,6 +84,7 @@ def test_a_timeout_after_sending_is_ambiguous_never_reposted_and_force_resends(t
     assert "email: delivered" in first.message and len(state.posts) == 1
     again = _run(tmp_path, state, settings=settings)
     assert "slack: outcome unknown since an earlier run" in again.message and len(state.posts) == 1
+    assert again.exit_code == 4  # the date's Slack outcome is still unknown: no green re-run hides it
     assert "email: already delivered" in again.message and len(_mails(tmp_path)) == 1
     forced = _run(tmp_path, state, settings=settings, force=True)
     assert forced.exit_code == 0 and len(state.posts) == 2
@@ -187,7 +188,8 @@ def _node_code(name):
     return node["parameters"]["jsCode"]
 
 
-CUT_CASES = ["plain", "😀" * 30, "e\u0301" * 30, "a😀" * 20, "🇬🇧" * 12 + "x" * 10, "&<>" * 20, "Kids & Toys " * 5]
+CUT_CASES = ["a\nb\u202ec\u2028d\x00e\tf\u2067g\u200bh",  # controls and bidi marks: spaces in both
+             "plain", "😀" * 30, "e\u0301" * 30, "a😀" * 20, "🇬🇧" * 12 + "x" * 10, "&<>" * 20, "Kids & Toys " * 5]
 
 
 @pytest.mark.skipif(not __import__("shutil").which("node"), reason="needs Node.js")
@@ -202,3 +204,128 @@ def test_the_export_cuts_and_escapes_exactly_like_the_mirror():
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [day11_cut(day11_mrkdwn(t), n) for t, n in cases]
     assert all("\ufffd" not in text for text in json.loads(done.stdout))
+
+
+class _MisbehavingSmtp:
+    """aiosmtpd on loopback scripted per message: 'hang' (no reply to DATA), 'drop' (close after DATA), 'ok'."""
+
+    def __init__(self, script):
+        self.script, self.received = list(script), []
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+
+        self.received.append(envelope.content)
+        mode = self.script.pop(0) if self.script else "ok"
+        if mode == "hang":
+            await asyncio.sleep(3)
+        elif mode == "drop":
+            server.transport.close()
+        return "250 OK"
+
+
+@pytest.mark.parametrize("mode", ["hang", "drop"])
+def test_an_smtp_fault_after_data_is_ambiguous_never_resent_and_force_resends(tmp_path, mode):
+    from aiosmtpd.controller import Controller
+
+    handler = _MisbehavingSmtp([mode])
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        settings = _settings(tmp_path, smtp_timeout_s=1.0)
+        state = day11_StandinState()
+
+        def run(force=False):
+            with day11_standin(DAY, settings.output_dir, state=state) as base:
+                urls = {"ads": base, "ga4": base, "slack": f"{base}/slack/webhook",
+                        "smtp": ("127.0.0.1", controller.port, "none")}
+                return day11_run(settings, report_date=DAY, endpoints=urls, force=force, sleeper=lambda s: None)
+
+        first = run()
+        assert first.exit_code == 4 and "email: AMBIGUOUS" in first.message and "slack: delivered" in first.message
+        assert len(handler.received) == 1
+        again = run()
+        assert again.exit_code == 4 and "email: outcome unknown since an earlier run" in again.message  # still unknown
+        assert len(handler.received) == 1
+        forced = run(force=True)
+        assert forced.exit_code == 0 and "email: delivered" in forced.message and len(handler.received) == 2
+    finally:
+        controller.stop()
+
+
+@pytest.mark.parametrize("value", ["soon", "-5", "1.5", "Mon, 99 Foo 2026"])
+def test_a_429_with_an_unreadable_retry_after_is_a_failure_retried_by_backoff_not_an_ambiguous_post(tmp_path, value):
+    """A 429 is a sure refusal whatever its Retry-After says; an unreadable value means urllib3's own backoff."""
+    state, waits = day11_StandinState(slack_script=[(429, {"Retry-After": value}, "rate_limited")] * 3), []
+    outcome = _run(tmp_path, state, waits=waits)
+    assert outcome.exit_code == 1 and "slack: FAILED (Slack answered 429: rate_limited" in outcome.message
+    assert waits == [0.0, 2.0] and not state.posts
+    assert "slack: delivered" in _run(tmp_path, state).message  # a failure: the next run sends
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_from_the_webhook_is_not_followed_the_report_goes_nowhere_else(tmp_path, status):
+    state = day11_StandinState(slack_script=[(status, {"Location": "/slack/webhook"}, ""), (200, {}, "ok")])
+    outcome = _run(tmp_path, state)
+    assert outcome.exit_code == 1 and f"slack: FAILED (Slack answered {status}" in outcome.message
+    assert not state.posts
+
+
+def test_a_redirect_from_a_google_api_is_a_source_failure(tmp_path):
+    state = day11_StandinState(fail_ads_with=302)
+    outcome = _run(tmp_path, state)
+    assert outcome.exit_code == 3 and "HTTP 302" in outcome.message and not state.posts
+
+
+def test_newlines_and_bidi_controls_in_names_cannot_forge_lines_or_reverse_figures():
+    """A name is one line of plain text: control characters, line separators and bidi overrides become spaces."""
+    names = ["Shoes\n• Fake campaign: 99.00x on USD 1.00", "Kids\u202e Toys", "A\u2028B\u2029C", "Tab\there\r",
+             "Iso\u2066late\u2069", "Mark\u200fRTL", "ok"]
+    texts = list(_mrkdwn_texts(day11_payload(_report(names))["blocks"]))
+    for section in [t for t in texts if t.startswith(("*Top", "*Bottom"))]:
+        lines = section.split("\n")
+        assert len(lines) == 4 and all(line.startswith("• ") and " on USD " in line for line in lines[1:]), section
+    forbidden = set("\r\t\x00\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+    assert not forbidden & set("".join(texts))
+    assert "Kids  Toys" in "".join(texts) or "Kids Toys" in "".join(texts)
+
+
+def test_a_slack_answer_quoting_the_webhook_path_leaves_no_secret_in_the_ledger_or_message(tmp_path):
+    state = day11_StandinState(slack_script=[(404, {}, "no_service: /slack/webhook ya29.tokenLIKEvalue")])
+    outcome = _run(tmp_path, state)
+    assert outcome.exit_code == 1 and "/slack/webhook" not in outcome.message
+    rows = [str(r) for r in __import__("sqlite3").connect(tmp_path / "ledger.sqlite").execute("SELECT * FROM day11_claims")]
+    assert rows and not any("/slack/webhook" in r or "ya29.tokenLIKE" in r for r in rows), rows
+
+
+def test_a_run_killed_between_claim_and_settle_leaves_a_claim_that_blocks_until_force(tmp_path):
+    """kill -9 while Slack holds the post: the claim stays, a later run sends nothing and says so, --force sends."""
+    import signal
+    import sqlite3
+    import time
+
+    from day11_N8N_runtime import day11_standin_env
+
+    state = day11_StandinState(slack_script=[("hang", 60)])
+    ledger = tmp_path / "state" / "ledger.sqlite"
+    with day11_standin(DAY, tmp_path / "standin", state=state) as base, day11_smtp_sink(tmp_path / "out") as smtp:
+        env = {**os.environ, **day11_standin_env(base, DAY), "DAY11_OUTPUT_DIR": str(tmp_path / "out"),
+               "DAY11_LEDGER_PATH": str(ledger), "DAY11_SMTP_HOST": smtp[0], "DAY11_SMTP_PORT": str(smtp[1]),
+               "DAY11_SMTP_SECURITY": "none", "DAY11_SLACK_TIMEOUT_S": "90"}
+        run = subprocess.Popen([sys.executable, str(DAY11_DIR / "day11_ORCHESTRATOR_retail_report.py")], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=DAY11_DIR.parent)
+        deadline = time.monotonic() + 60
+        while not state.posts and time.monotonic() < deadline:
+            time.sleep(0.2)
+        run.send_signal(signal.SIGKILL)
+        run.wait(30)
+        assert len(state.posts) == 1
+        rows = dict(sqlite3.connect(ledger).execute("SELECT channel, state FROM day11_claims").fetchall())
+        assert rows == {"slack": "claimed"}  # e-mail goes after Slack: never claimed
+        settings = day11_load_settings(env_file=None, output_dir=tmp_path / "out", ledger_path=ledger)
+        urls = {"ads": base, "ga4": base, "slack": f"{base}/slack/webhook", "smtp": (*smtp, "none")}
+        again = day11_run(settings, report_date=DAY, endpoints=urls, sleeper=lambda s: None)
+        assert "slack: claimed by another run" in again.message and "email: delivered" in again.message
+        assert len(state.posts) == 1
+        forced = day11_run(settings, report_date=DAY, endpoints=urls, force=True, sleeper=lambda s: None)
+        assert "slack: delivered" in forced.message and len(state.posts) == 2

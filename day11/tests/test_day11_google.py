@@ -175,3 +175,40 @@ def test_a_missing_metric_key_is_protobufs_zero_not_an_error(tmp_path):
     outcome, _ = _run(tmp_path, state=day11_StandinState(
         ads_batches=_rewrite_ads(lambda b: b[0]["results"][0]["metrics"].pop("clicks"))))
     assert outcome.exit_code == 0, outcome.message
+
+
+@pytest.mark.parametrize("expires_in", [10**30, 1e308, "abc", [1]])
+def test_an_unusable_token_answer_is_exit_3_naming_the_token_endpoint(tmp_path, expires_in):
+    outcome, state = _run(tmp_path, state=day11_StandinState(require_token=True, token_expires_in=expires_in), **SECRETS)
+    assert outcome.exit_code == 3 and "\n" not in outcome.message and not state.posts
+    assert "Google OAuth token endpoint (refresh token): an unusable token answer" in outcome.message
+
+
+def test_an_answer_beyond_the_size_limit_is_refused_not_loaded(tmp_path, monkeypatch):
+    import day11_SOURCES_google
+
+    monkeypatch.setattr(day11_SOURCES_google, "DAY11_MAX_RESPONSE_BYTES", 2000)  # the stand-in's Ads answer is larger
+    outcome, state = _run(tmp_path)
+    assert outcome.exit_code == 3 and "Google Ads searchStream: the answer is larger than 2000 bytes" in outcome.message
+    assert not state.posts
+
+
+@pytest.mark.parametrize("status,headers,body,reason", [
+    (200, {}, b"<html><body>Service Unavailable</body></html>", "the answer is not JSON"),
+    (200, {}, b'[{"results": [{"campaign": {"id": "1"', "the answer is not JSON"),
+    (200, {}, b"", "the answer is not JSON"),
+    (200, {}, b'{"results": []}', "expected an array of batches"),
+    (502, {}, b"<html>Bad Gateway</html>", "HTTP 502 <html>Bad Gateway</html>"),
+])
+def test_malformed_ads_answers_are_exit_3_naming_the_source(tmp_path, status, headers, body, reason):
+    outcome, state = _run(tmp_path, state=day11_StandinState(ads_raw=(status, headers, body)))
+    assert outcome.exit_code == 3 and f"Google Ads searchStream: {reason}" in outcome.message, outcome.message
+    assert "\n" not in outcome.message and not state.posts
+
+
+@pytest.mark.parametrize("answer", [{}, {"token_type": "Bearer", "expires_in": 3600}, {"access_token": None},
+                                    {"error": "invalid_grant"}])
+def test_a_200_token_answer_without_an_access_token_is_exit_3(tmp_path, answer):
+    outcome, state = _run(tmp_path, state=day11_StandinState(require_token=True, token_answer=answer), **SECRETS)
+    assert outcome.exit_code == 3 and "Google OAuth token endpoint (refresh token)" in outcome.message, outcome.message
+    assert "\n" not in outcome.message and not state.posts

@@ -46,9 +46,15 @@ def test_schedule_at_eight_utc_and_a_manual_run_now_feed_the_same_chain():
 
 
 def test_every_http_node_retries_and_routes_its_errors_to_the_alert_branch():
+    """n8n's retryOnFail repeats on any error (a timeout after the POST went out too), at most 5 s apart and
+    blind to Retry-After: the reads retry, the Slack post does not (a repeat could post twice)."""
     alert = "Alert: report failed"
     for node in _nodes(MAIN, "n8n-nodes-base.httpRequest"):
-        assert node.get("retryOnFail") and node.get("maxTries", 0) >= 2 and node.get("waitBetweenTries"), node["name"]
+        if node["name"] == "Post to Slack":
+            assert not node.get("retryOnFail")
+        else:
+            assert node.get("retryOnFail") and node.get("maxTries", 0) >= 2 and node.get("waitBetweenTries"), node["name"]
+            assert node["waitBetweenTries"] <= 5000  # n8n's own ceiling; below DAY11_RETRY_AFTER_CAP_S
         if node["name"] == alert:
             continue
         assert node.get("onError") == "continueErrorOutput", node["name"]
@@ -71,3 +77,44 @@ def test_the_canvas_explains_itself():
     assert len(_nodes(MAIN, "n8n-nodes-base.stickyNote")) >= 2
     assert {"Fetch Google Ads campaigns", "Fetch GA4 report", "Compute KPIs", "Build Block Kit message",
             "Post to Slack", "Email the report"} <= {n["name"] for n in MAIN["nodes"]}
+
+
+def _redaction_source(workflow, node_name):
+    (node,) = _nodes_named(workflow, node_name)
+    body = node["parameters"]["jsonBody"]
+    start, end_marker = body.index("(function day11_redact("), "/* end day11_redact */ })"
+    return body[start:body.index(end_marker) + len(end_marker)]
+
+
+def _nodes_named(workflow, name):
+    return [n for n in workflow["nodes"] if n["name"] == name]
+
+
+REDACT_CASES = [
+    "POST to http://hooks.example/services/T0AAA/B0BBB/secretXYZ failed: ECONNREFUSED",
+    "Forbidden - 403 for /services/T0AAA/B0BBB/secretXYZ?x=1",
+    "401 - {\"error\": \"invalid token ya29.a0AfH6SMBx-abc_def.123\"}",
+    "refresh failed for 1//0gLongRefreshTOKENvalue_-x",
+    "header Authorization: Bearer abc.DEF-ghi was rejected",
+    "plain message & <tags> stay",
+]
+
+
+@pytest.mark.skipif(not __import__("shutil").which("node"), reason="needs Node.js")
+@pytest.mark.parametrize("workflow,node_name", [(MAIN, "Alert: report failed"), (ERROR, "Alert Slack")],
+                         ids=["main", "error_handler"])
+def test_the_alerts_redact_webhook_urls_and_tokens_like_the_mirror(workflow, node_name):
+    import subprocess
+
+    from day11_LOG_setup import day11_redact, day11_register_secret
+
+    webhook = "http://hooks.example/services/T0AAA/B0BBB/secretXYZ"
+    day11_register_secret(webhook)
+    script = (f"const f = {_redaction_source(workflow, node_name)};\n"
+              f"console.log(JSON.stringify({json.dumps(REDACT_CASES)}.map((t) => f(t, {json.dumps(webhook)}))));")
+    done = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    redacted = json.loads(done.stdout)
+    assert redacted == [day11_redact(t) for t in REDACT_CASES]
+    assert not any(s in "".join(redacted) for s in ("secretXYZ", "B0BBB", "ya29.", "1//0g", "abc.DEF"))
+    assert redacted[-1] == REDACT_CASES[-1]
