@@ -1,0 +1,95 @@
+"""Adversarial inputs found after the robustness round: each test failed on the code before its fix.
+
+- A string the store cannot hold (NUL, other C0 control characters) in an id, customer or user was
+  answered 202 and then failed in the consumer on PostgreSQL (text columns refuse NUL): a 202 never stored.
+- Correctly signed subscriptions at the bounds each carried up to ~6e16 cents of MRR, so about 150 of them
+  overflowed int64: SQLite's SUM raised "integer overflow" and /metrics and /api/summary answered 500 for
+  good, and one customer's MRR column overflowed (its later events dead-lettered after their 202).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+
+import pytest
+
+from day15_EVENTS_validation import DAY15_MAX_SUBSCRIPTION_MRR, day15_InvalidEvent, day15_validate_event
+from day15_METRICS_saas import day15_subscription_mrr
+from day15_SIGNING_webhooks import day15_sign
+from day15_STORE_analytics import day15_StoredEvent
+
+CREATED = 1_767_225_600  # 2026-01-01
+
+
+def _sub_event(event_id: str, sub_id: str, customer: str, *, amount=4900, quantity=1, interval="month", items=1) -> dict:
+    item = {"quantity": quantity, "price": {"unit_amount": amount, "currency": "usd",
+                                            "recurring": {"interval": interval, "interval_count": 1}}}
+    return {"id": event_id, "type": "customer.subscription.created", "created": CREATED, "data": {"object": {
+        "id": sub_id, "customer": customer, "status": "active", "items": {"data": [copy.deepcopy(item) for _ in range(items)]}}}}
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "\x00", "cus\x01", "x\x1f", "tab\tid", "new\nline", "del\x7f"])
+@pytest.mark.parametrize("where", ["id", "data.object.id", "data.object.customer"])
+def test_control_characters_in_stored_strings_are_a_400_naming_the_field(bad, where):
+    event = _sub_event("evt_1", "sub_1", "cus_1")
+    target, key = (event, "id") if where == "id" else (event["data"]["object"], where.rsplit(".", 1)[1])
+    target[key] = bad
+    with pytest.raises(day15_InvalidEvent) as caught:
+        day15_validate_event(event)
+    assert caught.value.field == where
+
+
+def test_control_characters_are_refused_at_the_door_as_json_and_counted(client, secret, fake_buffer):
+    body = json.dumps({"id": "evt\u0000x", "type": "user.activity", "created": CREATED,
+                       "data": {"object": {"user": "u1", "customer": "c1"}}}).encode()
+    response = client.post("/webhook/events", data=body, headers=day15_sign(secret, "msg_nul", body))
+    assert response.status_code == 400 and response.get_json()["field"] == "id"
+    assert fake_buffer.counters().get("queued", 0) == 0 and fake_buffer.counters()["rejected"] == 1
+
+
+def test_ordinary_unicode_ids_still_pass():
+    day15_validate_event(_sub_event("évt_ü_😀", "sub_日本", "cus_ñ"))
+
+
+def test_a_subscription_mrr_past_the_documented_cap_is_a_400():
+    at_bounds = _sub_event("evt_big", "sub_big", "cus_big", amount=99_999_999, quantity=1_000_000, interval="day", items=20)
+    with pytest.raises(day15_InvalidEvent) as caught:
+        day15_validate_event(at_bounds)
+    assert caught.value.field == "data.object.items"
+    plan = _sub_event("evt_ok", "sub_ok", "cus_ok", amount=99_999_999, quantity=10)  # a $10M/month plan still passes
+    assert day15_subscription_mrr(plan["data"]["object"]) <= DAY15_MAX_SUBSCRIPTION_MRR
+    day15_validate_event(plan)
+
+
+def test_many_subscriptions_at_the_cap_neither_overflow_the_store_nor_break_the_summary(store):
+    """Within the cap, int64 holds ~9e8 maxed subscriptions. The largest events the door accepts, for one
+    customer and across customers, are all stored, and the summary still answers."""
+    amount = 99_999_999
+    quantity = DAY15_MAX_SUBSCRIPTION_MRR // amount  # the largest monthly plan under the cap
+    events = [_sub_event(f"evt_{n}", f"sub_{n}", "cus_whale" if n % 2 else f"cus_{n}", amount=amount, quantity=quantity)
+              for n in range(400)]
+    for event in events:
+        day15_validate_event(event)
+    stored = [day15_StoredEvent(f"1-{n}", e, 1, json.dumps(e)) for n, e in enumerate(events)]
+    assert store.apply_batch(stored, 2) == 400
+    summary = store.summary()
+    assert summary["mrr_cents"] == 400 * amount * quantity
+    assert summary["processed"] == 400
+
+
+def test_the_summary_survives_sums_past_int64(store):
+    """Defence in depth: even rows whose sum passes int64 (written before the cap, or by hand) do not
+    turn /metrics and /api/summary into a 500."""
+    from sqlalchemy import insert
+
+    from day15_STORE_analytics import day15_customers, day15_movements
+
+    big = 2**62
+    with store.engine.begin() as conn:
+        conn.execute(insert(day15_customers), [{"customer_id": f"c{n}", "mrr_cents": big, "had_mrr": True} for n in range(4)])
+        conn.execute(insert(day15_movements), [{"event_id": f"e{n}", "day": "2099-01-01", "customer_id": f"c{n}",
+                                                "kind": "new", "delta_cents": big} for n in range(4)])
+    summary = store.summary()
+    assert summary["mrr_cents"] == 4 * big and summary["active_customers"] == 4
+    assert summary["movements_cents"]["new"] == 4 * big
