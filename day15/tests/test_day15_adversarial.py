@@ -92,3 +92,34 @@ def test_the_summary_survives_sums_past_int64(store):
     summary = store.summary()
     assert summary["mrr_cents"] == 4 * big and summary["active_customers"] == 4
     assert summary["movements_cents"]["new"] == 4 * big
+
+
+TOKEN = "t0ken-for-the-revenue-pages"
+
+
+@pytest.mark.parametrize("token", [" " * 16, " " + TOKEN, TOKEN + " ", TOKEN + "\t", "\n" + TOKEN, "t0ken\x00" + TOKEN,
+                                   TOKEN + "\x7f"])
+def test_a_dashboard_token_no_header_can_carry_stops_start_up_without_printing_it(token):
+    """Such a token was accepted, and then every request was a 401: the header is stripped and cannot hold
+    control characters, so the operator was locked out of the revenue pages with no hint why."""
+    from day15_CONFIG_settings import day15_ConfigError, day15_load_settings
+
+    with pytest.raises(day15_ConfigError, match=r"^DAY15_DASHBOARD_TOKEN: must not start or end with whitespace") as caught:
+        day15_load_settings(env_file=None, webhook_host="0.0.0.0", dashboard_token=token)
+    assert TOKEN not in str(caught.value)
+
+
+def test_a_token_with_inner_spaces_or_unicode_still_works(fake_buffer, store, secret):
+    import base64
+
+    from day15_CONFIG_settings import day15_load_settings
+    from day15_INGRESS_app import day15_create_app
+
+    token = "correct horse battery staple ü"
+    settings = day15_load_settings(env_file=None, webhook_host="0.0.0.0", dashboard_token=token)
+    client = day15_create_app(fake_buffer, store, [secret], max_body_bytes=64_000, max_batch_events=50,
+                              dashboard_token=settings.dashboard_token.get_secret_value()).test_client()
+    basic = base64.b64encode(b"any:" + token.encode()).decode()
+    stranger = {"REMOTE_ADDR": "203.0.113.7"}
+    assert client.get("/metrics", headers={"Authorization": f"Basic {basic}"}, environ_base=stranger).status_code == 200
+    assert client.get("/metrics", environ_base=stranger).status_code == 401
