@@ -144,3 +144,24 @@ def test_a_subscription_that_changes_customer_moves_its_mrr(store):
     expected = day15_recompute(events)
     summary = store.summary()
     assert (summary["mrr_cents"], summary["active_customers"]) == (expected.mrr_cents, expected.active_customers)
+
+
+@pytest.mark.parametrize("depth", [254, 300, 1000])
+def test_deeply_nested_events_in_a_batch_are_a_400_or_queued_never_a_500(client, secret, fake_buffer, depth):
+    """orjson parses up to 1,024 levels but encodes only up to 254: a batch whose event nested deeper in
+    an extra field parsed, validated, and then made the re-encoding raise, a 500 (the fuzz tests keep to
+    shallow JSON). It is refused as a 400 naming the event; nothing of the batch is queued."""
+    nested = "[" * depth + "]" * depth
+    good = ('{"id":"evt_ok","type":"user.activity","created":%d,"data":{"object":{"user":"u","customer":"c"}}}' % CREATED)
+    deep = ('{"id":"evt_deep","type":"user.activity","created":%d,"data":{"object":{"user":"u","customer":"c","x":%s}}}'
+            % (CREATED, nested))
+    body = ('{"events":[%s,%s]}' % (good, deep)).encode()
+    response = client.post("/webhook/batch", data=body, headers=day15_sign(secret, "msg_deep", body))
+    assert response.status_code in (202, 400), response.data[:200]
+    assert response.is_json
+    counters = fake_buffer.counters()
+    if response.status_code == 400:
+        assert response.get_json()["field"] == "events[1]"
+        assert counters.get("queued", 0) == 0 and counters["rejected"] == 1
+    else:
+        assert counters["queued"] == 2 and fake_buffer.depth()["lag"] == 2
