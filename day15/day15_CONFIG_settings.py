@@ -48,6 +48,16 @@ class day15_Settings(BaseSettings):
     max_batch_events: int = Field(500, ge=1, le=10_000)  # events per POST /webhook/batch
     log_path: Path = DAY15_DIR / "logs" / "day15_pipeline.log"  # structured key=value log of every process
 
+    @field_validator("dashboard_token")
+    @classmethod
+    def _presentable_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # an Authorization header is stripped and holds no control characters: such a token could never match
+        token = value.get_secret_value() if value is not None else ""
+        if token != token.strip() or any(ord(c) < 32 or ord(c) == 127 for c in token):
+            raise ValueError("must not start or end with whitespace nor hold control characters "
+                             "(no Authorization header could carry it)")
+        return value
+
     @field_validator("webhook_secret")
     @classmethod
     def _well_formed_secrets(cls, value: SecretStr | None) -> SecretStr | None:

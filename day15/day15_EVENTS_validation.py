@@ -10,11 +10,18 @@ correctly signed but absurd event is a 400 at the door, never a crash in the con
   unit_amount    0 to 99,999,999 cents (Stripe's own eight-digit limit);
   quantity       0 to 1,000,000 per item; at most 20 items per subscription (Stripe's limit);
   interval_count 1 to 365 (Stripe allows at most a year between charges);
-  strings        1 to 255 characters (the store's column width).
-With these caps one subscription's MRR stays below 10^17 (inside int64 with room for about 90 such
-subscriptions in one sum; real ones are many orders of magnitude smaller).
+  strings        1 to 255 characters (the store's column width), no control characters (U+0000-U+001F,
+                 U+007F: PostgreSQL's text columns refuse NUL, and no id needs a tab or a newline);
+  MRR            at most 10^10 cents ($100M) a month per subscription, all items together.
+The MRR cap is what keeps sums inside int64: about 900 million subscriptions at the cap before one
+customer's MRR or the total could overflow (the per-field caps alone allowed ~6e16 cents each, so
+about 150 absurd but correctly signed subscriptions overflowed the store and the summary).
 """
 from __future__ import annotations
+
+import re
+
+from day15_METRICS_saas import day15_items_mrr
 
 DAY15_SUBSCRIPTION_TYPES = ("customer.subscription.created", "customer.subscription.updated",
                             "customer.subscription.deleted")
@@ -31,6 +38,8 @@ DAY15_MAX_UNIT_AMOUNT = 99_999_999  # cents; Stripe's eight-digit limit
 DAY15_MAX_QUANTITY = 1_000_000  # seats per item; far above any plan, far below overflow
 DAY15_MAX_ITEMS = 20  # items per subscription; Stripe's limit
 DAY15_MAX_INTERVAL_COUNT = 365  # Stripe bills at least once a year
+DAY15_MAX_SUBSCRIPTION_MRR = 10**10  # cents a month per subscription ($100M): int64 then holds ~9e8 of them in one sum
+DAY15_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class day15_InvalidEvent(ValueError):
@@ -56,6 +65,8 @@ def _text(obj, key: str, path: str) -> str:
     value = _require(obj, key, path, str, "must be a non-empty string")
     if not value or len(value) > DAY15_MAX_ID_CHARS:
         raise day15_InvalidEvent(_at(path, key), f"must be 1 to {DAY15_MAX_ID_CHARS} characters")
+    if DAY15_CONTROL_CHARACTERS.search(value):
+        raise day15_InvalidEvent(_at(path, key), "must not contain control characters (U+0000 to U+001F, U+007F)")
     return value
 
 
@@ -87,6 +98,8 @@ def _subscription(obj: dict, path: str) -> None:
         if recurring.get("interval") not in DAY15_INTERVALS:
             raise day15_InvalidEvent(f"{where}.price.recurring.interval", "must be day, week, month or year")
         _whole(recurring, "interval_count", f"{where}.price.recurring", 1, DAY15_MAX_INTERVAL_COUNT, "a whole number")
+    if day15_items_mrr(items) > DAY15_MAX_SUBSCRIPTION_MRR:
+        raise day15_InvalidEvent(f"{path}.items", f"brings more than {DAY15_MAX_SUBSCRIPTION_MRR:_} cents of MRR a month")
 
 
 def day15_validate_event(event) -> dict:

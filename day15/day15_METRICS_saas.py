@@ -20,8 +20,13 @@ DAY15_MOVEMENTS = ("new", "expansion", "contraction", "churn", "reactivation")
 def day15_subscription_mrr(subscription: dict) -> int:
     if subscription.get("status") not in DAY15_MRR_STATUSES:
         return 0
+    return day15_items_mrr(subscription["items"]["data"])
+
+
+def day15_items_mrr(items: list[dict]) -> int:
+    """What a subscription's items bring per month, in cents, whatever its status (validation caps it)."""
     return round(sum(_monthly(item["price"]["unit_amount"] * item["quantity"], item["price"]["recurring"]["interval"],
-                              item["price"]["recurring"]["interval_count"]) for item in subscription["items"]["data"]))
+                              item["price"]["recurring"]["interval_count"]) for item in items))
 
 
 @lru_cache(maxsize=4_096)

@@ -15,8 +15,8 @@ from operator import itemgetter
 
 import orjson
 
-from sqlalchemy import (BigInteger, Boolean, Column, MetaData, String, Table, Text, create_engine, event, func,
-                        select)
+from sqlalchemy import (BigInteger, Boolean, Column, Float, MetaData, String, Table, Text, create_engine, event, func,
+                        cast, select)
 
 from day15_METRICS_saas import DAY15_MOVEMENTS, day15_movement, day15_subscription_mrr
 
@@ -278,9 +278,10 @@ class day15_Store:
         now = now or datetime.now(timezone.utc)
         since = (now - timedelta(days=window_days)).date().isoformat()
         with self.engine.connect() as conn:
-            mrr = conn.execute(select(func.coalesce(func.sum(day15_customers.c.mrr_cents), 0))).scalar_one()
+            # sums as floats: SQLite's integer SUM raises on passing int64 (exact to 2^53 cents, $90 trillion)
+            mrr = conn.execute(select(func.coalesce(func.sum(cast(day15_customers.c.mrr_cents, Float)), 0))).scalar_one()
             active = conn.execute(select(func.count()).where(day15_customers.c.mrr_cents > 0)).scalar_one()
-            moves = dict(conn.execute(select(day15_movements.c.kind, func.sum(day15_movements.c.delta_cents))
+            moves = dict(conn.execute(select(day15_movements.c.kind, func.sum(cast(day15_movements.c.delta_cents, Float)))
                                       .where(day15_movements.c.day >= since).group_by(day15_movements.c.kind)).all())
             churned = conn.execute(select(func.count(func.distinct(day15_movements.c.customer_id)))
                                    .where(day15_movements.c.kind == "churn", day15_movements.c.day >= since)).scalar_one()
@@ -299,9 +300,9 @@ class day15_Store:
         active_at_start = max(active + churned - gained, 0)
         return {
             "mrr_cents": int(mrr), "active_customers": int(active),
-            "arpu_cents": int(mrr // active) if active else 0,
+            "arpu_cents": int(mrr) // active if active else 0,
             "movements_cents": {kind: int(moves.get(kind, 0)) for kind in DAY15_MOVEMENTS},
-            "net_new_mrr_cents": int(sum(moves.values())), "logo_churn_pct": round(100 * churned / active_at_start, 2)
+            "net_new_mrr_cents": sum(int(v) for v in moves.values()), "logo_churn_pct": round(100 * churned / active_at_start, 2)
             if active_at_start else 0.0, "dau": int(dau), "mau": int(mau),
             "dau_mau_pct": round(100 * dau / mau, 1) if mau else 0.0, "processed": int(processed),
             "events_per_second": round(recent / 10, 1),
