@@ -8,7 +8,11 @@ Schedule: DAY11_SCHEDULE_CRON in DAY11_TIMEZONE (08:00 UTC), the same settings t
 On failure: fetch_* retry 3 times with backoff (reads are safe to repeat); build_report once; deliver_*
 never (a timed-out post may have arrived: the day's own code already retries what is safe, 429/5xx); after
 the last try the failure callback posts to the day's Slack channel (the local stand-in by default).
-Re-runs: the delivery ledger skips a channel already delivered for the date (the task ends "skipped").
+Re-runs: the claim/settle ledger skips a channel already delivered for the date (the task ends "skipped").
+Delivery outcomes as task states: delivered -> success; already delivered -> skipped; failed (nothing went
+out) -> the task fails, a later run may send again; ambiguous (exit 4 of the ORCHESTRATOR: it may have
+arrived) -> the task fails and later runs fail too without re-sending, until someone checks and sends with
+`ORCHESTRATOR --force`. Source data unusable (exit 3) fails the fetch task after its retries.
 """
 from __future__ import annotations
 
@@ -42,15 +46,6 @@ def _day11_work_dir(settings, report_date: date) -> Path:
     return folder
 
 
-def _day11_headers(settings) -> dict:
-    headers = {}
-    if settings.google_access_token:
-        headers["Authorization"] = f"Bearer {settings.google_access_token.get_secret_value()}"
-    if settings.ads_developer_token:
-        headers["developer-token"] = settings.ads_developer_token.get_secret_value()
-    return headers
-
-
 def _day11_rows_out(rows) -> list[dict]:
     from dataclasses import asdict
 
@@ -67,20 +62,33 @@ def _day11_rows_in(cls, items: list[dict]) -> list:
 
 
 def day11_step_fetch(source: str, run_at: str) -> dict:
-    """Fetch one source (ads or ga4) for the report date and its previous day; rows saved as JSON."""
-    import requests
+    """Fetch one source (ads or ga4) for the report date and its previous day; rows saved as JSON.
 
+    The day's own HTTP session (urllib3 Retry: reads repeated on 429/5xx) and Google credentials
+    (refresh token or GA4 service account when configured, none for the stand-ins)."""
+    from day11_AUTH_google import day11_ads_headers, day11_google_auths
+    from day11_HTTP_client import day11_session
+    from day11_LOG_setup import day11_redact
     from day11_PIPELINE_report import day11_endpoints
-    from day11_SOURCES_google import day11_fetch_ads, day11_fetch_ga4
+    from day11_SOURCES_google import day11_fetch_ads, day11_fetch_ga4, day11_SourceError
+    from day11_STANDIN_servers import DAY11_STANDIN_CUSTOMER_ID, DAY11_STANDIN_PROPERTY_ID
 
     settings = _day11_settings()
     report_date = _day11_report_date(settings, run_at)
     start = report_date - timedelta(days=1)  # the day before too: day-over-day alerts
-    with day11_endpoints(settings, report_date) as urls, requests.Session() as session:
-        if source == "ads":
-            rows = day11_fetch_ads(session, urls["ads"], settings.ads_customer_id, start, report_date, _day11_headers(settings))
-        else:
-            rows = day11_fetch_ga4(session, urls["ga4"], settings.ga4_property_id, start, report_date, _day11_headers(settings))
+    with day11_endpoints(settings, report_date) as urls, \
+            day11_session(settings.http_attempts, settings.retry_after_cap_s, repeat_reads=True) as session:
+        ads_auth, ga4_auth = day11_google_auths(settings, session)
+        try:
+            if source == "ads":
+                rows = day11_fetch_ads(session, urls["ads"], settings.ads_customer_id or DAY11_STANDIN_CUSTOMER_ID, start,
+                                       report_date, version=settings.ads_api_version, auth=ads_auth,
+                                       headers=day11_ads_headers(settings))
+            else:
+                rows = day11_fetch_ga4(session, urls["ga4"], settings.ga4_property_id or DAY11_STANDIN_PROPERTY_ID, start,
+                                       report_date, auth=ga4_auth, page_size=settings.ga4_page_size)
+        except day11_SourceError as exc:
+            raise day11_SourceError(day11_redact(str(exc))) from None
     path = _day11_work_dir(settings, report_date) / f"day11_{source}_rows.json"
     path.write_text(json.dumps(_day11_rows_out(rows)) + "\n")
     return {"path": str(path), "rows": len(rows), "report_date": str(report_date)}
@@ -114,36 +122,52 @@ def day11_step_build(run_at: str, ads: dict, ga4: dict) -> dict:
             "anomalies": len(report.anomalies)}
 
 
-def day11_step_deliver(channel: str, built: dict) -> str:
-    """Deliver one channel once per report date (the ledger); already delivered: exit 99, the task is skipped."""
+def day11_step_deliver(channel: str, built: dict, run_key: str) -> str:
+    """Deliver one channel once per report date through the day's claim/settle ledger.
+
+    Already delivered: exit 99, the task is skipped. Delivered now: success. Failed (nothing went out: the
+    next run may send again) or ambiguous (it may have arrived: never re-sent automatically, also on later
+    runs, until someone checks and sends with the ORCHESTRATOR's --force): the task fails, and the failure
+    callback says why."""
     import logging
+    import re
+    from contextlib import ExitStack
 
-    import requests
-
-    from day11_DELIVERY_channels import day11_Ledger, day11_post_slack, day11_send_email
-    from day11_PIPELINE_report import day11_endpoints
+    from day11_DELIVERY_channels import DELIVERED, day11_Ledger, day11_post_slack, day11_send_email
+    from day11_HTTP_client import day11_session
+    from day11_LOG_setup import day11_register_secret
+    from day11_PIPELINE_report import day11_deliver_once, day11_endpoints
 
     settings = _day11_settings()
     report_date = date.fromisoformat(built["report_date"])
     log = logging.getLogger("day11.airflow")
-    ledger = day11_Ledger(settings.ledger_path)
-    try:
+    run_id = "airflow-" + re.sub(r"[^\w.-]+", "_", run_key)[:80]
+    with ExitStack() as stack:
+        ledger = day11_Ledger(settings.ledger_path)
+        stack.callback(ledger.close)
         if ledger.delivered(str(report_date), channel):
             log.info("already delivered; nothing sent", extra={"report_date": str(report_date), "channel": channel})
             raise SystemExit(DAY11_AIRFLOW_SKIP)
         payload = json.loads(Path(built["payload"]).read_text())
-        with day11_endpoints(settings, report_date) as urls, requests.Session() as session:
-            if channel == "slack":
-                detail = day11_post_slack(session, urls["slack"], payload)
-            else:
+        urls = stack.enter_context(day11_endpoints(settings, report_date))
+        if channel == "slack":
+            day11_register_secret(urls["slack"])
+            session = stack.enter_context(day11_session(settings.http_attempts, settings.retry_after_cap_s,
+                                                        repeat_reads=False))
+
+            def deliver():
+                return day11_post_slack(session, urls["slack"], payload, timeout=settings.slack_timeout_s,
+                                        retry_after_cap=settings.retry_after_cap_s)
+        else:
+            def deliver():
                 password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-                day11_send_email(*urls["smtp"], settings.email_from, settings.email_to, f"Retail performance {report_date}",
-                                 Path(built["email_html"]).read_text(encoding="utf-8"), payload["text"],
-                                 settings.smtp_user, password)
-                detail = "sent"
-        ledger.record(str(report_date), channel, detail)
-    finally:
-        ledger.close()
+                return day11_send_email(*urls["smtp"], settings.email_from, settings.email_to,
+                                        f"Retail performance {report_date}",
+                                        Path(built["email_html"]).read_text(encoding="utf-8"), payload["text"],
+                                        settings.smtp_user, password)
+        state, text = day11_deliver_once(ledger, str(report_date), channel, deliver, run_id, False)
+    if state != DELIVERED:  # failed, ambiguous now, or blocked by an earlier ambiguous/unfinished claim
+        raise RuntimeError(f"{channel} {report_date}: {text}")
     log.info("delivered", extra={"report_date": str(report_date), "channel": channel})
     return f"{channel}: delivered"
 
@@ -155,7 +179,7 @@ def day11_step_notify_failure(dag_id: str, task_id: str, run_id: str, try_number
     import requests
 
     from day11_DELIVERY_channels import day11_post_slack
-    from day11_STANDIN_servers import day11_standin
+    from day11_STANDIN_servers import DAY11_STANDIN_SLACK_PATH, day11_standin
 
     settings = _day11_settings()
     payload = {"text": f":x: Airflow {dag_id}.{task_id} failed after try {try_number} (run {run_id}): {error}"}
@@ -165,7 +189,7 @@ def day11_step_notify_failure(dag_id: str, task_id: str, run_id: str, try_number
             return
         folder = settings.output_dir / "airflow_alerts" / re.sub(r"[^\w.-]+", "_", f"{run_id}_{task_id}")
         with day11_standin(datetime.now(timezone.utc).date(), folder) as base:
-            day11_post_slack(session, f"{base}/slack/webhook", payload)
+            day11_post_slack(session, f"{base}{DAY11_STANDIN_SLACK_PATH}", payload)
 
 
 # --- the DAG: read by Airflow in its own environment ------------------------------------------------------
@@ -179,7 +203,7 @@ def _day11_airflow_side() -> bool:
 if _day11_airflow_side():
     from airflow.sdk import dag, task
     from airflow.timetables.trigger import CronTriggerTimetable
-    from airflow_support.week_dags import RUN_AT, dag_defaults, day_settings, in_project
+    from airflow_support.week_dags import RUN_AT, RUN_ID, dag_defaults, day_settings, in_project
 
     DAY11_SETTINGS = day_settings("day11")
 
@@ -203,17 +227,17 @@ if _day11_airflow_side():
             return day11_step_build(run_at, ads, ga4)
 
         @task.external_python(**in_project("day11"))
-        def deliver_slack(built: dict) -> str:
+        def deliver_slack(built: dict, run_key: str) -> str:
             from day11_DAG_airflow import day11_step_deliver
-            return day11_step_deliver("slack", built)
+            return day11_step_deliver("slack", built, run_key)
 
         @task.external_python(**in_project("day11"))
-        def deliver_email(built: dict) -> str:
+        def deliver_email(built: dict, run_key: str) -> str:
             from day11_DAG_airflow import day11_step_deliver
-            return day11_step_deliver("email", built)
+            return day11_step_deliver("email", built, run_key)
 
         built = build_report(RUN_AT, fetch_ads(RUN_AT), fetch_ga4(RUN_AT))
-        deliver_slack(built)
-        deliver_email(built)
+        deliver_slack(built, RUN_ID)
+        deliver_email(built, RUN_ID)
 
     day11_retail_report()

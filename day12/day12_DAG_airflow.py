@@ -8,10 +8,12 @@ Schedule: every DAY12_SCHEDULE_INTERVAL_MINUTES, the same setting the SCHEDULER 
 Exit-code meanings as task states:
   nothing new in the drop folder (exit 0, "unchanged")  -> stage skipped, and with it the rest
   warning/info expectations failed (exit 1)               -> act_on_verdict succeeds and logs a warning
-  a critical expectation failed (exit 2)                  -> validate fails, after the checkpoint wrote the
+  a critical expectation failed (exit 4)                  -> validate fails, after the checkpoint wrote the
                                                              quarantine file, results JSON and Data Docs
+                                                             (Data Docs in DAY12_RUN_DIR, like ordinary runs)
   a file could not be read (exit 3)                       -> the readable files are still validated, then
                                                              act_on_verdict fails naming the unreadable ones
+  configuration rejected (exit 2)                         -> the task that loads the settings fails
 On failure: stage retries twice (a file may still be being written), validate and act never (the same bytes
 give the same verdict); after the last try the callback reports to the day's channel (Slack when
 DAY12_SLACK_WEBHOOK_URL is set, else the day's log).
@@ -70,11 +72,10 @@ def day12_step_validate(run_id: str, stage: dict) -> dict:
     """One checkpoint run per round of at most one file per dataset; a critical failure fails the task afterwards."""
     from pathlib import Path
 
-    from day12_GATE_validation import day12_context
-    from day12_PIPELINE_run import day12_load_input, day12_validate_inputs
+    from day12_PIPELINE_run import DAY12_EXIT, day12_load_input, day12_run_context, day12_validate_inputs
 
     settings = _day12_settings()
-    context = day12_context(settings.ge_project_dir.parent)
+    context = day12_run_context(settings)  # the ordinary runs' GX project and Data Docs, in DAY12_RUN_DIR
     pending = [day12_load_input(settings, Path(s["path"]), dataset=s["dataset"], force=True) for s in stage["staged"]]
     codes, results, run_key = {}, [], re.sub(r"[^\w.-]+", "_", run_id)
     while pending:  # one checkpoint run validates at most one file per dataset
@@ -89,8 +90,8 @@ def day12_step_validate(run_id: str, stage: dict) -> dict:
         results.append(str(outcome.results_path))
     verdict = {"codes": codes, "results": results, "unreadable": stage["unreadable"],
                "worst": max(codes.values(), default=0)}
-    if verdict["worst"] >= 2:
-        critical = sorted(name for name, code in codes.items() if code >= 2)
+    if verdict["worst"] >= DAY12_EXIT["critical"]:
+        critical = sorted(name for name, code in codes.items() if code >= DAY12_EXIT["critical"])
         raise RuntimeError(f"critical expectation failed for {', '.join(critical)}; failing rows quarantined in "
                            f"{settings.quarantine_dir}; results: {', '.join(results)}")
     return verdict

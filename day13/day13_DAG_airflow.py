@@ -1,28 +1,29 @@
 """Airflow 3 DAG for the compliance alert triage: ingest -> route -> notify -> escalate.
 
 The steps run in the project's interpreter through @task.external_python; the DAG (bottom) is read by
-Airflow in its own environment. Each step opens the audit database under the day's run lock, so a cron
-run or the APScheduler job never triages at the same time. Between steps only a small hand-off file
-travels (the fingerprints this run touched and those that breached their SLA), named by path.
+Airflow in its own environment. Each task is one of the day's stages (day13_INGEST_stage, day13_ROUTE_stage,
+day13_DISPATCH_outbox, day13_ESCALATE_sla) over the state in the audit database, with a run context built
+like `ORCHESTRATOR run` builds it and under the same run lock, so a cron run or the APScheduler job never
+triages at the same time. The alerts' states (stored -> routed -> notified -> escalated) and the outbox live
+in the database, so nothing but small counts travels between tasks, and a cleared task re-does only its stage
+over whatever is still owed.
 
 Schedule: every DAY13_ALERT_CHECK_INTERVAL seconds, the same setting the SCHEDULER uses.
 On failure: every step retries 3 times with backoff (a busy run lock, a locked database, a receiver down:
-all transient, and each step is idempotent: ingest moves a file only after its commit, notify sends
-only what is still pending or failed, escalation is audited); after the last try the failure callback
-posts to the day's Slack channel (the audit database's local Slack outbox by default).
+all transient, and each stage is idempotent: ingest moves a file only after its commit, route picks up only
+stored alerts, notify sends only outbox messages still waiting, escalation only alerts not escalated yet);
+after the last try the failure callback posts to the day's Slack channel (the audit database's local Slack
+outbox by default).
 """
 from __future__ import annotations
 
 import importlib.util
-import json
-import re
 from datetime import datetime, timezone
-from pathlib import Path
 
 DAY13_AIRFLOW_ALERT_CHANNEL = "#compliance-ops"  # where the failure callback posts
 
 
-# --- adapter: the only lines that name day13's modules (they move when day13 is split into stage modules) ---
+# --- adapter: the only lines that name day13's modules -------------------------------------------------------
 def _day13_settings():
     from day13_CONFIG_settings import day13_load_settings
     from day13_LOG_setup import day13_setup_logging
@@ -32,95 +33,69 @@ def _day13_settings():
     return settings
 
 
-def _day13_open(settings, stack):
-    """The triage wired like `ORCHESTRATOR run`, under the run lock, for one stage."""
-    from day13_PIPELINE_triage import day13_Triage
-    from day13_RUNTIME_wiring import day13_dispatcher, day13_load_configs, day13_run_lock
-    from day13_STORE_audit import day13_connect
+def _day13_context(settings, stack):
+    """The run context like `ORCHESTRATOR run` builds it, under the run lock, for one stage."""
+    from day13_RUNTIME_wiring import day13_run_context, day13_run_lock
+    from day13_STORE_audit import day13_Store
 
     stack.enter_context(day13_run_lock(settings.lock_path))
-    db = day13_connect(settings.audit_log_path)
-    stack.callback(db.close)
-    rules, routing = day13_load_configs(db, settings, datetime.now(timezone.utc))
-    return day13_Triage(db, rules, routing, day13_dispatcher(settings, db, stack))
+    store = day13_Store.open(settings.audit_log_path)
+    stack.callback(store.close)
+    return day13_run_context(settings, store, stack)
 
 
-def _day13_ingest(triage, settings) -> None:
-    from day13_INGEST_sources import day13_read_drop_file, day13_read_eml
+def _day13_stage(ctx, settings, stage: str) -> None:
+    """One stage over the database state; the order of calls inside a stage is day13_run_triage's."""
+    from day13_DISPATCH_outbox import day13_fill_outbox, day13_send_outbox
+    from day13_ESCALATE_sla import day13_escalate
+    from day13_INGEST_stage import day13_ingest
+    from day13_ROUTE_stage import day13_route
 
-    triage.ingest_api_inbox()
-    triage.ingest_folder(settings.drop_dir, "file", lambda p: [(None, r) for r in day13_read_drop_file(p)])
-    triage.ingest_folder(settings.inbox_dir, "email", lambda p: [day13_read_eml(p)])
-
-
-def _day13_restore(triage, handoff: dict) -> None:
-    """What ingest left in memory, rebuilt from the audit database for the later stages."""
-    wanted = handoff["touched"]
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start:start + 500]
-        rows = triage.db.execute(f"SELECT fingerprint, labels FROM day13_alerts WHERE fingerprint IN "
-                                 f"({', '.join('?' * len(chunk))})", chunk)
-        triage.touched.update({row["fingerprint"]: json.loads(row["labels"]) for row in rows})
-    triage.breached = [f for f in handoff["breached"] if f in triage.touched]
-
-
-def _day13_stage(triage, stage: str) -> None:
-    {"route": triage.route, "notify": triage.notify, "escalate": triage.escalate}[stage]()
+    if stage == "ingest":
+        day13_send_outbox(ctx, resuming=True)  # messages an earlier run queued but never saw delivered
+        day13_ingest(ctx, settings.drop_dir, settings.inbox_dir)
+    elif stage == "route":
+        day13_route(ctx)  # this run's alerts and any an earlier run stored but never routed
+    elif stage == "notify":
+        day13_fill_outbox(ctx)
+        day13_send_outbox(ctx)
+    elif stage == "escalate":
+        day13_escalate(ctx)  # every open alert past its SLA, whichever run stored it
+        day13_send_outbox(ctx)
+    else:
+        raise ValueError(f"unknown day13 stage {stage!r}")
 
 
 def _day13_post_failure(settings, stack, text: str) -> None:
     from day13_NOTIFY_receivers import day13_Notification
     from day13_RUNTIME_wiring import day13_dispatcher
-    from day13_STORE_audit import day13_connect
+    from day13_STORE_audit import day13_Store
 
-    db = day13_connect(settings.audit_log_path)
-    stack.callback(db.close)
+    store = day13_Store.open(settings.audit_log_path)
+    stack.callback(store.close)
     note = day13_Notification("airflow", text[:150], (text,), ())
-    day13_dispatcher(settings, db, stack).deliver({"slack_configs": [{"channel": DAY13_AIRFLOW_ALERT_CHANNEL}]}, note)
+    day13_dispatcher(settings, store, stack).deliver({"slack_configs": [{"channel": DAY13_AIRFLOW_ALERT_CHANNEL}]}, note)
 # --- end of adapter --------------------------------------------------------------------------------------
 
 
-def _day13_handoff_path(settings, run_id: str) -> Path:
-    folder = settings.audit_log_path.parent / "airflow"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"day13_handoff_{re.sub(r'[^0-9A-Za-z_.-]+', '_', run_id)}.json"
-
-
 def _day13_counts(summary) -> dict:
-    return {k: v for k, v in summary.fields().items() if isinstance(v, int) and v}
+    return {k: v for k, v in summary.fields().items() if k != "run_id" and isinstance(v, int) and v}
 
 
-def day13_step_ingest(run_id: str) -> dict:
-    """Read the API inbox, the drop folder and the e-mail inbox into the audit database; write the hand-off."""
+def day13_step(stage: str, run_key: str) -> dict:
+    """ingest, route, notify or escalate: one stage of the triage over the audit database's state."""
     import logging
     from contextlib import ExitStack
 
     settings = _day13_settings()
     with ExitStack() as stack:
-        triage = _day13_open(settings, stack)
-        _day13_ingest(triage, settings)
-        path = _day13_handoff_path(settings, run_id)
-        path.write_text(json.dumps({"touched": sorted(triage.touched), "breached": triage.breached}) + "\n")
-        counts = _day13_counts(triage.summary)
-    logging.getLogger("day13.airflow").info("ingest finished", extra={"run_id": run_id, **counts})
-    return {"handoff": str(path), **counts}
-
-
-def day13_step(stage: str, ingested: dict) -> dict:
-    """route, notify or escalate: one stage of the triage over what ingest touched (notify: all pending groups)."""
-    import logging
-    from contextlib import ExitStack
-
-    settings = _day13_settings()
-    with ExitStack() as stack:
-        triage = _day13_open(settings, stack)
-        _day13_restore(triage, json.loads(Path(ingested["handoff"]).read_text()))
-        _day13_stage(triage, stage)
-        counts = _day13_counts(triage.summary)
+        ctx = _day13_context(settings, stack)
+        _day13_stage(ctx, settings, stage)
+        counts = _day13_counts(ctx.summary)
     log = logging.getLogger("day13.airflow")
-    log.info(f"{stage} finished", extra=counts)
+    log.info(f"{stage} finished", extra={"airflow_run": run_key, **counts})
     if counts.get("notifications_failed"):
-        log.warning("some notifications failed; they stay pending for the next run", extra=counts)
+        log.warning("some notifications failed; they stay in the outbox for the next run", extra=counts)
     return counts
 
 
@@ -154,28 +129,28 @@ if _day13_airflow_side():
     def day13_alert_triage():
         @task.external_python(**in_project("day13", retries=3))
         def ingest(run_key: str) -> dict:
-            from day13_DAG_airflow import day13_step_ingest
-            return day13_step_ingest(run_key)
+            from day13_DAG_airflow import day13_step
+            return day13_step("ingest", run_key)
 
         @task.external_python(**in_project("day13", retries=3))
-        def route(ingested: dict) -> dict:
+        def route(run_key: str, ingested: dict) -> dict:
             from day13_DAG_airflow import day13_step
-            return day13_step("route", ingested)
+            return day13_step("route", run_key)
 
         @task.external_python(**in_project("day13", retries=3))
-        def notify(ingested: dict) -> dict:
+        def notify(run_key: str, ingested: dict) -> dict:
             from day13_DAG_airflow import day13_step
-            return day13_step("notify", ingested)
+            return day13_step("notify", run_key)
 
         @task.external_python(**in_project("day13", retries=3))
-        def escalate(ingested: dict) -> dict:
+        def escalate(run_key: str, ingested: dict) -> dict:
             from day13_DAG_airflow import day13_step
-            return day13_step("escalate", ingested)
+            return day13_step("escalate", run_key)
 
         ingested = ingest(RUN_ID)
-        routed = route(ingested)
-        notified = notify(ingested)
-        escalated = escalate(ingested)
+        routed = route(RUN_ID, ingested)
+        notified = notify(RUN_ID, ingested)
+        escalated = escalate(RUN_ID, ingested)
         routed >> notified >> escalated
 
     day13_alert_triage()

@@ -6,11 +6,13 @@ counts only: the KPI results as a JSON file, the rendered message as an .eml fil
 
 Schedule: DAY14_SEND_TIME in DAY14_TIMEZONE (07:00 Australia/Melbourne), the same settings the SCHEDULER
 uses, as a cron timetable in that zone: 07:00 local on both sides of a daylight-saving change.
-On failure: compute_kpis retries twice (the data folder may still be filling), render once; send twice:
-the send ledger records a failed send, and a retry claims it again exactly as a re-run of the
-ORCHESTRATOR would, while a report already sent for the date and recipients is never sent again (the
-task ends "skipped"). After the last try the failure callback e-mails the escalation recipients through
-the day's transport (the embedded SMTP sink, writing to day14/outbox, by default).
+On failure: compute_kpis retries twice (the data folder may still be filling; unusable input is the
+ORCHESTRATOR's exit 3), render once; send twice: the per-recipient send ledger records each recipient's
+outcome, and a retry sends to those still owed exactly as a re-run of the ORCHESTRATOR would, while a
+recipient who has the report for the date is never sent it again (all of them: the task ends "skipped").
+A degraded report (exit 4: most KPIs without data) is sent once, then fails the send task on every try.
+After the last try the failure callback e-mails the escalation recipients through the day's transport
+(the embedded SMTP sink, writing to day14/outbox, by default).
 """
 from __future__ import annotations
 
@@ -39,28 +41,32 @@ def _day14_work_dir(settings, report_date: date) -> Path:
 
 
 def day14_step_compute(run_at: str) -> dict:
-    """Yesterday in the network's time zone: KPIs from the operations data, saved as JSON."""
+    """Yesterday in the network's time zone: KPIs from the operations data, saved as JSON with the inputs it lacks.
+
+    Unusable input (the ORCHESTRATOR's exit 3: a data folder without its files, bad KPI targets) fails the task."""
     import logging
     from dataclasses import asdict
 
     from day14_DATA_operations import day14_Operations
-    from day14_KPI_definitions import day14_compute_kpis, day14_load_targets
+    from day14_KPI_definitions import day14_compute_kpis, day14_load_targets, day14_missing_inputs
     from day14_PIPELINE_report import day14_default_report_date, day14_operations_dir
 
     settings = _day14_settings()
     report_date = day14_default_report_date(settings.timezone, datetime.fromisoformat(run_at))
     ops = day14_Operations(day14_operations_dir(settings, report_date), settings.timezone)
     results = day14_compute_kpis(ops, report_date, day14_load_targets(settings.kpi_targets_path))
+    missing = list(day14_missing_inputs(ops, report_date))
     path = _day14_work_dir(settings, report_date) / "day14_kpis.json"
-    path.write_text(json.dumps([asdict(r) for r in results], indent=1) + "\n")
+    path.write_text(json.dumps({"kpis": [asdict(r) for r in results], "missing_inputs": missing}, indent=1) + "\n")
     missed = sum(r.status == "missed" for r in results)
     logging.getLogger("day14.airflow").info("KPIs computed", extra={
-        "report_date": str(report_date), "kpis": len(results), "missed": missed})
+        "report_date": str(report_date), "kpis": len(results), "missed": missed, "missing_inputs": len(missing)})
     return {"kpis": str(path), "report_date": str(report_date), "count": len(results), "missed": missed}
 
 
 def day14_step_render(computed: dict) -> dict:
     """The HTML e-mail with its chart and CSV, as the .eml the send step delivers."""
+    import logging
     from zoneinfo import ZoneInfo
 
     from day14_KPI_definitions import day14_KpiResult
@@ -69,59 +75,86 @@ def day14_step_render(computed: dict) -> dict:
 
     settings = _day14_settings()
     report_date = date.fromisoformat(computed["report_date"])
-    results = [day14_KpiResult(**item) for item in json.loads(Path(computed["kpis"]).read_text())]
+    saved = json.loads(Path(computed["kpis"]).read_text())
+    results = [day14_KpiResult(**item) for item in saved["kpis"]]
     now = datetime.now(timezone.utc)
     report = day14_render_report(results, report_date, network_name=settings.network_name,
-                                 generated_at=now.astimezone(ZoneInfo(settings.timezone)))
+                                 generated_at=now.astimezone(ZoneInfo(settings.timezone)),
+                                 missing_inputs=tuple(saved["missing_inputs"]))
     message = day14_build_message(report, sender=settings.sender_email,
                                   recipients=day14_recipients_for(settings, report.missed),
                                   reply_to=settings.reply_to, report_date=report_date, now=now)
     path = _day14_work_dir(settings, report_date) / "day14_message.eml"
     path.write_bytes(bytes(message))
+    if 2 * len(report.no_data) > len(results):
+        logging.getLogger("day14.airflow").warning("degraded report: most KPIs have no data", extra={
+            "report_date": str(report_date), "no_data": len(report.no_data), "kpis": len(results)})
     return {"eml": str(path), "report_date": str(report_date), "missed": list(report.missed),
+            "no_data": list(report.no_data), "kpis": len(results), "missing_inputs": saved["missing_inputs"],
             "subject": report.subject}
 
 
-def day14_step_send(rendered: dict) -> str:
-    """Claim the (report, date, recipients) row in the send ledger, send with the day's retries, record it."""
+def day14_step_send(rendered: dict, run_key: str) -> str:
+    """Claim the date in the per-recipient send ledger, send to the recipients still owed, settle each one.
+
+    Task states from the outcome (the ORCHESTRATOR's exit codes in brackets): sent [0] -> success; already sent
+    to everyone [0] -> skipped; partial or failed [1] -> fails, and a retry sends to the owed recipients only;
+    delivery ambiguous [1] -> fails, never re-sent (a person decides on --force); another run sending [0] ->
+    fails, a retry finds it sent or stale; degraded, most KPIs without data [4] -> the report goes out once,
+    then the task fails (on every try and re-run for the date, nothing sent twice) so someone looks at the inputs."""
     import email
     import email.policy
     import logging
+    import re
+    import time
     from datetime import timedelta
 
-    from day14_DELIVERY_transports import day14_DeliveryError, day14_send_with_retries, day14_transport_from_settings
+    from day14_DELIVERY_transports import day14_transport_from_settings
     from day14_LEDGER_sends import day14_LedgerKey, day14_SendLedger
     from day14_MESSAGE_build import DAY14_REPORT_NAME, day14_recipients_for
+    from day14_PIPELINE_report import DAY14_EXIT_DEGRADED, day14_deliver, day14_finish, day14_RunOutcome
 
     settings = _day14_settings()
     log = logging.getLogger("day14.airflow")
+    report_date = date.fromisoformat(rendered["report_date"])
     message = email.message_from_bytes(Path(rendered["eml"]).read_bytes(), policy=email.policy.default)
     recipients = day14_recipients_for(settings, tuple(rendered["missed"]))
-    key = day14_LedgerKey(DAY14_REPORT_NAME, rendered["report_date"], recipients.key)
-    fields = {"report_date": rendered["report_date"], "message_id": message["Message-ID"]}
+    run_id = "airflow-" + re.sub(r"[^\w.-]+", "_", run_key)[:80]
+    fields = {"run_id": run_id, "report_date": rendered["report_date"]}
+    base = dict(run_id=run_id, report_date=report_date, subject=rendered["subject"], message_id=message["Message-ID"],
+                recipients=recipients.envelope, missed=tuple(rendered["missed"]), no_data=tuple(rendered["no_data"]),
+                kpis=rendered["kpis"], missing_inputs=tuple(rendered["missing_inputs"]))
+
+    def now():
+        return datetime.now(timezone.utc)
+
+    key, started = day14_LedgerKey(DAY14_REPORT_NAME, rendered["report_date"]), time.monotonic()
     ledger = day14_SendLedger(settings.ledger_path)
     try:
-        now = datetime.now(timezone.utc)
-        claim = ledger.claim(key, message["Message-ID"], now=now, stale_after=timedelta(minutes=settings.claim_timeout_minutes))
-        if claim.outcome == "already_sent":
-            log.info("already sent for this date and recipients; nothing sent", extra=fields)
-            raise SystemExit(DAY14_AIRFLOW_SKIP)
+        claim = ledger.claim(key, message["Message-ID"], now=now(), envelope=recipients.envelope,
+                             stale_after=timedelta(minutes=settings.claim_timeout_minutes))
         if claim.outcome != "claimed":
-            raise RuntimeError("another run is sending this report right now; a retry will find it sent or stale")
-        with day14_transport_from_settings(settings) as transport:
-            try:
-                result, attempts = day14_send_with_retries(transport, message, recipients.envelope,
-                                                           attempts=settings.max_send_attempts,
-                                                           backoff_seconds=settings.retry_backoff_seconds)
-            except day14_DeliveryError as exc:
-                ledger.mark_failed(key, now=datetime.now(timezone.utc), attempts=settings.max_send_attempts, error=str(exc))
-                raise
-        ledger.mark_sent(key, now=datetime.now(timezone.utc), attempts=attempts, server_reply=result.server_reply,
-                         accepted=result.accepted, refused=result.refused)
+            outcome = day14_RunOutcome(status=claim.outcome, **base)
+        else:
+            if claim.ambiguous:
+                log.warning("an earlier run died during DATA; not sent again to those recipients",
+                            extra={**fields, "ambiguous": ",".join(claim.ambiguous)})
+            with day14_transport_from_settings(settings) as transport:
+                delivery = day14_deliver(transport, ledger, key, message, ledger.owed(key, recipients.envelope),
+                                         settings=settings, now=now, sleep=time.sleep, should_stop=lambda: False)
+                outcome = day14_finish(ledger, key, delivery, transport.name, log=fields, base=base, now=now,
+                                       started=started)
     finally:
         ledger.close()
-    log.info("report sent", extra={**fields, "accepted": len(result.accepted), "refused": len(result.refused)})
-    return f"sent to {len(result.accepted)} recipient(s)"
+    if outcome.degraded:
+        raise RuntimeError(f"degraded (exit {DAY14_EXIT_DEGRADED}): {outcome.summary()}")
+    if outcome.status == "already_sent":
+        log.info("already sent for this date to everyone on the list; nothing sent", extra=fields)
+        raise SystemExit(DAY14_AIRFLOW_SKIP)
+    if outcome.status == "in_progress" or outcome.exit_code:
+        raise RuntimeError(outcome.summary())
+    log.info("report sent", extra={**fields, "delivered": outcome.delivered, "refused": len(outcome.refused)})
+    return outcome.summary()
 
 
 def day14_step_notify_failure(dag_id: str, task_id: str, run_id: str, try_number, error: str) -> None:
@@ -150,7 +183,7 @@ def _day14_airflow_side() -> bool:
 if _day14_airflow_side():
     from airflow.sdk import dag, task
     from airflow.timetables.trigger import CronTriggerTimetable
-    from airflow_support.week_dags import RUN_AT, dag_defaults, day_settings, in_project
+    from airflow_support.week_dags import RUN_AT, RUN_ID, dag_defaults, day_settings, in_project
 
     DAY14_SETTINGS = day_settings("day14")
 
@@ -170,10 +203,10 @@ if _day14_airflow_side():
             return day14_step_render(computed)
 
         @task.external_python(**in_project("day14", retries=2))
-        def send(rendered: dict) -> str:
+        def send(rendered: dict, run_key: str) -> str:
             from day14_DAG_airflow import day14_step_send
-            return day14_step_send(rendered)
+            return day14_step_send(rendered, run_key)
 
-        send(render(compute_kpis(RUN_AT)))
+        send(render(compute_kpis(RUN_AT)), RUN_ID)
 
     day14_kpi_email()

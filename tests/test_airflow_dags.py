@@ -135,8 +135,8 @@ def test_day11_runs_every_step_and_a_second_run_for_the_date_sends_nothing(airfl
     out = tmp_path / "out"
     assert json.loads((out / "day11_payload_2026-11-22.json").read_text())["blocks"]
     assert len(list(out.glob("day11_slack_post_*.json"))) == 1 and len(list(out.glob("day11_email_*.eml"))) == 1
-    assert sorted(r[:2] for r in _ledger_rows(tmp_path / "state" / "ledger.sqlite", "day11_deliveries")) == [
-        ("2026-11-22", "email"), ("2026-11-22", "slack")]
+    assert sorted(r[:3] for r in _ledger_rows(tmp_path / "state" / "ledger.sqlite", "day11_claims")) == [
+        ("2026-11-22", "email", "delivered"), ("2026-11-22", "slack", "delivered")]
     posted = (out / "day11_slack_post_001.json").stat().st_mtime_ns
 
     second = _dags_test(airflow, "day11_retail_report", env)
@@ -147,7 +147,8 @@ def test_day11_runs_every_step_and_a_second_run_for_the_date_sends_nothing(airfl
 
 
 def test_day11_a_failing_ads_source_fails_fetch_ads_after_its_retries_and_posts_the_failure(airflow, tmp_path):
-    env = _day11_env(tmp_path, DAY11_ADS_API_BASE_URL="http://127.0.0.1:1")  # port 1: nothing listens
+    env = _day11_env(tmp_path, DAY11_ADS_API_BASE_URL="http://127.0.0.1:1",  # port 1: nothing listens
+                     DAY11_ADS_CUSTOMER_ID="1234567890")  # required with a real API base URL
     result = _dags_test(airflow, "day11_retail_report", env)
     assert _states(result) == {"fetch_ads": "failed", "fetch_ga4": "success", "build_report": "upstream_failed",
                                "deliver_slack": "upstream_failed", "deliver_email": "upstream_failed"}, result[1][-3000:]
@@ -155,10 +156,11 @@ def test_day11_a_failing_ads_source_fails_fetch_ads_after_its_retries_and_posts_
     alerts = list((tmp_path / "out" / "airflow_alerts").rglob("day11_slack_post_*.json"))
     assert len(alerts) == 1, result[1][-3000:]
     text = json.loads(alerts[0].read_text())["text"]
-    assert "day11_retail_report.fetch_ads failed after try 4" in text and "port=1" in text  # the step's own reason
+    assert "day11_retail_report.fetch_ads failed after try 4" in text  # the step's own reason, without the URL:
+    assert "Google Ads searchStream: connection refused" in text
     assert "googleAds" not in text  # URL paths are cut from notifications
     assert not (tmp_path / "state" / "ledger.sqlite").exists() or not _ledger_rows(
-        tmp_path / "state" / "ledger.sqlite", "day11_deliveries")
+        tmp_path / "state" / "ledger.sqlite", "day11_claims")
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +175,8 @@ def _day12_env(tmp_path: Path) -> dict:
     shutil.copytree(ROOT / "day12" / "gx", tmp_path / "gx", ignore=shutil.ignore_patterns("uncommitted"))
     (tmp_path / "drop").mkdir()
     return {"DAY12_GE_PROJECT_DIR": tmp_path / "gx", "DAY12_DROP_FOLDER": tmp_path / "drop",
-            "DAY12_RESULTS_DIR": tmp_path / "results", "DAY12_QUARANTINE_DIR": tmp_path / "quarantine"}
+            "DAY12_RESULTS_DIR": tmp_path / "results", "DAY12_QUARANTINE_DIR": tmp_path / "quarantine",
+            "DAY12_RUN_DIR": tmp_path / "runs"}
 
 
 def test_day12_clean_file_passes_then_unchanged_is_a_skip(airflow, tmp_path, day12_samples):
@@ -183,7 +186,8 @@ def test_day12_clean_file_passes_then_unchanged_is_a_skip(airflow, tmp_path, day
     assert _states(first) == dict.fromkeys(("stage", "validate", "act_on_verdict"), "success"), first[1][-3000:]
     results = list((tmp_path / "results").glob("day12-airflow-*.json"))
     assert len(results) == 1 and json.loads(results[0].read_text())["success"] is True
-    assert (tmp_path / "data_docs" / "index.html").is_file()  # the committed site config, relative to the GX folder
+    assert (tmp_path / "runs" / "data_docs" / "index.html").is_file()  # ordinary runs' Data Docs, in DAY12_RUN_DIR
+    assert not (tmp_path / "data_docs").exists()  # the committed site is never rewritten by a run
 
     second = _dags_test(airflow, "day12_data_quality_gate", env)
     assert _states(second) == dict.fromkeys(("stage", "validate", "act_on_verdict"), "skipped")
@@ -210,7 +214,8 @@ def _day13_env(tmp_path: Path) -> dict:
     shutil.copytree(tmp_path / "gen" / "compliance" / "inbox", tmp_path / "inbox")
     return {"DAY13_AUDIT_LOG_PATH": tmp_path / "data" / "audit.db", "DAY13_DROP_DIR": tmp_path / "drop",
             "DAY13_INBOX_DIR": tmp_path / "inbox", "DAY13_OUTBOX_DIR": tmp_path / "outbox",
-            "DAY13_LOCK_PATH": tmp_path / "state" / "triage.lock", "DAY13_LOG_PATH": tmp_path / "logs" / "day13.log"}
+            "DAY13_LOCK_PATH": tmp_path / "state" / "triage.lock", "DAY13_LOG_PATH": tmp_path / "logs" / "day13.log",
+            "DAY13_FILE_SETTLE_SECONDS": 0}  # the files were written a moment ago: take them now
 
 
 def test_day13_triages_in_four_steps_and_a_second_run_notifies_nothing_twice(airflow, tmp_path):
