@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 DAY15_DIR = Path(__file__).resolve().parent
@@ -40,12 +39,11 @@ def main() -> int:
     os.environ["DAY15_LOG_PATH"] = str(DAY15_LOG)  # every child process appends to the same evidence log
     from day15_CONFIG_settings import day15_load_settings
     from day15_LOG_setup import day15_setup_logging
-    from day15_PIPELINE_run import day15_run_pipeline
+    from day15_DEMO_run import day15_run_demo
 
     settings = day15_load_settings()
     day15_setup_logging(settings.log_path)
-    outcome = day15_run_pipeline(settings, demo=True, should_stop=lambda: False, sleep=time.sleep,
-                                 on_drained=day15_screenshot)
+    outcome = day15_run_demo(settings, on_drained=day15_screenshot)
     print(outcome["summary"])
     print(f"evidence written: {DAY15_SHOT.relative_to(DAY15_DIR.parent)}, {DAY15_LOG.relative_to(DAY15_DIR.parent)}")
     return outcome["exit_code"]
