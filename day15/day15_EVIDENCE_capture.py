@@ -28,7 +28,7 @@ def day15_screenshot(url: str) -> None:
         raise SystemExit("chromium not found: apt-get install chromium")
     DAY15_SHOT.parent.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as profile:
-        subprocess.run([chromium, *DAY15_CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1280,430",
+        subprocess.run([chromium, *DAY15_CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1280,1130",
                         "--virtual-time-budget=4000", f"--screenshot={DAY15_SHOT}", f"{url}/"],
                        check=True, capture_output=True, timeout=120)
 
