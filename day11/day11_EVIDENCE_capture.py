@@ -71,6 +71,23 @@ def day11_render_blocks(payload: dict, title: str) -> str:
             f"<div class='msg'><div class='av'>n8n</div><div><b>Retail report bot</b>{''.join(parts)}</div></div></body></html>")
 
 
+def day11_execution_summary(stdout: str) -> list[str]:
+    """One line per node from the execution JSON `n8n execute --rawOutput` prints (after any warnings)."""
+    start = next((i for i, line in enumerate(stdout.splitlines()) if line == "{"), None)
+    if start is None:
+        return ["(n8n printed no execution data)"]
+    execution = json.loads("\n".join(stdout.splitlines()[start:]))
+    run_data = execution["data"]["resultData"]["runData"]
+    runs = sorted(((run.get("startTime", 0), name, run) for name, node_runs in run_data.items() for run in node_runs),
+                  key=lambda item: item[0])
+    lines = []
+    for _, name, run in runs:
+        items = sum(len(branch or []) for branch in (run.get("data") or {}).get("main", []))
+        lines.append(f"  {name}: {run.get('executionStatus', 'success')}, {items} item(s), {run.get('executionTime', 0)} ms")
+    status = execution.get("status") or ("success" if execution.get("finished") else "unknown")
+    return [*lines, f"execution status: {status}, mode {execution.get('mode', '?')}"]
+
+
 def _chromium_screenshot(page: Path, target: Path, width: int, height: int) -> None:
     with tempfile.TemporaryDirectory() as profile:
         subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
@@ -90,15 +107,17 @@ def main() -> int:
         with day11_standin(DAY11_EVIDENCE_DATE, out) as base, day11_smtp_sink(out) as (smtp_host, smtp_port):
             env = day11_standin_env(base, DAY11_EVIDENCE_DATE)
             day11_prepare_n8n(n8n, home, env, smtp_host, smtp_port)
-            run = day11_run_n8n(n8n, home, env, "execute", f"--id={DAY11_MAIN_WORKFLOW_ID}")
+            # n8n 2.x prints the execution through its logger at info level; the shared env keeps it at warn
+            run = day11_run_n8n(n8n, home, {**env, "N8N_LOG_LEVEL": "info"}, "execute", f"--id={DAY11_MAIN_WORKFLOW_ID}",
+                                "--rawOutput")
             run.check_returncode()
             payload = json.loads(next(out.glob("day11_slack_post_*.json")).read_text())
             (evidence / "day11_slack_payload.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
             log = [f"n8n {DAY11_N8N_VERSION}: execute --id=day11RetailReport01 (report date {DAY11_EVIDENCE_DATE})"
                    f" -> exit {run.returncode}",
                    f"slack posts received by the stand-in: {len(list(out.glob('day11_slack_post_*.json')))}",
-                   f"e-mails received by the SMTP sink: {len(list(out.glob('day11_email_*.eml')))}", "", "n8n execute output:",
-                   run.stdout.strip()[:20_000]]
+                   f"e-mails received by the SMTP sink: {len(list(out.glob('day11_email_*.eml')))}", "",
+                   "nodes n8n ran, in order (status, items out, milliseconds):", *day11_execution_summary(run.stdout)]
             (evidence / "day11_sample_execution.log").write_text("\n".join(log) + "\n")
             page = Path(tmp) / "slack.html"
             page.write_text(day11_render_blocks(payload, f"Rendering of the real Block Kit payload n8n posted for "

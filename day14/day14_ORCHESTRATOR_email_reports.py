@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     args = day14_parse_args(argv)
     from day14_CONFIG_settings import DAY14_DIR, day14_ConfigError, day14_load_settings
     from day14_LOG_setup import day14_setup_logging
-    from day14_SCHEDULE_events import day14_finish_send_on_sigterm
+    from day14_RUNTIME_signals import day14_finish_send_on_sigterm
 
     demo = {"transport": "smtp", "smtp_host": None, "data_dir": None,
             "ledger_path": DAY14_DIR / "state" / "day14_demo_ledger.sqlite"} if args.demo else {}

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     day14_setup_logging(settings.log_path)
     from day14_PIPELINE_report import day14_scheduled_job
-    from day14_SCHEDULE_events import day14_log_job_events, day14_stop_on_signals
+    from day14_RUNTIME_signals import day14_log_job_events, day14_stop_on_signals
 
     scheduler = day14_build_scheduler(settings, day14_scheduled_job, run_now=args.run_now)
     day14_log_job_events(scheduler)

@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 DAY15_DIR = Path(__file__).resolve().parent
@@ -29,7 +28,7 @@ def day15_screenshot(url: str) -> None:
         raise SystemExit("chromium not found: apt-get install chromium")
     DAY15_SHOT.parent.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as profile:
-        subprocess.run([chromium, *DAY15_CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1280,430",
+        subprocess.run([chromium, *DAY15_CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1280,1130",
                         "--virtual-time-budget=4000", f"--screenshot={DAY15_SHOT}", f"{url}/"],
                        check=True, capture_output=True, timeout=120)
 
@@ -40,12 +39,11 @@ def main() -> int:
     os.environ["DAY15_LOG_PATH"] = str(DAY15_LOG)  # every child process appends to the same evidence log
     from day15_CONFIG_settings import day15_load_settings
     from day15_LOG_setup import day15_setup_logging
-    from day15_PIPELINE_run import day15_run_pipeline
+    from day15_DEMO_run import day15_run_demo
 
     settings = day15_load_settings()
     day15_setup_logging(settings.log_path)
-    outcome = day15_run_pipeline(settings, demo=True, should_stop=lambda: False, sleep=time.sleep,
-                                 on_drained=day15_screenshot)
+    outcome = day15_run_demo(settings, on_drained=day15_screenshot)
     print(outcome["summary"])
     print(f"evidence written: {DAY15_SHOT.relative_to(DAY15_DIR.parent)}, {DAY15_LOG.relative_to(DAY15_DIR.parent)}")
     return outcome["exit_code"]

@@ -25,7 +25,7 @@ DAY15_METRIC_NAMES = ("received", "queued", "duplicates", "rejected", "ignored",
 DAY15_REDIS_RECHECK_SECONDS = 1.0  # after a Redis failure, answer 503 at once for this long instead of waiting on it again
 
 
-DAY15_REVENUE_PAGES = frozenset({"/", "/metrics", "/api/summary"})
+DAY15_REVENUE_PAGES = frozenset({"/", "/metrics", "/api/summary", "/api/trends"})
 
 
 def day15_dashboard_refusal(request, token: str | None):
@@ -105,7 +105,7 @@ class _Reject(Exception):
 def day15_create_app(buffer: day15_Buffer, store, secrets: list[str], *, max_body_bytes: int, max_batch_events: int,
                      allow_unsigned: bool = False, dashboard_token: str | None = None):
     """The app. Without secrets it refuses to exist unless allow_unsigned says so explicitly.
-    The revenue pages (/, /metrics, /api/summary) need dashboard_token when one is set (Bearer, or Basic
+    The revenue pages (/, /metrics, /api/summary, /api/trends) need dashboard_token when one is set (Bearer, or Basic
     with the token as password, so a browser asks for it); without one they answer loopback clients only.
     /health stays open for load balancers and probes."""
     import redis
@@ -274,6 +274,10 @@ def day15_create_app(buffer: day15_Buffer, store, secrets: list[str], *, max_bod
     @app.get("/api/summary")
     def summary():
         return jsonify({**store.summary(), "pipeline": redis_metrics()})
+
+    @app.get("/api/trends")
+    def trends():
+        return jsonify(store.trends())
 
     @app.get("/")
     def dashboard():

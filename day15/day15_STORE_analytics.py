@@ -8,6 +8,7 @@ holds, which change nothing.
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from typing import NamedTuple
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
@@ -15,12 +16,17 @@ from operator import itemgetter
 
 import orjson
 
-from sqlalchemy import (BigInteger, Boolean, Column, Float, MetaData, String, Table, Text, create_engine, event, func,
-                        cast, select)
+from sqlalchemy import (BigInteger, Boolean, Column, Float, MetaData, String, Table, Text, cast, create_engine, event, func,
+                        literal_column, select)
 
 from day15_METRICS_saas import DAY15_MOVEMENTS, day15_movement, day15_subscription_mrr
 
 DAY15_EPOCH = date(1970, 1, 1)
+DAY15_LATENCY_SAMPLE = 2000  # the latest events: the percentiles and histogram describe now, not the whole history
+DAY15_LATENCY_BUCKETS_MS = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000)  # upper bounds; one open bucket above
+DAY15_TREND_MRR_DAYS = 90  # a quarter of daily MRR: the growth curve an owner reviews
+DAY15_TREND_WINDOW_SECONDS = 300  # "the last minutes" of throughput and queue depth
+DAY15_TREND_BUCKET_SECONDS = 10  # 30 points: spikes stay visible, the chart stays readable
 DAY15_METADATA = MetaData()
 day15_processed = Table(
     "day15_processed_events", DAY15_METADATA,
@@ -292,9 +298,7 @@ class day15_Store:
             mau = conn.execute(select(func.count(func.distinct(day15_activity.c.user_id)))
                                .where(day15_activity.c.day >= since)).scalar_one()
             processed = conn.execute(select(func.count()).select_from(day15_processed)).scalar_one()
-            latencies = sorted(r[0] for r in conn.execute(
-                select(day15_processed.c.processed_at_ms - day15_processed.c.received_at_ms)
-                .order_by(day15_processed.c.processed_at_ms.desc()).limit(2000)))
+            latencies = _recent_latencies(conn)
             recent = conn.execute(select(func.count()).where(
                 day15_processed.c.processed_at_ms >= int(now.timestamp() * 1000) - 10_000)).scalar_one()
         active_at_start = max(active + churned - gained, 0)
@@ -310,6 +314,31 @@ class day15_Store:
             "window_days": window_days,
         }
 
+    def trends(self, now: datetime | None = None, *, mrr_days: int = DAY15_TREND_MRR_DAYS,
+               window_seconds: int = DAY15_TREND_WINDOW_SECONDS, bucket_seconds: int = DAY15_TREND_BUCKET_SECONDS) -> dict:
+        """MRR by day, throughput and queue depth per bucket over the last minutes, the latency histogram."""
+        now_ms = int((now or datetime.now(timezone.utc)).timestamp() * 1000)
+        width = bucket_seconds * 1000
+        last = now_ms // width
+        first = last - window_seconds // bucket_seconds + 1
+        start_ms = first * width
+        p = day15_processed.c
+        per = literal_column(str(int(width)))  # inline: PostgreSQL matches GROUP BY to SELECT only without parameters
+        with self.engine.connect() as conn:
+            by_day = conn.execute(select(day15_movements.c.day, func.sum(day15_movements.c.delta_cents))
+                                  .group_by(day15_movements.c.day).order_by(day15_movements.c.day)).all()
+            recent = p.processed_at_ms >= start_ms  # indexed: only the window's rows are read
+            done = dict(conn.execute(select(p.processed_at_ms // per, func.count()).where(recent)
+                                     .group_by(p.processed_at_ms // per)).all())
+            arrived = dict(conn.execute(select(p.received_at_ms // per, func.count()).where(recent, p.received_at_ms >= start_ms)
+                                        .group_by(p.received_at_ms // per)).all())
+            waiting = conn.execute(select(func.count()).where(recent, p.received_at_ms < start_ms)).scalar_one()
+            latencies = _recent_latencies(conn)
+        return {"mrr_by_day": _mrr_by_day(by_day, mrr_days), "mrr_days": mrr_days,
+                "throughput": _throughput(first, last, width, done, arrived, int(waiting)),
+                "window_seconds": window_seconds, "bucket_seconds": bucket_seconds,
+                "latency_histogram": _histogram(latencies), "latency_sample": len(latencies)}
+
     def raw_events(self) -> list[dict]:
         with self.engine.connect() as conn:
             return [json.loads(r[0]) for r in conn.execute(select(day15_processed.c.raw))]
@@ -317,6 +346,47 @@ class day15_Store:
     def subscription_states(self) -> dict[str, tuple[str, int]]:
         with self.engine.connect() as conn:
             return {r.subscription_id: (r.status, r.mrr_cents) for r in conn.execute(select(day15_subscriptions))}
+
+
+def _recent_latencies(conn) -> list[int]:
+    return sorted(int(r[0]) for r in conn.execute(
+        select(day15_processed.c.processed_at_ms - day15_processed.c.received_at_ms)
+        .order_by(day15_processed.c.processed_at_ms.desc()).limit(DAY15_LATENCY_SAMPLE)))
+
+
+def _mrr_by_day(deltas_by_day, days: int) -> list[dict]:
+    """Movements add up to MRR, so MRR at the end of a day is the running sum; the last `days` of the data."""
+    if not deltas_by_day:
+        return []
+    since = (date.fromisoformat(deltas_by_day[-1][0]) - timedelta(days=days - 1)).isoformat()
+    series, running = [], 0
+    for day, delta in deltas_by_day:
+        running += int(delta)
+        if day >= since:
+            series.append({"day": day, "mrr_cents": running})
+    return series
+
+
+def _throughput(first: int, last: int, width: int, done: dict, arrived: dict, waiting: int) -> list[dict]:
+    """Per bucket: events processed, and events received but not yet processed at the bucket's end.
+
+    The queue depth is rebuilt from each stored event's received and processed times, so it is exact for
+    every event that has been processed; events still in Redis now are not in the store (the live queue
+    depth is on the pipeline card)."""
+    points = []
+    for bucket in range(first, last + 1):
+        waiting += int(arrived.get(bucket, 0)) - int(done.get(bucket, 0))
+        events = int(done.get(bucket, 0))
+        points.append({"at_ms": bucket * width, "events": events, "events_per_second": round(events * 1000 / width, 2),
+                       "queue_depth": waiting})
+    return points
+
+
+def _histogram(latencies: list[int]) -> list[dict]:
+    counts = [0] * (len(DAY15_LATENCY_BUCKETS_MS) + 1)
+    for value in latencies:
+        counts[bisect_left(DAY15_LATENCY_BUCKETS_MS, value)] += 1
+    return [{"le_ms": le, "events": n} for le, n in zip((*DAY15_LATENCY_BUCKETS_MS, None), counts)]
 
 
 def day15_percentile(sorted_values: list[int], pct: int) -> int | None:

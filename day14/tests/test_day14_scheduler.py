@@ -115,3 +115,15 @@ def test_sigterm_stops_an_idle_scheduler_at_once(tmp_path):
         proc.kill()
     assert proc.returncode == 0, stderr
     assert "scheduler stopped" in stderr and "Traceback" not in stderr
+
+
+def test_scheduler_helpers_live_under_a_role_of_the_vocabulary():
+    """Job-event logging and stop signals are process wiring shared by the SCHEDULER and ORCHESTRATOR: RUNTIME."""
+    from pathlib import Path
+
+    import day14_RUNTIME_signals
+
+    day14_dir = Path(__file__).resolve().parents[1]
+    assert not list(day14_dir.glob("day14_SCHEDULE_*.py"))
+    assert callable(day14_RUNTIME_signals.day14_log_job_events) and callable(day14_RUNTIME_signals.day14_stop_on_signals)
+    assert "from day14_RUNTIME_signals import" in (day14_dir / "day14_SCHEDULER_daily.py").read_text()

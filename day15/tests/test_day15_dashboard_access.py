@@ -6,7 +6,7 @@ import pytest
 from day15_CONFIG_settings import day15_ConfigError, day15_load_settings
 
 TOKEN = "t0ken-for-the-revenue-pages"
-PAGES = ("/", "/metrics", "/api/summary")
+PAGES = ("/", "/metrics", "/api/summary", "/api/trends")
 STRANGER = {"REMOTE_ADDR": "203.0.113.7"}
 
 

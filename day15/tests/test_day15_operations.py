@@ -1,11 +1,12 @@
 """The store on a real PostgreSQL, and the dead-letter commands on the real Redis."""
 import random
+from pathlib import Path
 
 import pytest
 
 from day15_BUFFER_streams import DAY15_DEAD_LETTER, DAY15_STREAM, day15_Buffer
 from day15_METRICS_saas import day15_recompute
-from day15_PIPELINE_run import day15_dead_letter_command
+from day15_DEADLETTER_commands import day15_dead_letter_command
 from day15_PROCESSING_batches import day15_Consumer
 from day15_STORE_analytics import DAY15_METADATA, day15_create_engine, day15_Store, day15_StoredEvent
 
@@ -46,17 +47,37 @@ def test_dead_letter_list_replay_and_purge(real_redis, redis_url, store, capsys)
     kwargs = real_redis.connection_pool.connection_kwargs
     settings = day15_load_settings(env_file=None, redis_host=kwargs["host"], redis_port=kwargs["port"],
                                    redis_db=kwargs["db"])
-    assert day15_dead_letter_command(settings, ["dlq", "list"]) == 0
+    assert day15_dead_letter_command(settings, "list") == 0
     assert '"event_id": "evt_broken"' in capsys.readouterr().out
-    assert day15_dead_letter_command(settings, ["dlq", "replay"]) == 0
+    assert day15_dead_letter_command(settings, "replay") == 0
     assert real_redis.xlen(DAY15_DEAD_LETTER) == 0 and buffer.depth()["lag"] == 1  # back in line
     consumer.process(buffer.read_new("c", 10, block_ms=100), source="new")
-    assert day15_dead_letter_command(settings, ["dlq", "purge"]) == 0
+    assert day15_dead_letter_command(settings, "purge") == 0
     assert real_redis.xlen(DAY15_DEAD_LETTER) == 0 and "purged 1" in capsys.readouterr().out
 
 
 def test_dead_letter_commands_explain_that_the_embedded_redis_keeps_nothing(capsys):
     from day15_CONFIG_settings import day15_load_settings
 
-    assert day15_dead_letter_command(day15_load_settings(env_file=None), ["dlq", "list"]) == 2
+    assert day15_dead_letter_command(day15_load_settings(env_file=None), "list") == 2
     assert "DAY15_REDIS_HOST" in capsys.readouterr().out
+
+
+def test_dead_letter_commands_are_argparse_subcommands_of_the_orchestrator(capsys):
+    from day15_ORCHESTRATOR_main import day15_parse_args
+
+    args = day15_parse_args(["dlq", "replay", "1-0", "2-0"])
+    assert (args.command, args.action, args.entry_ids) == ("dlq", "replay", ["1-0", "2-0"])
+    assert day15_parse_args(["--demo"]).command is None
+    for wrong in (["dlq"], ["dlq", "drop"], ["list"]):
+        with pytest.raises(SystemExit) as exit_info:
+            day15_parse_args(wrong)
+        assert exit_info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_the_demo_lives_in_its_demo_module_and_the_pipeline_role_is_gone():
+    import day15_DEMO_run
+
+    assert callable(day15_DEMO_run.day15_run_demo)
+    assert not list(Path(__file__).resolve().parents[1].glob("day15_PIPELINE_*.py"))  # process wiring is RUNTIME, the demo is DEMO

@@ -1,5 +1,5 @@
-"""Scheduler job events as structured log lines (started, succeeded, failed, missed), and the stop signals
-of the scheduler and of a one-shot run."""
+"""Process wiring shared by the SCHEDULER and ORCHESTRATOR: scheduler job events as structured log lines
+(started, succeeded, failed, missed), and the stop signals of the scheduler and of a one-shot run."""
 from __future__ import annotations
 
 import logging
