@@ -110,26 +110,26 @@ def _subscription(obj: dict, path: str) -> None:
 def day15_validate_event(event) -> dict:
     """Return the event if it is valid; raise day15_InvalidEvent naming the first bad field.
 
-    Every event meets the same rules twice over: _conforms checks them all in one pass of cheap comparisons
-    (no call per field, no error text built); only an event it does not pass goes through _check, which
-    applies the same rules field by field and names the first one broken. _conforms is never laxer than
-    _check (a test holds the two to that); where it is stricter (a string with a non-printable character
-    that is no control character), _check has the last word."""
+    Every event meets the same rules twice over: day15_conforms checks them all in one pass of cheap comparisons
+    (no call per field, no error text built); only an event it does not pass goes through day15_check_fields, which
+    applies the same rules field by field and names the first one broken. day15_conforms is never laxer than
+    day15_check_fields (a test holds the two to that); where it is stricter (a string with a non-printable character
+    that is no control character), day15_check_fields has the last word."""
     try:
-        if _conforms(event):
+        if day15_conforms(event):
             return event
     except Exception:  # noqa: BLE001 - any surprise in the fast pass: the field-by-field check decides
         pass
-    return _check(event)
+    return day15_check_fields(event)
 
 
 def _text_ok(value) -> bool:
-    # isprintable() is False for every control character (and for a few more, which _check then accepts)
+    # isprintable() is False for every control character (and for a few more, which day15_check_fields then accepts)
     return type(value) is str and 0 < len(value) <= DAY15_MAX_ID_CHARS and value.isprintable()
 
 
-def _conforms(event) -> bool:
-    """True only if _check would accept the event; False sends it to _check for the verdict and the field."""
+def day15_conforms(event) -> bool:
+    """True only if day15_check_fields would accept the event; False sends it to day15_check_fields for the verdict and the field."""
     if type(event) is not dict:
         return False
     kind, created, data = event.get("type"), event.get("created"), event.get("data")
@@ -169,7 +169,7 @@ def _subscription_conforms(obj: dict) -> bool:
     return ceiling * 31 <= DAY15_MAX_SUBSCRIPTION_MRR or day15_items_mrr(items) <= DAY15_MAX_SUBSCRIPTION_MRR
 
 
-def _check(event) -> dict:
+def day15_check_fields(event) -> dict:
     """The rules field by field: the event if valid, else day15_InvalidEvent naming the first bad field."""
     if not isinstance(event, dict):
         raise day15_InvalidEvent("event", "must be a JSON object")

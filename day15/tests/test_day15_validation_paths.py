@@ -1,4 +1,4 @@
-"""The validator's fast pass (_conforms) against its field-by-field check (_check): never laxer, and
+"""The validator's fast pass (day15_conforms) against its field-by-field check (day15_check_fields): never laxer, and
 every value a JSON body can hold gets a 400 naming the field, never an exception of another kind."""
 import copy
 import random
@@ -6,7 +6,7 @@ import random
 import pytest
 
 from day15_EVENTS_validation import (DAY15_CREATED_MAX, DAY15_CREATED_MIN, DAY15_MAX_ID_CHARS, DAY15_MAX_INTERVAL_COUNT,
-                                     DAY15_MAX_ITEMS, DAY15_MAX_QUANTITY, DAY15_MAX_UNIT_AMOUNT, _check, _conforms,
+                                     DAY15_MAX_ITEMS, DAY15_MAX_QUANTITY, DAY15_MAX_UNIT_AMOUNT, day15_check_fields, day15_conforms,
                                      day15_InvalidEvent, day15_validate_event)
 
 ODD_VALUES = [None, True, False, 0, -1, 1, 1.5, "", "x", "a\x00b", "a\x7fb", "a\u00a0b", "é", "x" * DAY15_MAX_ID_CHARS,
@@ -38,7 +38,7 @@ def _replace(event, path, value):
 
 def _check_accepts(event) -> bool:
     try:
-        _check(event)
+        day15_check_fields(event)
     except day15_InvalidEvent:
         return False
     return True
@@ -53,18 +53,18 @@ def test_the_fast_pass_never_accepts_what_the_field_checks_refuse(saas_events):
         for path in [p for p in _paths(event) if p]:
             for value in ODD_VALUES:
                 mutated = _replace(event, path, value)
-                assert not _conforms(mutated) or _check_accepts(mutated), (path, value)
+                assert not day15_conforms(mutated) or _check_accepts(mutated), (path, value)
                 checked += 1
             del_target = _replace(event, path, None)
-            assert not _conforms(del_target) or _check_accepts(del_target)
+            assert not day15_conforms(del_target) or _check_accepts(del_target)
     for _ in range(2000):  # several fields off at once
         event = rng.choice(list(samples.values()))
         for _ in range(rng.randint(2, 4)):
             path = rng.choice([p for p in _paths(event) if p])
             event = _replace(event, path, rng.choice(ODD_VALUES))
-        assert not _conforms(event) or _check_accepts(event)
+        assert not day15_conforms(event) or _check_accepts(event)
     assert checked > 1000
-    assert all(_conforms(e) for e in events)  # the generated traffic takes the fast pass
+    assert all(day15_conforms(e) for e in events)  # the generated traffic takes the fast pass
 
 
 def test_a_huge_but_bounded_subscription_is_judged_exactly():
