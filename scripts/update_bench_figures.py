@@ -20,6 +20,20 @@ def lookup(data, path: str):
     return data
 
 
+def verdict(source: str, data) -> bool | None:
+    """A target row (`left` ≥/≤ `right`) judged on the results; None for a plain figure row."""
+    comparison = re.fullmatch(r"`([\w.]+)` (≤|≥) `([\w.]+)`", source)
+    if not comparison:
+        return None
+    left, right = lookup(data, comparison.group(1)), lookup(data, comparison.group(3))
+    return left <= right if comparison.group(2) == "≤" else left >= right
+
+
+def figure(source: str, data):
+    """The results-file value a plain figure row names."""
+    return lookup(data, re.fullmatch(r"`([\w.]+)`", source).group(1))
+
+
 def shown(value, old: str) -> str:
     number = old.replace(",", "").strip()
     decimals = len(number.split(".")[1]) if "." in number else 0
@@ -31,13 +45,8 @@ def rewrite_row(line: str, data) -> str:
     if len(cells) < 5 or cells[1].strip() in ("figure", "---"):
         return line
     source, old = cells[2].strip(), cells[3].strip()
-    comparison = re.fullmatch(r"`([\w.]+)` (≤|≥) `([\w.]+)`", source)
-    if comparison:
-        left, right = lookup(data, comparison.group(1)), lookup(data, comparison.group(3))
-        met = left <= right if comparison.group(2) == "≤" else left >= right
-        new = "met" if met else "not met"
-    else:
-        new = shown(lookup(data, re.fullmatch(r"`([\w.]+)`", source).group(1)), old)
+    met = verdict(source, data)
+    new = shown(figure(source, data), old) if met is None else "met" if met else "not met"
     cells[3] = f" {new} "
     return "|".join(cells)
 

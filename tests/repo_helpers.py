@@ -50,3 +50,13 @@ def settings_names(day: str) -> set[str]:
     module = config_module(day)
     settings = getattr(module, f"{day}_Settings")
     return {f"{day.upper()}_{name.upper()}" for name in settings.model_fields}
+
+
+def repo_script(name: str):
+    """A module from scripts/, loaded by path (scripts/ is not on pytest's pythonpath, which holds only days)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
-from repo_helpers import DAYS, ROOT, settings_names
+from repo_helpers import DAYS, ROOT, repo_script, settings_names
 
 CONFIG_ERROR_EXIT = 2  # what days 11, 13, 14 and 15 used; day12 moved to it
 
@@ -114,13 +114,8 @@ def test_exit_codes_in_the_readme_table_match_the_orchestrator(day):
     assert "configuration" in table[CONFIG_ERROR_EXIT].lower()
 
 
-FIGURES_BLOCK = re.compile(r"<!-- figures from (\S+) -->(.*?)<!-- end figures -->", re.S)
-
-
-def _lookup(data, path: str):
-    for part in path.split("."):
-        data = data[int(part)] if part.isdigit() else data[part]
-    return data
+BENCH_FIGURES = repo_script("update_bench_figures")  # one reading of a figures row, for the writer and this check
+figure, verdict = BENCH_FIGURES.figure, BENCH_FIGURES.verdict
 
 
 def _shown(value, text: str) -> bool:
@@ -131,10 +126,10 @@ def _shown(value, text: str) -> bool:
 
 
 def _figures(day: str) -> tuple[str, dict, list[list[str]]]:
-    match = FIGURES_BLOCK.search(_readme(day))
+    match = BENCH_FIGURES.BLOCK.search(_readme(day))
     assert match, "the Benchmark section has no figures block"
-    results = ROOT / day / match.group(1)
-    return match.group(1), json.loads(results.read_text()), _table_rows(match.group(2), "figure")
+    results = ROOT / day / match.group(2)
+    return match.group(2), json.loads(results.read_text()), _table_rows(match.group(3), "figure")
 
 
 BENCH_DAYS = [day for day in DAYS if "## Benchmark" in _readme(day)]
@@ -142,13 +137,7 @@ BENCH_DAYS = [day for day in DAYS if "## Benchmark" in _readme(day)]
 
 def bench_verdicts(day: str) -> dict[str, bool]:
     _, data, rows = _figures(day)
-    verdicts = {}
-    for what, source, shown in rows:
-        comparison = re.fullmatch(r"`([\w.]+)` (≤|≥) `([\w.]+)`", source)
-        if comparison:
-            left, right = _lookup(data, comparison.group(1)), _lookup(data, comparison.group(3))
-            verdicts[what] = left <= right if comparison.group(2) == "≤" else left >= right
-    return verdicts
+    return {what: met for what, source, _ in rows if (met := verdict(source, data)) is not None}
 
 
 @pytest.mark.parametrize("day", BENCH_DAYS)
@@ -160,8 +149,7 @@ def test_benchmark_figures_are_read_from_the_results_file(day):
         if what in verdicts:
             assert shown == ("met" if verdicts[what] else "not met"), f"{what}: the file says otherwise"
         else:
-            (path,) = re.fullmatch(r"`([\w.]+)`", source).groups()
-            assert _shown(_lookup(data, path), shown), f"{what}: README {shown}, {name} {_lookup(data, path)}"
+            assert _shown(figure(source, data), shown), f"{what}: README {shown}, {name} {figure(source, data)}"
     benchmark = _section(_readme(day), "Benchmark")
     assert "runs)" not in benchmark and "(Two runs.)" not in benchmark  # ranges over runs no file holds
 
