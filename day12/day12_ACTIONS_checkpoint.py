@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Literal
 
-from great_expectations.checkpoint.actions import ValidationAction
+from great_expectations.checkpoint.actions import DataDocsAction, ValidationAction
 
 from day12_SUITES_security import DAY12_PII_PATTERNS, DAY12_ROW_ID
 
@@ -68,6 +68,15 @@ def day12_scrub_result(result) -> None:
     _mask_observed_columns(result)
 
 
+def day12_name_the_asset(run_result) -> None:
+    """Data Docs print "Data asset:" from batch_spec["data_asset_name"], which GX 1.x fills only for 0.x-style
+    batches; a fluent batch keeps the name in active_batch_definition. Copied over, every page names its dataset."""
+    name = run_result.asset_name
+    spec = run_result.meta.get("batch_spec")
+    if name and (spec is None or isinstance(spec, dict)):
+        run_result.meta["batch_spec"] = {**(spec or {}), "data_asset_name": name}
+
+
 def day12_failed_ids(result) -> list[str]:
     return [str(i) for i in _index_ids(result.result or {})]
 
@@ -85,8 +94,25 @@ class day12_ScrubAction(ValidationAction):
             # the run's own time (fixed by the caller for reproducible docs) instead of GX's wall clock
             run_result.meta["validation_time"] = checkpoint_result.run_id.run_time.isoformat()
             run_result.meta.pop("batch_markers", None)
+            day12_name_the_asset(run_result)
             store.set(key, run_result)  # overwrite what GX stored before the actions ran
         return {"scrubbed": len(checkpoint_result.run_results)}
+
+
+class day12_DocsAction(DataDocsAction):
+    """GX's UpdateDataDocsAction, but run where it stands in the list. GX 1.x moves its own docs action ahead of
+    every other action, so pages were rendered before the scrub action had run (unscrubbed results, no asset name)."""
+
+    type: Literal["day12_update_data_docs"] = "day12_update_data_docs"
+    site_names: list[str] = []
+
+    def run(self, checkpoint_result, action_context=None):
+        from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+        for key, run_result in checkpoint_result.run_results.items():
+            self._build_data_docs(site_names=self.site_names,
+                                  resource_identifiers=[key, ExpectationSuiteIdentifier(name=run_result.suite_name)])
+        return {"sites": list(self.site_names)}
 
 
 def day12_dataset_of(run_result) -> str:

@@ -25,6 +25,7 @@ DAY12_SAMPLES = {  # file -> (dataset, defects)
     "day12_sample_vulnerability_scan_clean.csv": ("vulnerability_scan", ()),
     "day12_sample_vulnerability_scan_dirty.csv": ("vulnerability_scan", ("out_of_range", "bad_formats")),
 }
+DAY12_FILE_RUNS = {"clean": (), "warnings": ("clock_skew",), "critical": ("pii",)}  # one ordinary run per outcome
 
 
 def day12_write_samples(folder: Path = DAY12_DATA_DIR) -> dict[str, Path]:
@@ -70,6 +71,24 @@ def day12_build_docs(settings, samples: dict[str, Path], docs_dir: Path = DAY12_
         shutil.rmtree(keep, ignore_errors=True)
     day12_offline_docs(docs_dir)
     return outcomes
+
+
+def day12_sample_file_runs(settings, folder: Path) -> dict[str, int]:
+    """One ordinary run per outcome, as an operator would start them (--input FILE --force): a clean events file
+    passes (exit 0), one with skewed clocks only warns (1), one with PII is critical and quarantined (4).
+    Everything goes where settings say: the evidence points them at a throw-away folder."""
+    from shared_synthetic_data import security
+
+    from day12_PIPELINE_run import day12_run_files
+
+    folder.mkdir(parents=True, exist_ok=True)
+    codes = {}
+    for kind, defects in DAY12_FILE_RUNS.items():
+        path = folder / f"day12_events_{kind}.csv"
+        path.write_bytes(security.generate(size=2_000, defects=defects, end_date=DAY12_DEMO_END).files["security/security_events.csv"])
+        codes[kind] = day12_run_files(settings, [path], force=True, run_name=f"day12-sample-{kind}",
+                                      fixed_time=DAY12_DEMO_NOW, now=DAY12_DEMO_NOW).exit_code
+    return codes
 
 
 def day12_demo(settings) -> int:

@@ -109,6 +109,11 @@ def day12_report_run(settings, run_name: str, sections: list[dict], started: flo
     results_path.write_text(json.dumps({"run": run_name, "success": worst is None, "max_failed_severity": worst,
                                         "datasets": sections}, indent=2, default=str) + "\n")
     code = DAY12_EXIT[worst]
+    for s in sections:  # which input of a run failed, and how badly: counts and names only (a table's, not its URL)
+        DAY12_LOG.info("dataset validated", extra={
+            "run": run_name, "input": s["input"].rsplit("/", 1)[-1], "dataset": s["dataset"], "rows": s["rows"], "success": s["success"],
+            "failed": sum(not e["success"] for e in s["expectations"]), "worst": s["max_failed_severity"] or "none",
+            "quarantined": len(s["quarantined_ids"])})
     DAY12_LOG.info("validation finished", extra={
         "run": run_name, "datasets": ",".join(s["dataset"] for s in sections), "rows": sum(s["rows"] for s in sections),
         "success": worst is None, "failed": sum(len([e for e in s["expectations"] if not e["success"]]) for s in sections),
