@@ -154,6 +154,21 @@ def test_benchmark_figures_are_read_from_the_results_file(day):
     assert "runs)" not in benchmark and "(Two runs.)" not in benchmark  # ranges over runs no file holds
 
 
+RATE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\+?\s*(?:events|alerts|rows|requests)/s|p99 of (?:about )?(\d[\d,]*) ms")
+
+
+@pytest.mark.parametrize("day", DAYS)
+def test_the_pitch_quotes_only_figures_of_the_results_file(day):
+    """The client-facing texts (the README's Upwork / LinkedIn section, the portfolio notes) quote a speed only as
+    the figures block shows it from the committed results file (or as its rows name a load or a target): a pitch is
+    where a stale figure costs most."""
+    pitch = _section(_readme(day), "Upwork / LinkedIn") + (ROOT / day / f"{day}_NOTES_portfolio.yaml").read_text()
+    rows = _figures(day)[2] if day in BENCH_DAYS else []
+    shown = {cells[2] for cells in rows} | {number for cells in rows for number in re.findall(r"\d[\d,]*", cells[0])}
+    quoted = [rate or p99 for rate, p99 in RATE.findall(pitch)]
+    assert [figure for figure in quoted if figure not in shown] == [], f"not in {day}'s figures block: {sorted(shown)}"
+
+
 def test_top_level_status_agrees_with_the_days():
     status = re.search(r"\*\*Where each day stands\.\*\*(.*?)(?:\n\s*\n)", _readme(), re.S).group(1)
     for day in BENCH_DAYS:
