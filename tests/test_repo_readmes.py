@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -192,3 +196,31 @@ def test_commands_use_the_projects_interpreter(readme):
 def test_every_entry_script_rejects_configuration_with_the_same_code(day):
     for path in [*(ROOT / day).glob(f"{day}_ORCHESTRATOR_*.py"), *(ROOT / day).glob(f"{day}_SCHEDULER_*.py")]:
         assert _literal_returns(path)[1] == {CONFIG_ERROR_EXIT}, path.name
+
+
+TRANSCRIPT = re.compile(r"```\w*\n\$ (\.venv/bin/python [^\n]+)\n(.*?)```", re.S)
+
+
+def _checkout_of(folders: list[str], into: Path) -> Path:
+    """The committed files of these folders, as a fresh clone has them (no state, no local config/.env)."""
+    listing = subprocess.run(["git", "ls-files", "-z", "--", *folders], cwd=ROOT, check=True, capture_output=True).stdout
+    for name in filter(None, listing.decode().split("\0")):
+        (into / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, into / name)
+    (into / ".venv").symlink_to(Path(sys.prefix))
+    return into
+
+
+@pytest.mark.parametrize("readme", ["README.md", *(f"{day}/README.md" for day in DAYS)])
+def test_a_shown_transcript_is_what_the_command_prints(readme, tmp_path):
+    """A block that starts with `$ command` shows a terminal: the command, run at the root of a fresh checkout
+    with no DAYXX_ variable set, prints exactly the lines below it."""
+    transcripts = TRANSCRIPT.findall((ROOT / readme).read_text())
+    if not transcripts:
+        return
+    clone = _checkout_of([str(Path(readme).parent), "config", "shared_synthetic_data"], tmp_path / "clone")
+    env = {name: value for name, value in os.environ.items() if not re.match(r"DAY\d\d_", name)}
+    for command, shown in transcripts:
+        done = subprocess.run(command.split(), cwd=clone, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines() == shown.splitlines(), command
