@@ -170,7 +170,8 @@ def test_the_pitch_quotes_only_figures_of_the_results_file(day):
     rows = _figures(day)[2] if day in BENCH_DAYS else []
     shown = {cells[2] for cells in rows} | {number for cells in rows for number in re.findall(r"\d[\d,]*", cells[0])}
     quoted = [rate or p99 for rate, p99 in RATE.findall(pitch)]
-    assert [figure for figure in quoted if figure not in shown] == [], f"not in {day}'s figures block: {sorted(shown)}"
+    assert [figure for figure in quoted if figure not in shown] == [], (
+        f"quote {day}'s figures block as it is now ({sorted(shown)}), or no figure, in the pitch")
 
 
 def test_top_level_status_agrees_with_the_days():
