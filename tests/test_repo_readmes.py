@@ -233,3 +233,14 @@ def test_a_shown_transcript_is_what_the_command_prints(readme, tmp_path):
         done = subprocess.run(command.split(), cwd=clone, env=env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         assert done.stdout.splitlines() == shown.splitlines(), command
+
+
+@pytest.mark.parametrize("day", BENCH_DAYS)
+def test_prose_about_the_committed_run_names_its_time(day):
+    """Prose that describes the committed run beside the figures block ("Latest run …", "The table above is a
+    run …") carries figures the block does not regenerate: dated with the results file's time, a re-run that
+    rewrites the block makes this fail until the prose is read again."""
+    name, data, _ = _figures(day)
+    prose = BENCH_FIGURES.BLOCK.sub("", _section(_readme(day), "Benchmark"))
+    for mentioned in re.findall(r"(?:Latest run|The table above is a run)\b.*?(\d\d:\d\d) UTC", prose, re.S):
+        assert data["when"][11:16] == mentioned, f"the prose dates the committed run {mentioned}; {name} says {data['when']}"
