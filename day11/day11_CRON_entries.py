@@ -57,9 +57,10 @@ def day11_cron_entries(settings, repo: Path, python: Path) -> str:
     minutes = day11_cron_minutes(settings.schedule_cron)
     scheduler = day11_quote(repo / "day11" / "day11_SCHEDULER_cron.py")
     orchestrator = day11_quote(repo / "day11" / "day11_ORCHESTRATOR_retail_report.py")
-    return (f"# day11 retail report: '{settings.schedule_cron}' in {settings.timezone}. No CRON_TZ: not portable (cronie\n"
-            f"# documents it, macOS cron does not; it would also shift later lines), so cron wakes at minutes {minutes} of every hour\n"
-            f"# and the job decides (--due) in {settings.timezone}.\n"
+    return (f"# day11 retail report: '{settings.schedule_cron}' in {settings.timezone}.\n"
+            f"# No CRON_TZ: not portable (cronie documents it, macOS cron does not; it would also shift later lines),\n"
+            f"# so cron wakes at minutes {minutes} of every hour "
+            f"and the job decides (--due) in {settings.timezone}.\n"
             f"{minutes} * * * * cd {repo_q} && mkdir -p {day11_quote(log_dir)} && {{ if {python_q} {scheduler} --due; "
             f"then {python_q} {orchestrator}; fi; }}"
             f" >> {day11_quote(log_dir / 'day11_cron.log')} 2>&1")

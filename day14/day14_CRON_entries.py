@@ -54,9 +54,10 @@ def day14_cron_entries(settings, repo: Path, python: Path) -> str:
     minutes = day14_cron_minutes(settings.send_time.minute)
     scheduler = day14_quote(repo / "day14" / "day14_SCHEDULER_daily.py")
     orchestrator = day14_quote(repo / "day14" / "day14_ORCHESTRATOR_email_reports.py")
-    return (f"# day14 KPI e-mail: {settings.send_time:%H:%M} daily in {settings.timezone}. No CRON_TZ: not portable (cronie\n"
-            f"# documents it, macOS cron does not; it would also shift later lines), so cron wakes at minutes {minutes} of every hour\n"
-            f"# and the job decides (--due) in {settings.timezone}, daylight saving included.\n"
+    return (f"# day14 KPI e-mail: {settings.send_time:%H:%M} daily in {settings.timezone}.\n"
+            f"# No CRON_TZ: not portable (cronie documents it, macOS cron does not; it would also shift later lines),\n"
+            f"# so cron wakes at minutes {minutes} of every hour "
+            f"and the job decides (--due) in {settings.timezone}, daylight saving included.\n"
             f"{minutes} * * * * cd {repo_q} && mkdir -p {day14_quote(log_dir)} && {{ if {python_q} {scheduler} --due; "
             f"then {python_q} {orchestrator}; fi; }}"
             f" >> {day14_quote(log_dir / 'day14_cron.log')} 2>&1")

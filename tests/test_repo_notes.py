@@ -51,3 +51,15 @@ def test_the_notes_claim_no_delivery_time_and_no_verdict_the_results_contradict(
     if benchmark:
         assert (ROOT / day / benchmark["results_file"]).is_file()
         assert benchmark["target_met"] == all(bench_verdicts(day).values())
+
+
+@pytest.mark.parametrize("day", DAYS)
+def test_the_notes_show_every_committed_picture_and_no_gap_that_is_closed(day):
+    """The README generator shows what the notes list: every committed screenshot is there, and a known gap
+    does not say a picture is missing when one is committed (gaps go stale when evidence is regenerated)."""
+    notes = _notes(day)["readme_generator"]
+    listed = {item["path"] for item in notes["evidence"]}
+    pictures = {f"screenshots/{path.name}" for path in (ROOT / day / "screenshots").glob("*.png")}
+    assert pictures - listed == set(), "committed screenshots the notes do not show"
+    gaps = " ".join(map(str, notes["known_gaps"])).lower()
+    assert not (pictures and re.search(r"\bno (screenshot|picture)", gaps)), notes["known_gaps"]

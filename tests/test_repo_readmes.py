@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -154,13 +158,37 @@ def test_benchmark_figures_are_read_from_the_results_file(day):
     assert "runs)" not in benchmark and "(Two runs.)" not in benchmark  # ranges over runs no file holds
 
 
+RATE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\+?\s*(?:events|alerts|rows|requests)/s|p99 of (?:about )?(\d[\d,]*) ms")
+
+
+def _shown_figures(day: str) -> set[str]:
+    """The values of a day's figures block as shown, and the numbers its rows name (loads, sizes, targets)."""
+    rows = _figures(day)[2]
+    return {cells[2] for cells in rows} | {number for cells in rows for number in re.findall(r"\d[\d,]*", cells[0])}
+
+
+@pytest.mark.parametrize("day", DAYS)
+def test_the_pitch_quotes_only_figures_of_the_results_file(day):
+    """The client-facing texts (the README's Upwork / LinkedIn section, the portfolio notes) quote a speed only as
+    the figures block shows it from the committed results file (or as its rows name a load or a target): a pitch is
+    where a stale figure costs most."""
+    pitch = _section(_readme(day), "Upwork / LinkedIn") + (ROOT / day / f"{day}_NOTES_portfolio.yaml").read_text()
+    shown = _shown_figures(day) if day in BENCH_DAYS else set()
+    quoted = [rate or p99 for rate, p99 in RATE.findall(pitch)]
+    assert [figure for figure in quoted if figure not in shown] == [], (
+        f"quote {day}'s figures block as it is now ({sorted(shown)}), or no figure, in the pitch")
+
+
 def test_top_level_status_agrees_with_the_days():
     status = re.search(r"\*\*Where each day stands\.\*\*(.*?)(?:\n\s*\n)", _readme(), re.S).group(1)
     for day in BENCH_DAYS:
         met = all(bench_verdicts(day).values())
-        claim = re.search(rf"{day}\b[^;]*?benchmark targets? (not met|met)", status)
+        claim = re.search(rf"{day}\b[^;]*?benchmark targets? (not met|met)( \(.*?\]\()?", status, re.S)
         assert claim, f"the status does not say whether {day} meets its benchmark target"
         assert claim.group(1) == ("met" if met else "not met"), f"{day}: the results file says otherwise"
+        quoted = re.findall(r"\d[\d,]*(?:\.\d+)?", claim.group(2) or "")
+        stale = [number for number in quoted if number not in _shown_figures(day)]
+        assert stale == [], f"{day}: the status quotes {stale}; its figures block shows {sorted(_shown_figures(day))}"
     for link in re.findall(r"\]\(([^)#]+)\)", status):
         assert (ROOT / link).exists(), f"the status links {link}, which does not exist"
     assert "still to come" not in status
@@ -177,3 +205,42 @@ def test_commands_use_the_projects_interpreter(readme):
 def test_every_entry_script_rejects_configuration_with_the_same_code(day):
     for path in [*(ROOT / day).glob(f"{day}_ORCHESTRATOR_*.py"), *(ROOT / day).glob(f"{day}_SCHEDULER_*.py")]:
         assert _literal_returns(path)[1] == {CONFIG_ERROR_EXIT}, path.name
+
+
+TRANSCRIPT = re.compile(r"```\w*\n\$ (\.venv/bin/python [^\n]+)\n(.*?)```", re.S)
+
+
+def _checkout_of(folders: list[str], into: Path) -> Path:
+    """The committed files of these folders, as a fresh clone has them (no state, no local config/.env)."""
+    listing = subprocess.run(["git", "ls-files", "-z", "--", *folders], cwd=ROOT, check=True, capture_output=True).stdout
+    for name in filter(None, listing.decode().split("\0")):
+        (into / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, into / name)
+    (into / ".venv").symlink_to(Path(sys.prefix))
+    return into
+
+
+@pytest.mark.parametrize("readme", ["README.md", *(f"{day}/README.md" for day in DAYS)])
+def test_a_shown_transcript_is_what_the_command_prints(readme, tmp_path):
+    """A block that starts with `$ command` shows a terminal: the command, run at the root of a fresh checkout
+    with no DAYXX_ variable set, prints exactly the lines below it."""
+    transcripts = TRANSCRIPT.findall((ROOT / readme).read_text())
+    if not transcripts:
+        return
+    clone = _checkout_of([str(Path(readme).parent), "config", "shared_synthetic_data"], tmp_path / "clone")
+    env = {name: value for name, value in os.environ.items() if not re.match(r"DAY\d\d_", name)}
+    for command, shown in transcripts:
+        done = subprocess.run(command.split(), cwd=clone, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines() == shown.splitlines(), command
+
+
+@pytest.mark.parametrize("day", BENCH_DAYS)
+def test_prose_about_the_committed_run_names_its_time(day):
+    """Prose that describes the committed run beside the figures block ("Latest run …", "The table above is a
+    run …") carries figures the block does not regenerate: dated with the results file's time, a re-run that
+    rewrites the block makes this fail until the prose is read again."""
+    name, data, _ = _figures(day)
+    prose = BENCH_FIGURES.BLOCK.sub("", _section(_readme(day), "Benchmark"))
+    for mentioned in re.findall(r"(?:Latest run|The table above is a run)\b.*?(\d\d:\d\d) UTC", prose, re.S):
+        assert data["when"][11:16] == mentioned, f"the prose dates the committed run {mentioned}; {name} says {data['when']}"

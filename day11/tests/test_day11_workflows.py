@@ -118,3 +118,26 @@ def test_the_alerts_redact_webhook_urls_and_tokens_like_the_mirror(workflow, nod
     assert redacted == [day11_redact(t) for t in REDACT_CASES]
     assert not any(s in "".join(redacted) for s in ("secretXYZ", "B0BBB", "ya29.", "1//0g", "abc.DEF"))
     assert redacted[-1] == REDACT_CASES[-1]
+
+
+def test_the_readme_diagram_says_what_the_export_does_on_error():
+    """Each `X -- label --> Alert` edge of the README's workflow diagram names the nodes whose error output reaches
+    the alert, and says "after N tries" only for nodes that retry N times, "no retry" only for those that do not."""
+    readme = (WORKFLOWS.parent / "README.md").read_text()
+    diagram = re.search(r"## The n8n workflows\s+```mermaid\n(.*?)```", readme, re.S).group(1)
+    labels = {key: re.sub(r"<br/>.*", "", text) for key, text in re.findall(r"\b([A-Z0-9]+)[\[(]+([^\])]+)", diagram)}
+    by_name = {node["name"]: node for node in MAIN["nodes"]}
+    alerted = set()
+    for sources, label in re.findall(r"^\s*([A-Z0-9 &]+?) -- ([^\n]*?) --> X\b", diagram, re.M):
+        for key in sources.split("&"):
+            node = by_name[labels[key.strip()]]
+            alerted.add(node["name"])
+            assert node.get("onError") == "continueErrorOutput", node["name"]
+            tries = re.search(r"after (\d+) tries", label)
+            if tries:
+                assert node.get("retryOnFail") and node.get("maxTries") == int(tries.group(1)), node["name"]
+            else:
+                assert "no retry" in label and not node.get("retryOnFail"), node["name"]
+    routed = {name for name, out in MAIN["connections"].items()
+              if any(link["node"] == "Alert: report failed" for branch in out["main"][1:] for link in branch)}
+    assert alerted == routed
