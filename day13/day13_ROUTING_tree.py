@@ -203,7 +203,7 @@ class day13_InhibitionIndex:
             by_key: dict[tuple, list[dict]] = {}
             for labels in active:
                 if self._sides(n, rule, labels)[1]:
-                    by_key.setdefault(tuple([labels.get(f) for f in rule.equal]), []).append(labels)
+                    by_key.setdefault(tuple([labels.get(f, "") for f in rule.equal]), []).append(labels)
             self.sources.append(by_key)
 
     def _sides(self, n: int, rule: day13_Inhibition, labels: dict[str, str]) -> tuple[bool, bool]:
@@ -222,7 +222,7 @@ class day13_InhibitionIndex:
             if is_target:
                 # Alertmanager: a target that also matches the source side is not muted by sources that also
                 # match the target side (two such alerts would otherwise mute each other).
-                for source in by_key.get(tuple(labels.get(f) for f in rule.equal), []):
+                for source in by_key.get(tuple(labels.get(f, "") for f in rule.equal), []):
                     if source.get("fingerprint") == labels.get("fingerprint"):
                         continue
                     if two_sided and all(m.matches(source) for m in rule.target):

@@ -743,3 +743,12 @@ def test_the_ported_parsers_reproduce_their_own_go_tests(parser, text, want):
         got = None
     assert got == want
 
+
+
+@pytest.mark.parametrize(("target", "source", "muted"), [
+    ({"t": "1", "e": ""}, {"s": "1"}, True),  # inhibit.go hasEqual: an absent label reads as "", as in a LabelSet
+    ({"t": "1"}, {"s": "1", "e": ""}, True),
+    ({"t": "1", "e": "x"}, {"s": "1"}, False),
+])
+def test_an_absent_equal_label_is_the_empty_value(target, source, muted):
+    assert _inhibit("- source_matchers: [s=\"1\"]\n  target_matchers: [t=\"1\"]\n  equal: [e]\n", target, [source]) is muted
