@@ -199,6 +199,11 @@ def _flags(value: str, n: int) -> str:
     return found.group(1) if found else ""
 
 
+def _repeat_above_1000(text: str) -> bool:
+    found = re.match(r"\{([0-9]+)(?:,([0-9]*))?\}", text)
+    return bool(found) and any(int(count) > 1000 for count in found.groups() if count)
+
+
 def day13_compile_re2(value: str) -> re.Pattern:
     """The Python pattern that means what RE2 (Go's regexp, which Alertmanager uses) means by value."""
     out, n, in_class, multiline = [], 0, False, "m" in "".join(_flags(value, k) for k in range(len(value)))
@@ -227,6 +232,8 @@ def day13_compile_re2(value: str) -> re.Pattern:
             found, piece, n = "a possessive quantifier", char, n + 1
         elif char == "{" and re.match(r"\{,\d", value[n:]):
             found, piece, n = "a {,n} repeat (RE2 reads it as text, Python as 0 to n)", char, n + 1
+        elif char == "{" and _repeat_above_1000(value[n:]):
+            found, piece, n = "a repeat count above 1000 (RE2's limit)", char, n + 1
         elif char == "$" and not multiline:
             piece, n = "\\Z", n + 1  # RE2's $ is the end of the text; Python's also matches before a final \n
         else:

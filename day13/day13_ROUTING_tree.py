@@ -324,7 +324,8 @@ def _route(data: dict, parent: day13_Route | None, where: str, receivers: dict) 
     if where.count(".routes[") > DAY13_MAX_ROUTE_DEPTH:
         raise day13_RoutingError(f"{where}: routes nested deeper than {DAY13_MAX_ROUTE_DEPTH} levels (or a route that"
                                  " contains itself through a YAML alias)")
-    receiver = data.get("receiver", parent.receiver if parent else None)
+    receiver = data.get("receiver")
+    receiver = parent.receiver if receiver in (None, "") and parent else receiver  # Alertmanager: empty inherits
     if not isinstance(receiver, str) or receiver not in receivers:
         raise day13_RoutingError(f"{where}.receiver: {receiver!r} is not a defined receiver")
     escalation = data.get("escalation_receiver", parent.escalation_receiver if parent else None)

@@ -752,3 +752,21 @@ def test_the_ported_parsers_reproduce_their_own_go_tests(parser, text, want):
 ])
 def test_an_absent_equal_label_is_the_empty_value(target, source, muted):
     assert _inhibit("- source_matchers: [s=\"1\"]\n  target_matchers: [t=\"1\"]\n  equal: [e]\n", target, [source]) is muted
+
+
+@pytest.mark.parametrize("value", ["''", "", "null"])
+def test_an_empty_child_receiver_inherits_the_parent_one(value):
+    """config.go checkReceiver and dispatch NewRoute: a route whose receiver is empty uses its parent's."""
+    routing = day13_parse_routing(f"route:\n  receiver: r\n  routes:\n  - matchers: [a=b]\n    receiver: {value}\n" + receivers("r"))
+    assert routing.root.routes[0].receiver == "r"
+    refused(f"route:\n  receiver: {value}\n" + receivers("r"), "route.receiver")  # the root must name one
+
+
+@pytest.mark.parametrize(("regex", "ok"), [("a{1000}", True), ("a{2,1000}", True), ("a{1001}", False), ("a{1,1001}", False),
+                                           ("a{1001,}", False)])
+def test_re2_repeat_counts_stop_at_1000(regex, ok):
+    if ok:
+        day13_parse_matcher(f'a=~"{regex}"', "t")
+    else:
+        with pytest.raises(day13_RoutingError, match="repeat count"):
+            day13_parse_matcher(f'a=~"{regex}"', "t")
