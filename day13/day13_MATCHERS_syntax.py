@@ -186,10 +186,10 @@ def day13_read_matchers(text: str) -> list[tuple[str, str, str]]:
         utf8 = day13_utf8_matchers(text)
     except day13_SyntaxError as exc:
         raise day13_SyntaxError(f"Alertmanager's UTF-8 matcher parser refuses it ({exc}); day13 accepts only what both"
-                                " of its parsers read the same way: double-quote the value") from None
+                                " of its parsers read the same way: write each matcher as name=\"value\"") from None
     if utf8 != classic:
         raise day13_SyntaxError(f"Alertmanager's two matcher parsers read it differently (classic {classic}, UTF-8 {utf8});"
-                                " double-quote the value")
+                                " write each matcher as name=\"value\"")
     return classic
 
 

@@ -7,9 +7,11 @@ escalation receiver) are inherited from the parent. Regex matchers are anchored 
 
 The file is validated the way Alertmanager validates its configuration: an unknown key (a typo such
 as `contiue`), a duplicate key or receiver, an invalid label name, a zero group/repeat interval,
-matchers or `continue` on the root route are errors naming the key and its place. `match` and
-`match_re` are supported (as Alertmanager still does), matcher values may be quoted with \\" \\\\ \\n
-escapes, durations use Prometheus syntax (1h30m, 1w, 0), and group_by: ['...'] groups per alert.
+matchers or `continue` on the root route are errors naming the key and its place; an Alertmanager setting
+day13 does not have is refused by name. `match` and `match_re` are supported (as Alertmanager still does); a
+`matchers` item is read as both of Alertmanager's matcher parsers read it, or refused (day13_MATCHERS_syntax);
+regexes keep RE2's meaning; durations use Prometheus syntax (1h30m, 1w, 0; at most Go's 292 years);
+group_by: ['...'] groups per alert; silences are validated as Alertmanager validates them.
 """
 from __future__ import annotations
 
