@@ -414,6 +414,9 @@ def _silence(item, where: str) -> day13_Silence:
     for key in ("matchers", "starts_at", "ends_at", "created_by", "comment"):
         if not item.get(key):
             raise day13_RoutingError(f"{where}.{key}: required (who silenced what, why, from and until when)")
+    for key in ("created_by", "comment"):
+        if not isinstance(item[key], str):
+            raise day13_RoutingError(f"{where}.{key}: must be text")
     matchers = _matchers(item["matchers"], f"{where}.matchers")
     if all(m.matches({}) for m in matchers):
         raise day13_RoutingError(f"{where}.matchers: at least one matcher must not match the empty string (otherwise"

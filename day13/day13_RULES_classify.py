@@ -93,10 +93,20 @@ def _thresholds(items, where: str, minimum) -> tuple:
     return tuple(sorted(found.items(), reverse=True))
 
 
-def _names(value, where: str) -> frozenset[str]:
+def _names(value, where: str, shape: tuple[int, str] | None = None) -> frozenset[str]:
+    """A list of names, each once; with a shape (length, what), capital-letter codes as alerts carry them."""
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise day13_RulesError(f"{where}: must be a list of names, got {value!r}")
+    for n, name in enumerate(value):
+        if shape and not _code(name, shape[0]):
+            raise day13_RulesError(f"{where}[{n}]: {name!r} is not an {shape[1]} (capital letters, as alerts carry it)")
+        if name in value[:n]:
+            raise day13_RulesError(f"{where}[{n}]: {name!r} is listed twice")
     return frozenset(value)
+
+
+def _code(name, length: int) -> bool:
+    return isinstance(name, str) and len(name) == length and name.isascii() and name.isalpha() and name.isupper()
 
 
 def day13_parse_rules(text: str) -> day13_Rules:
@@ -119,6 +129,9 @@ def day13_parse_rules(text: str) -> day13_Rules:
         amounts = _thresholds(_section(data, "amount_thresholds_usd", list), "amount_thresholds_usd",
                               lambda v, where: _rate(v, where, zero_ok=True))
         fx = {c: _rate(v, f"fx_to_usd.{c}") for c, v in _section(data, "fx_to_usd", dict).items()}
+        bad_code = next((c for c in fx if not _code(c, 3)), None)
+        if bad_code is not None:
+            raise day13_RulesError(f"fx_to_usd.{bad_code}: not an ISO 4217 code (3 capital letters, as alerts carry it)")
         score = _keys(_section(data, "match_score", dict), ("applies_to", "thresholds"), "match_score",
                       required=("applies_to", "thresholds"))
         scores = _thresholds(score["thresholds"], "match_score.thresholds", lambda v, where: _whole(v, where, 0, 100))
@@ -129,7 +142,8 @@ def day13_parse_rules(text: str) -> day13_Rules:
             version=hashlib.sha256(text.encode()).hexdigest()[:12], base=base,
             default=_severity(data.get("default_severity", "High"), "default_severity"), amounts=amounts, fx=fx,
             score_types=_names(score["applies_to"], "match_score.applies_to"), scores=scores,
-            high_risk=_names(_section(data, "high_risk_jurisdictions", list), "high_risk_jurisdictions"),
+            high_risk=_names(_section(data, "high_risk_jurisdictions", list), "high_risk_jurisdictions",
+                             (2, "ISO 3166 two-letter code")),
             high_risk_bump=_whole(data.get("high_risk_bump", 1), "high_risk_bump", 0, len(DAY13_SEVERITIES) - 1),
             repeat_min=_whole(repeat["min_count"], "repeat.min_count", 2, 1_000_000),
             repeat_bump=_whole(repeat["bump"], "repeat.bump", 0, len(DAY13_SEVERITIES) - 1), sla_minutes=sla)

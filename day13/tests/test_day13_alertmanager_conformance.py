@@ -702,6 +702,11 @@ def test_durations_day13_refuses(text):
     (("severities: [Low, Medium, High, Critical]", "severities: [Low, Medium, High, Critical, Severe]"),
      "severities: must be exactly [Low, Medium, High, Critical]"),
     (("  min_count: 3\n", ""), "repeat.min_count: required"),
+    (("EUR: 1.08", "eur: 1.08"), "fx_to_usd.eur: not an ISO 4217 code"),  # alerts carry USD, never usd: it would never apply
+    (("[IR, KP, RU, SY, CU]", "[IR, KP, Russia]"), "high_risk_jurisdictions[2]: 'Russia' is not an ISO 3166 two-letter code"),
+    (("[IR, KP, RU, SY, CU]", "[IR, KP, IR]"), "high_risk_jurisdictions[2]: 'IR' is listed twice"),
+    (("applies_to: [sanctions_hit, pep_hit]", "applies_to: [sanctions_hit, sanctions_hit]"),
+     "match_score.applies_to[1]: 'sanctions_hit' is listed twice"),
 ])
 def test_the_rules_file_refuses_unknown_and_duplicate_keys(change, error):
     from day13_CONFIG_settings import DAY13_DIR
@@ -770,3 +775,10 @@ def test_re2_repeat_counts_stop_at_1000(regex, ok):
     else:
         with pytest.raises(day13_RoutingError, match="repeat count"):
             day13_parse_matcher(f'a=~"{regex}"', "t")
+
+
+@pytest.mark.parametrize(("key", "value"), [("created_by", "[ops]"), ("comment", "{why: x}")])
+def test_a_silence_names_who_and_why_in_text(key, value):
+    refused(_silence('[a="b"]').replace(f"{key}: {'ops' if key == 'created_by' else 'maintenance'}", f"{key}: {value}"),
+            f"silences[0].{key}: must be text")
+
