@@ -7,9 +7,11 @@ escalation receiver) are inherited from the parent. Regex matchers are anchored 
 
 The file is validated the way Alertmanager validates its configuration: an unknown key (a typo such
 as `contiue`), a duplicate key or receiver, an invalid label name, a zero group/repeat interval,
-matchers or `continue` on the root route are errors naming the key and its place. `match` and
-`match_re` are supported (as Alertmanager still does), matcher values may be quoted with \\" \\\\ \\n
-escapes, durations use Prometheus syntax (1h30m, 1w, 0), and group_by: ['...'] groups per alert.
+matchers or `continue` on the root route are errors naming the key and its place; an Alertmanager setting
+day13 does not have is refused by name. `match` and `match_re` are supported (as Alertmanager still does); a
+`matchers` item is read as both of Alertmanager's matcher parsers read it, or refused (day13_MATCHERS_syntax);
+regexes keep RE2's meaning; durations use Prometheus syntax (1h30m, 1w, 0; at most Go's 292 years);
+group_by: ['...'] groups per alert; silences are validated as Alertmanager validates them.
 """
 from __future__ import annotations
 
@@ -20,11 +22,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import datetime, timedelta
 
-DAY13_MATCHER = re.compile(r'^\s*([^\s=!~"]+)\s*(=~|!~|!=|=)\s*(.*?)\s*$', re.S)
-DAY13_QUOTED = re.compile(r'^"((?:[^"\\]|\\.)*)"$', re.S)
-DAY13_ESCAPES = {'"': '"', "\\": "\\", "n": "\n"}
-DAY13_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-DAY13_DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
+from day13_MATCHERS_syntax import day13_compile_re2, day13_read_matchers, day13_SyntaxError
+
+DAY13_LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+DAY13_DURATION = re.compile(r"(?:([0-9]+)y)?(?:([0-9]+)w)?(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?(?:([0-9]+)ms)?\Z")
+DAY13_MAX_DURATION = timedelta(microseconds=(2 ** 63 - 1) // 1000)  # Go's time.Duration: int64 nanoseconds, about 292 years
 DAY13_DURATION_UNITS = ({"days": 365}, {"days": 7}, {"days": 1}, {"hours": 1}, {"minutes": 1}, {"seconds": 1},
                         {"milliseconds": 1})
 DAY13_MAX_ROUTE_DEPTH = 32  # Alertmanager trees are a few levels deep; deeper is a YAML alias looping back
@@ -34,10 +36,12 @@ DAY13_KEYS = {
     "route": {"receiver", "group_by", "group_wait", "group_interval", "repeat_interval", "escalation_receiver",
               "continue", "routes", "matchers", "match", "match_re"},
     "receiver": {"name", *DAY13_RECEIVER_KINDS},
-    "inhibit": {"source_matchers", "target_matchers", "equal", "source_match", "source_match_re", "target_match",
+    "inhibit": {"name", "source_matchers", "target_matchers", "equal", "source_match", "source_match_re", "target_match",
                 "target_match_re"},
     "silence": {"matchers", "starts_at", "ends_at", "created_by", "comment"},
 }
+DAY13_AM_UNSUPPORTED = {"global", "templates", "time_intervals", "mute_time_intervals", "active_time_intervals", "tracing",
+                        "webhook_configs", "pagerduty_configs", "opsgenie_configs", "sns_configs"}  # refused, never ignored
 
 
 class day13_RoutingError(ValueError):
@@ -58,80 +62,46 @@ class day13_Matcher:
 
     @cached_property
     def pattern(self) -> re.Pattern:
-        return re.compile(self.value)
+        return day13_compile_re2(self.value)
 
     def __str__(self) -> str:
         return f'{self.name}{self.op}"{self.value}"'
 
 
-def _unquote(value: str, text: str, where: str) -> str:
-    if not value.startswith('"'):
-        if any(c in value for c in '",{}'):
-            raise day13_RoutingError(f"{where}: {text!r}: an unquoted value cannot hold \" , {{ }} (one matcher per item;"
-                                     " quote the value)")
-        return value
-    quoted = DAY13_QUOTED.match(value)
-    if not quoted:
-        raise day13_RoutingError(f"{where}: {text!r}: unbalanced quotes")
-    out, chars = [], iter(quoted.group(1))
-    for char in chars:
-        if char == "\\":
-            escaped = next(chars)
-            if escaped not in DAY13_ESCAPES:
-                raise day13_RoutingError(f"{where}: {text!r}: unknown escape \\{escaped}")
-            char = DAY13_ESCAPES[escaped]
-        out.append(char)
-    return "".join(out)
-
-
-def day13_parse_matcher(text: str, where: str) -> day13_Matcher:
+def day13_parse_matchers(text, where: str) -> tuple[day13_Matcher, ...]:
+    """The matchers in one `matchers:` item ('a="b"', 'a="b", c=~"d.*"', '{a="b"}'), read as every Alertmanager
+    reads them (see day13_MATCHERS_syntax); regexes compiled here, once."""
     if not isinstance(text, str):
         raise day13_RoutingError(f"{where}: {text!r} is not a matcher string")
-    inner = text.strip()
-    if inner.startswith("{") and inner.endswith("}"):  # Alertmanager also takes '{name="value"}'
-        inner = inner[1:-1]
-    found = DAY13_MATCHER.match(inner)
-    if not found:
-        raise day13_RoutingError(f"{where}: {text!r} is not a matcher like 'severity = \"Critical\"'")
-    name, op, raw = found.groups()
-    if not DAY13_LABEL_NAME.match(name):
-        raise day13_RoutingError(f"{where}: {name!r} is not a valid label name")
-    value = _unquote(raw, text, where)
-    if op in ("=~", "!~"):
-        _regex(value, where)
-    return day13_Matcher(name, op, value)
-
-
-DAY13_NOT_RE2 = (("(?=", "a lookahead"), ("(?!", "a lookahead"), ("(?<=", "a lookbehind"), ("(?<!", "a lookbehind"),
-                 ("(?>", "an atomic group"), ("(?(", "a conditional group"), ("(?P=", "a back-reference"))
-
-
-def _regex(value: str, where: str) -> None:
-    """Compiles, and uses only what Alertmanager's RE2 syntax has (no lookarounds, back-references, ...):
-    a pattern Alertmanager would refuse is refused here too, never silently given Python's meaning."""
     try:
-        re.compile(value)
-    except re.error as exc:
-        raise day13_RoutingError(f"{where}: bad regex {value!r}: {exc}") from None
-    found, n, in_class = None, 0, False
-    while n < len(value) and found is None:
-        char = value[n]
-        if char == "\\":
-            following = value[n + 1:n + 2]
-            found = "a back-reference" if following in tuple("123456789g") else None
-            n += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class, n = True, n + (2 if value[n + 1:n + 2] == "]" else 1) - 1  # a ']' first in a class is literal
-        elif char == "(":
-            found = next((what for prefix, what in DAY13_NOT_RE2 if value.startswith(prefix, n)), None)
-        elif char in "*+?}" and value[n + 1:n + 2] == "+" and not (char == "?" and value[n - 1:n] == "("):
-            found = "a possessive quantifier"
-        n += 1
-    if found:
-        raise day13_RoutingError(f"{where}: bad regex {value!r}: {found} (not in RE2 syntax, which Alertmanager uses)")
+        found = day13_read_matchers(text)
+    except day13_SyntaxError as exc:
+        raise day13_RoutingError(f"{where}: {text!r}: {exc}") from None
+    matchers = []
+    for name, op, value in found:
+        if not DAY13_LABEL_NAME.match(name):
+            raise day13_RoutingError(f"{where}: {name!r} is not a valid label name (letters, digits and _, not first a"
+                                     " digit; day13 does not take Alertmanager's UTF-8 label names)")
+        matchers.append(_matcher(name, op, value, where))
+    return tuple(matchers)
+
+
+def _matcher(name: str, op: str, value: str, where: str) -> day13_Matcher:
+    matcher = day13_Matcher(name, op, value)
+    if op in ("=~", "!~"):
+        try:
+            matcher.pattern
+        except day13_SyntaxError as exc:
+            raise day13_RoutingError(f"{where}: {exc}") from None
+    return matcher
+
+
+def day13_parse_matcher(text, where: str) -> day13_Matcher:
+    """Exactly one matcher (Alertmanager's parse.Matcher)."""
+    found = day13_parse_matchers(text, where)
+    if len(found) != 1:
+        raise day13_RoutingError(f"{where}: {text!r} holds {len(found)} matchers, expected exactly one")
+    return found[0]
 
 
 def day13_duration(value, where: str) -> timedelta:
@@ -148,7 +118,9 @@ def day13_duration(value, where: str) -> timedelta:
             if amount:
                 total += timedelta(**{k: v * int(amount) for k, v in unit.items()})
     except OverflowError:
-        raise day13_RoutingError(f"{where}: {value!r} is longer than any timer can be") from None
+        total = DAY13_MAX_DURATION * 2
+    if total > DAY13_MAX_DURATION:
+        raise day13_RoutingError(f"{where}: {value!r} is longer than any timer can be (Alertmanager's limit: 292 years)")
     return total
 
 
@@ -188,6 +160,7 @@ class day13_Inhibition:
     source: tuple[day13_Matcher, ...]
     target: tuple[day13_Matcher, ...]
     equal: tuple[str, ...]
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -232,7 +205,7 @@ class day13_InhibitionIndex:
             by_key: dict[tuple, list[dict]] = {}
             for labels in active:
                 if self._sides(n, rule, labels)[1]:
-                    by_key.setdefault(tuple([labels.get(f) for f in rule.equal]), []).append(labels)
+                    by_key.setdefault(tuple([labels.get(f, "") for f in rule.equal]), []).append(labels)
             self.sources.append(by_key)
 
     def _sides(self, n: int, rule: day13_Inhibition, labels: dict[str, str]) -> tuple[bool, bool]:
@@ -251,7 +224,7 @@ class day13_InhibitionIndex:
             if is_target:
                 # Alertmanager: a target that also matches the source side is not muted by sources that also
                 # match the target side (two such alerts would otherwise mute each other).
-                for source in by_key.get(tuple(labels.get(f) for f in rule.equal), []):
+                for source in by_key.get(tuple(labels.get(f, "") for f in rule.equal), []):
                     if source.get("fingerprint") == labels.get("fingerprint"):
                         continue
                     if two_sided and all(m.matches(source) for m in rule.target):
@@ -296,6 +269,9 @@ def _check_keys(data, kind: str, where: str) -> dict:
     if not isinstance(data, dict):
         raise day13_RoutingError(f"{where}: must be a mapping")
     for key in data:
+        if key in DAY13_AM_UNSUPPORTED:
+            raise day13_RoutingError(f"{where}: {key!r} is an Alertmanager setting day13 does not support (refused rather"
+                                     " than ignored)")
         if key not in DAY13_KEYS[kind]:
             hint = difflib.get_close_matches(str(key), DAY13_KEYS[kind], n=1)
             raise day13_RoutingError(f"{where}: unknown key {key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
@@ -320,7 +296,7 @@ def _matchers(items, where: str) -> tuple[day13_Matcher, ...]:
         return ()
     if not isinstance(items, list):
         raise day13_RoutingError(f"{where}: matchers must be a list")
-    return tuple(day13_parse_matcher(item, f"{where}[{n}]") for n, item in enumerate(items))
+    return tuple(m for n, item in enumerate(items) for m in day13_parse_matchers(item, f"{where}[{n}]"))
 
 
 def _match_maps(data: dict, equal_key: str, regex_key: str, where: str) -> tuple[day13_Matcher, ...]:
@@ -337,9 +313,7 @@ def _match_maps(data: dict, equal_key: str, regex_key: str, where: str) -> tuple
                 raise day13_RoutingError(f"{where}.{key}: {name!r} is not a valid label name")
             if not isinstance(value, str):
                 raise day13_RoutingError(f"{where}.{key}.{name}: must be a string")
-            if op == "=~":
-                _regex(value, f"{where}.{key}.{name}")
-            found.append(day13_Matcher(name, op, value))
+            found.append(_matcher(name, op, value, f"{where}.{key}.{name}"))
     return tuple(found)
 
 
@@ -347,12 +321,13 @@ def _route(data: dict, parent: day13_Route | None, where: str, receivers: dict) 
     _check_keys(data, "route", where)
     if parent is None:
         for key in ("matchers", "match", "match_re", "continue"):
-            if key in data:
+            if data.get(key):  # Alertmanager: an empty list or `continue: false` is allowed
                 raise day13_RoutingError(f"{where}.{key}: the root route matches every alert and cannot have {key}")
     if where.count(".routes[") > DAY13_MAX_ROUTE_DEPTH:
         raise day13_RoutingError(f"{where}: routes nested deeper than {DAY13_MAX_ROUTE_DEPTH} levels (or a route that"
                                  " contains itself through a YAML alias)")
-    receiver = data.get("receiver", parent.receiver if parent else None)
+    receiver = data.get("receiver")
+    receiver = parent.receiver if receiver in (None, "") and parent else receiver  # Alertmanager: empty inherits
     if not isinstance(receiver, str) or receiver not in receivers:
         raise day13_RoutingError(f"{where}.receiver: {receiver!r} is not a defined receiver")
     escalation = data.get("escalation_receiver", parent.escalation_receiver if parent else None)
@@ -433,6 +408,25 @@ def day13_strict_yaml(text: str, error=day13_RoutingError):
         raise error(f"not valid YAML: {str(exc).splitlines()[0]}") from None
 
 
+def _silence(item, where: str) -> day13_Silence:
+    """Validated as Alertmanager validates a silence (silence.go validateSilence)."""
+    _check_keys(item, "silence", where)
+    for key in ("matchers", "starts_at", "ends_at", "created_by", "comment"):
+        if not item.get(key):
+            raise day13_RoutingError(f"{where}.{key}: required (who silenced what, why, from and until when)")
+    for key in ("created_by", "comment"):
+        if not isinstance(item[key], str):
+            raise day13_RoutingError(f"{where}.{key}: must be text")
+    matchers = _matchers(item["matchers"], f"{where}.matchers")
+    if all(m.matches({}) for m in matchers):
+        raise day13_RoutingError(f"{where}.matchers: at least one matcher must not match the empty string (otherwise"
+                                 " the silence mutes every alert)")
+    starts, ends = _timestamp(item["starts_at"], f"{where}.starts_at"), _timestamp(item["ends_at"], f"{where}.ends_at")
+    if ends < starts:
+        raise day13_RoutingError(f"{where}.ends_at: end time must not be before start time")
+    return day13_Silence(matchers, starts, ends, item["created_by"], item["comment"])
+
+
 def day13_parse_routing(text: str) -> day13_Routing:
     data = day13_strict_yaml(text)
     if not isinstance(data, dict) or "route" not in data:
@@ -444,25 +438,20 @@ def day13_parse_routing(text: str) -> day13_Routing:
         where = f"inhibit_rules[{n}]"
         _check_keys(rule, "inhibit", where)
         if not rule.get("equal"):
-            raise day13_RoutingError(f"{where}.equal: name the fields that must be equal (e.g. [entity_id])")
+            raise day13_RoutingError(f"{where}.equal: name the fields that must be equal (e.g. [entity_id]); day13 refuses"
+                                     " Alertmanager's rule without equal, which mutes targets for any source anywhere")
+        if not isinstance(rule.get("name", ""), str):
+            raise day13_RoutingError(f"{where}.name: must be text")
         inhibitions.append(day13_Inhibition(
             _match_maps(rule, "source_match", "source_match_re", where)
             + _matchers(rule.get("source_matchers"), f"{where}.source_matchers"),
             _match_maps(rule, "target_match", "target_match_re", where)
             + _matchers(rule.get("target_matchers"), f"{where}.target_matchers"),
-            _label_names(rule["equal"], f"{where}.equal")))
-    silences = []
-    for n, item in enumerate(data.get("silences") or []):
-        _check_keys(item, "silence", f"silences[{n}]")
-        for key in ("matchers", "ends_at", "created_by", "comment"):
-            if not item.get(key):
-                raise day13_RoutingError(f"silences[{n}].{key}: required (who silenced what, why, until when)")
-        silences.append(day13_Silence(_matchers(item["matchers"], f"silences[{n}].matchers"),
-                                      _timestamp(item.get("starts_at", "1970-01-01T00:00:00Z"), f"silences[{n}].starts_at"),
-                                      _timestamp(item["ends_at"], f"silences[{n}].ends_at"), item["created_by"], item["comment"]))
+            _label_names(rule["equal"], f"{where}.equal"), rule.get("name", "")))
+    silences = tuple(_silence(item, f"silences[{n}]") for n, item in enumerate(data.get("silences") or []))
     limit = data.get("max_alerts_per_message", 10)
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
         raise day13_RoutingError(f"max_alerts_per_message: {limit!r} must be a whole number >= 1")
     return day13_Routing(version=hashlib.sha256(text.encode()).hexdigest()[:12],
                          root=_route(data["route"], None, "route", receivers), receivers=receivers,
-                         inhibitions=tuple(inhibitions), silences=tuple(silences), max_alerts_per_message=limit)
+                         inhibitions=tuple(inhibitions), silences=silences, max_alerts_per_message=limit)

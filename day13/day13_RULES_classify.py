@@ -63,10 +63,50 @@ def _rate(value, where: str, zero_ok: bool = False) -> Decimal:
     return rate
 
 
-def _names(value, where: str) -> frozenset[str]:
+def _keys(data, allowed: tuple[str, ...], where: str, required: tuple[str, ...] = ()) -> dict:
+    """A mapping with only the allowed keys (a typo is named, with the key it was probably meant to be)."""
+    import difflib
+
+    if not isinstance(data, dict):
+        raise day13_RulesError(f"{where}: must be a mapping, got {type(data).__name__}")
+    for key in data:
+        if key not in allowed:
+            hint = difflib.get_close_matches(str(key), allowed, n=1)
+            raise day13_RulesError(f"{where}: unknown key {key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    for key in required:
+        if key not in data:
+            raise day13_RulesError(f"{where}.{key}: required")
+    return data
+
+
+def _thresholds(items, where: str, minimum) -> tuple:
+    """[{min, severity}, ...] highest first; a min given twice is an error (which severity would it be?)."""
+    if not isinstance(items, list):
+        raise day13_RulesError(f"{where}: must be a list of {{min, severity}}")
+    found = {}
+    for n, item in enumerate(items):
+        _keys(item, ("min", "severity"), f"{where}[{n}]", required=("min", "severity"))
+        value = minimum(item["min"], f"{where}[{n}].min")
+        if value in found:
+            raise day13_RulesError(f"{where}[{n}].min: {item['min']!r} is listed twice")
+        found[value] = _severity(item["severity"], f"{where}[{n}].severity")
+    return tuple(sorted(found.items(), reverse=True))
+
+
+def _names(value, where: str, shape: tuple[int, str] | None = None) -> frozenset[str]:
+    """A list of names, each once; with a shape (length, what), capital-letter codes as alerts carry them."""
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise day13_RulesError(f"{where}: must be a list of names, got {value!r}")
+    for n, name in enumerate(value):
+        if shape and not _code(name, shape[0]):
+            raise day13_RulesError(f"{where}[{n}]: {name!r} is not an {shape[1]} (capital letters, as alerts carry it)")
+        if name in value[:n]:
+            raise day13_RulesError(f"{where}[{n}]: {name!r} is listed twice")
     return frozenset(value)
+
+
+def _code(name, length: int) -> bool:
+    return isinstance(name, str) and len(name) == length and name.isascii() and name.isalpha() and name.isupper()
 
 
 def day13_parse_rules(text: str) -> day13_Rules:
@@ -81,23 +121,29 @@ def day13_parse_rules(text: str) -> day13_Rules:
         if key not in DAY13_RULE_KEYS:
             hint = difflib.get_close_matches(str(key), DAY13_RULE_KEYS, n=1)
             raise day13_RulesError(f"unknown key {key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    if "severities" in data and data["severities"] != list(DAY13_SEVERITIES):
+        raise day13_RulesError(f"severities: must be exactly [{', '.join(DAY13_SEVERITIES)}] (the levels are fixed in the"
+                               f" code), got {data['severities']!r}")
     base = {t: _severity(s, f"base_severity.{t}") for t, s in _section(data, "base_severity", dict).items()}
     try:
-        amounts = tuple(sorted(((_rate(r["min"], "amount_thresholds_usd.min", zero_ok=True),
-                                 _severity(r["severity"], "amount_thresholds_usd"))
-                                for r in _section(data, "amount_thresholds_usd", list)), reverse=True))
+        amounts = _thresholds(_section(data, "amount_thresholds_usd", list), "amount_thresholds_usd",
+                              lambda v, where: _rate(v, where, zero_ok=True))
         fx = {c: _rate(v, f"fx_to_usd.{c}") for c, v in _section(data, "fx_to_usd", dict).items()}
-        score = _section(data, "match_score", dict)
-        scores = tuple(sorted(((_whole(r["min"], "match_score.thresholds.min", 0, 100),
-                                _severity(r["severity"], "match_score.thresholds")) for r in score["thresholds"]), reverse=True))
-        repeat = _section(data, "repeat", dict)
+        bad_code = next((c for c in fx if not _code(c, 3)), None)
+        if bad_code is not None:
+            raise day13_RulesError(f"fx_to_usd.{bad_code}: not an ISO 4217 code (3 capital letters, as alerts carry it)")
+        score = _keys(_section(data, "match_score", dict), ("applies_to", "thresholds"), "match_score",
+                      required=("applies_to", "thresholds"))
+        scores = _thresholds(score["thresholds"], "match_score.thresholds", lambda v, where: _whole(v, where, 0, 100))
+        repeat = _keys(_section(data, "repeat", dict), ("min_count", "bump"), "repeat", required=("min_count", "bump"))
         sla = {_severity(s, "sla_minutes"): _whole(m, f"sla_minutes.{s}", 1, 525_600)  # a year: beyond is a typo
                for s, m in _section(data, "sla_minutes", dict).items()}
         rules = day13_Rules(
             version=hashlib.sha256(text.encode()).hexdigest()[:12], base=base,
             default=_severity(data.get("default_severity", "High"), "default_severity"), amounts=amounts, fx=fx,
             score_types=_names(score["applies_to"], "match_score.applies_to"), scores=scores,
-            high_risk=_names(_section(data, "high_risk_jurisdictions", list), "high_risk_jurisdictions"),
+            high_risk=_names(_section(data, "high_risk_jurisdictions", list), "high_risk_jurisdictions",
+                             (2, "ISO 3166 two-letter code")),
             high_risk_bump=_whole(data.get("high_risk_bump", 1), "high_risk_bump", 0, len(DAY13_SEVERITIES) - 1),
             repeat_min=_whole(repeat["min_count"], "repeat.min_count", 2, 1_000_000),
             repeat_bump=_whole(repeat["bump"], "repeat.bump", 0, len(DAY13_SEVERITIES) - 1), sla_minutes=sla)
