@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make airflow`: Airflow 3 standalone (scheduler, DAG processor, triggerer, API server and UI) with the four day
-# DAGs, on the embedded defaults. The UI is at http://127.0.0.1:${AIRFLOW_PORT:-27080}; standalone prints the admin
-# password (also in $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated). The DAGs start paused: unpause
+# DAGs, on the embedded defaults. The UI is at http://127.0.0.1:${AIRFLOW_PORT:-27080}, the log servers on the next two
+# ports; standalone prints the admin password (also in $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated).
+# The DAGs start paused: unpause
 # one in the UI (or `airflow dags unpause <dag_id>`) to let its schedule run, or trigger it by hand.
 #
 # Airflow runs from its own virtualenv (scripts/airflow_env.sh); the tasks run the days' code with the project's
@@ -17,6 +18,10 @@ export AIRFLOW__CORE__LOAD_EXAMPLES="${AIRFLOW__CORE__LOAD_EXAMPLES:-False}"
 export AIRFLOW__API__HOST="${AIRFLOW__API__HOST:-127.0.0.1}"  # loopback only: this is a laptop demo
 export AIRFLOW__API__PORT="${AIRFLOW_PORT:-27080}"
 export AIRFLOW__API__BASE_URL="${AIRFLOW__API__BASE_URL:-http://127.0.0.1:${AIRFLOW__API__PORT}}"
+# The scheduler's and the triggerer's log servers take the next two ports (Airflow's defaults, 8793 and 8794, may be
+# taken on a shared machine): one setting, AIRFLOW_PORT, places all three.
+export AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="${AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT:-$((AIRFLOW__API__PORT + 1))}"
+export AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT="${AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT:-$((AIRFLOW__API__PORT + 2))}"
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="${AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL:-30}"
 export ORCHESTRATION_WEEK_PYTHON="${ORCHESTRATION_WEEK_PYTHON:-$REPO/.venv/bin/python}"
 mkdir -p "$AIRFLOW_HOME"

@@ -1,7 +1,8 @@
 """Proof in a real Airflow 3: the four day DAGs parse, `airflow dags test` runs each for a fixed date on the
 embedded defaults (every path in tmp), task states match the day's exit-code meanings, the day's outputs
-exist, a second run for the same date sends nothing twice, and a failing source fails the right task after
-its retries and fires the failure callback through the day's own channel.
+exist, a second run for the same date sends nothing twice, a failing source fails the right task after
+its retries and fires the failure callback through the day's own channel, and one task cleared with
+`airflow tasks clear` is re-run by Airflow's scheduler alone, with the day's state unchanged.
 
 Airflow lives in its own virtualenv in a cache folder outside the repository (scripts/airflow_env.sh
 installs it on first use); the tasks run the days' code in this interpreter (ORCHESTRATION_WEEK_PYTHON).
@@ -11,9 +12,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import time
+import urllib.request
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -262,3 +268,160 @@ def test_day14_unusable_operations_data_fails_compute_after_retries_and_emails_t
     assert len(mails) == 1
     body = mails[0].read_text()
     assert "day14_kpi_email.compute_kpis failed" in body and "duty-manager@transport.example" in body
+
+
+# --- clearing one task: Airflow's scheduler re-runs only what was cleared --------------------------------------------
+# `airflow dags test` clears every task instance of its logical date before it runs, so it repeats the whole DAG. What
+# re-runs a cleared task in a real deployment is the scheduler: `airflow tasks clear` sets the task instance's state to
+# none and the finished run back to queued; the scheduler runs the tasks without a state, and the worker reports to the
+# API server's Execution API. Both are started here, against the session's metadata database.
+
+def _ports(count: int) -> list[int]:
+    """ORCHESTRATION_WEEK_AIRFLOW_TEST_PORT and the ports after it when set (a shared machine's own range), else free ones."""
+    base = os.environ.get("ORCHESTRATION_WEEK_AIRFLOW_TEST_PORT")
+    if base:
+        return [int(base) + i for i in range(count)]
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+
+@contextmanager
+def _scheduler(airflow, day_env: dict, dag_ids: tuple[str, ...]):
+    """The scheduler (LocalExecutor) and the API server its workers report to, with the DAGs unpaused, for the block."""
+    venv, env, home = airflow
+    api_port, log_port = _ports(2)
+    run_env = {**env, **{k: str(v) for k, v in day_env.items()},
+               "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+               "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_port),
+               "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",  # the cleared runs only: no scheduled run is created
+               "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60"}  # a busy test machine answers slowly
+    airflow_bin = str(venv / "bin" / "airflow")
+    for dag_id in dag_ids:  # the scheduler leaves the runs of a paused DAG alone
+        subprocess.run([airflow_bin, "dags", "unpause", dag_id], env=env, capture_output=True, check=True, timeout=300)
+    started = []
+    try:
+        with open(home / f"api-server-{api_port}.log", "w") as api_log, open(home / f"scheduler-{api_port}.log", "w") as log:
+            started.append(subprocess.Popen([airflow_bin, "api-server", "--host", "127.0.0.1", "--port", str(api_port)],
+                                            env=run_env, cwd=ROOT, stdout=api_log, stderr=subprocess.STDOUT,
+                                            start_new_session=True))
+            deadline = time.monotonic() + 600
+            while not _answers(f"http://127.0.0.1:{api_port}/api/v2/monitor/health"):
+                assert started[0].poll() is None and time.monotonic() < deadline, (home / f"api-server-{api_port}.log").read_text()[-3000:]
+                time.sleep(2)
+            started.append(subprocess.Popen([airflow_bin, "scheduler"], env=run_env, cwd=ROOT, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True))
+            yield home / f"scheduler-{api_port}.log"
+    finally:
+        for process in reversed(started):
+            _stop(process)
+        for dag_id in dag_ids:
+            subprocess.run([airflow_bin, "dags", "pause", dag_id], env=env, capture_output=True, timeout=300)
+
+
+def _clear(airflow, dag_id: str, task_id: str) -> None:
+    """Airflow's own clear of one task on RUN_DATE, nothing downstream. Airflow 3.3.2 matches --task-regex as a
+    substring of the task id on the serialized DAG (an anchored '^send$' matches nothing): the ids here are unique."""
+    venv, env, _ = airflow
+    done = subprocess.run([str(venv / "bin" / "airflow"), "tasks", "clear", dag_id, "--task-regex", task_id,
+                           "--start-date", RUN_DATE, "--end-date", RUN_DATE, "--yes"], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def _run_on_date(airflow, dag_id: str) -> tuple[str, str]:
+    """(run_id, state) of the DAG's run for RUN_DATE."""
+    with sqlite3.connect(airflow[2] / "airflow.db") as db:
+        return db.execute("SELECT run_id, state FROM dag_run WHERE dag_id = ? AND date(logical_date) = ?",
+                          (dag_id, RUN_DATE)).fetchone()
+
+
+def _task_tries(airflow, dag_id: str) -> dict:
+    """{task_id: (state, try_number, tries kept in task_instance_history)} of the run for RUN_DATE."""
+    run_id, _ = _run_on_date(airflow, dag_id)
+    with sqlite3.connect(airflow[2] / "airflow.db") as db:
+        rows = db.execute("SELECT task_id, state, try_number FROM task_instance WHERE dag_id = ? AND run_id = ?",
+                          (dag_id, run_id)).fetchall()
+        history = dict(db.execute("SELECT task_id, COUNT(*) FROM task_instance_history WHERE dag_id = ? AND run_id = ? "
+                                  "GROUP BY task_id", (dag_id, run_id)).fetchall())
+    return {task: (state, tries, history.get(task, 0)) for task, state, tries in rows}
+
+
+def _day_state(folder: Path) -> dict:
+    """Everything a day keeps in its folder: each database's rows, each other file's size and mtime (logs and the
+    lock file aside: a re-run logs what it found)."""
+    state = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = str(path.relative_to(folder))
+        if path.suffix in (".log", ".lock") or path.name.endswith(("-wal", "-shm", "-journal")) or "logs" in path.parts:
+            continue
+        if path.suffix in (".db", ".sqlite"):
+            with sqlite3.connect(path) as db:
+                tables = [t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+                state[name] = {t: sorted(map(repr, db.execute(f"SELECT * FROM {t}"))) for t in tables}
+        else:
+            state[name] = (path.stat().st_size, path.stat().st_mtime_ns)
+    return state
+
+
+def _wait_finished(airflow, dag_ids: tuple[str, ...], scheduler_log: Path, timeout: float = 900) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        states = {dag_id: _run_on_date(airflow, dag_id)[1] for dag_id in dag_ids}
+        if all(state in ("success", "failed") for state in states.values()):
+            return states
+        assert time.monotonic() < deadline, f"runs not finished: {states}\n{scheduler_log.read_text()[-3000:]}"
+        time.sleep(3)
+
+
+def test_a_cleared_task_is_rerun_alone_by_the_scheduler_and_repeats_nothing(airflow, tmp_path):
+    """day13's `notify` and day14's `send` cleared after a full run: only they run again (their try number goes up,
+    no other task has a second try), they send nothing twice, and every database row and output file is as before."""
+    day13, day14 = tmp_path / "day13", tmp_path / "day14"
+    day13.mkdir()
+    env = {**_day13_env(day13), **_day14_env(day14)}
+    for dag_id in ("day13_alert_triage", "day14_kpi_email"):
+        first = _dags_test(airflow, dag_id, env)
+        assert set(_states(first).values()) == {"success"}, first[1][-3000:]
+    before = {"day13": _day_state(day13), "day14": _day_state(day14)}
+    assert before["day13"]["data/audit.db"]["day13_slack_outbox"] and len(list((day14 / "outbox").glob("*.eml"))) == 1
+    tries_before = {dag_id: _task_tries(airflow, dag_id) for dag_id in ("day13_alert_triage", "day14_kpi_email")}
+    assert all(tries == 1 and kept == 0 for dag in tries_before.values() for _state, tries, kept in dag.values())
+
+    _clear(airflow, "day13_alert_triage", "notify")
+    _clear(airflow, "day14_kpi_email", "send")
+    assert _task_tries(airflow, "day14_kpi_email")["send"][0] is None  # cleared: no state, the run queued again
+    assert _run_on_date(airflow, "day14_kpi_email")[1] == "queued"
+    dag_ids = ("day13_alert_triage", "day14_kpi_email")
+    with _scheduler(airflow, env, dag_ids) as scheduler_log:
+        assert _wait_finished(airflow, dag_ids, scheduler_log) == dict.fromkeys(dag_ids, "success")
+
+    after = {dag_id: _task_tries(airflow, dag_id) for dag_id in dag_ids}
+    for dag_id, cleared, state in (("day13_alert_triage", "notify", "success"), ("day14_kpi_email", "send", "skipped")):
+        rerun = after[dag_id].pop(cleared)
+        assert rerun[0] == state and rerun[1] >= 2 and rerun[2] >= 1, (dag_id, rerun)  # ran again (a retry may add one)
+        assert after[dag_id] == {task: v for task, v in tries_before[dag_id].items() if task != cleared}  # no one else
+    assert {"day13": _day_state(day13), "day14": _day_state(day14)} == before  # no row, message or file added or changed
+    assert "already sent for this date to everyone on the list" in (day14 / "logs" / "day14.log").read_text()
