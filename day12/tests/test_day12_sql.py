@@ -115,6 +115,7 @@ def test_a_table_is_counted_first_and_only_failed_checks_fetch_ids(pg_tables, ru
     assert code == 4
     id_fetches = [s for s, _ in sent if re.match(r"SELECT (\w+\.)?event_id\b", s) and "AS unexpected_values" not in s]
     assert len(id_fetches) == 4  # unique, future event_time, IP, PII: the four failed checks, one query each
+    assert not [s for s, _ in sent if s.startswith(f"SELECT count(*) AS count_1 FROM {schema}.events_small")]  # GX counted
     value_fetches = [(s, p) for s, p in sent if "AS unexpected_values" in s]
     assert all(_limit(s, p) == 0 for s, p in value_fetches)  # GX's value lists are asked for no rows at all
     quarantine = json.loads(next((run_env / "quarantine").glob("*_quarantine.json")).read_text())
@@ -123,7 +124,9 @@ def test_a_table_is_counted_first_and_only_failed_checks_fetch_ids(pg_tables, ru
     assert ids["message contains no SSN, card number or e-mail address"] == injected["pii"]
     assert ids["event_time is not in the future beyond the allowed clock skew"] == injected["future"]
     assert set(ids["event_id is unique"]) == set(injected["duplicate"])
-    counts = {e["description"]: e["unexpected_count"] for e in _results(run_env)["datasets"][0]["expectations"]}
+    (section,) = _results(run_env)["datasets"]
+    assert section["rows"] == 50_000
+    counts = {e["description"]: e["unexpected_count"] for e in section["expectations"]}
     assert counts["message contains no SSN, card number or e-mail address"] == len(injected["pii"])
     assert counts["severity is one of the agreed levels"] == 0
 
