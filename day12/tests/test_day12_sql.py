@@ -145,3 +145,18 @@ def test_a_sqlite_table_is_validated_in_sqlite(tmp_path, run_env):
     ids = {f["description"]: f["failing_ids"] for f in quarantine["failures"]}
     assert ids["src_ip is a valid IPv4 or IPv6 address"] == injected["invalid_ip"]
     assert ids["message contains no SSN, card number or e-mail address"] == injected["pii"]
+
+
+def test_the_benchmark_baseline_fails_the_same_checks_with_the_same_counts_and_ids_as_gx(pg_tables, run_env):
+    """day12_BENCH_sql compares GX with hand-written SQL: the baseline must be the same checks, not a cheaper set."""
+    from day12_BENCH_sql import DAY12_NOW, day12_gx_run, day12_hand_sql, day12_same_outputs
+    from day12_CONFIG_settings import day12_load_settings
+
+    schema, _, _ = pg_tables
+    injected = day12_create_events_table(POSTGRES, schema, "events_bench", 50_000, dirty=True)
+    settings = day12_load_settings(env_file=None)
+    gx_counts, gx_ids, _ = day12_gx_run(_source_url(f"{schema}.events_bench"), settings)
+    hand_counts, hand_ids = day12_hand_sql(POSTGRES, f"{schema}.events_bench", settings, DAY12_NOW)
+    assert day12_same_outputs((gx_counts, gx_ids), (hand_counts, hand_ids))
+    assert set(hand_ids["src_ip is a valid IPv4 or IPv6 address"]) == set(injected["invalid_ip"])
+    assert hand_counts["event_id is unique"] == 2 and hand_counts["severity is one of the agreed levels"] == 0
