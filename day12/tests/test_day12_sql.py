@@ -160,3 +160,19 @@ def test_the_benchmark_baseline_fails_the_same_checks_with_the_same_counts_and_i
     assert day12_same_outputs((gx_counts, gx_ids), (hand_counts, hand_ids))
     assert set(hand_ids["src_ip is a valid IPv4 or IPv6 address"]) == set(injected["invalid_ip"])
     assert hand_counts["event_id is unique"] == 2 and hand_counts["severity is one of the agreed levels"] == 0
+
+
+def test_failing_ids_that_cannot_be_fetched_leave_the_counts_and_the_verdict_standing(tmp_path, run_env, monkeypatch, capfd):
+    from great_expectations.data_context.data_context.context_factory import project_manager
+
+    def unreachable(**kwargs):
+        raise RuntimeError("database went away")
+    database = tmp_path / "events.db"
+    day12_create_events_table(f"sqlite:///{database}", None, "events", 30_000, dirty=True)
+    monkeypatch.setattr(project_manager, "get_validator", unreachable)
+    assert orchestrator.main(["--source", f"sqlite:///{database}/events"]) == 4
+    quarantine = json.loads(next((run_env / "quarantine").glob("*_quarantine.json")).read_text())
+    counts = {f["description"]: (f["unexpected_count"], f["failing_ids"]) for f in quarantine["failures"]}
+    assert counts["message contains no SSN, card number or e-mail address"] == (2, [])
+    logged = "".join(capfd.readouterr())
+    assert 'msg="failing ids not fetched"' in logged and "went away" not in logged  # the error's type, not its text
