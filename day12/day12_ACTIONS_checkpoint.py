@@ -115,6 +115,65 @@ class day12_DocsAction(DataDocsAction):
         return {"sites": list(self.site_names)}
 
 
+class day12_FailingIdsAction(ValidationAction):
+    """Tables: the checkpoint counts every check first (result_format BASIC, no value asked for), and this action
+    then fetches the failing rows' ids for the checks that failed only, each through its expectation's own GX
+    index-list metric (one query per failed check). GX's COMPLETE format would scan the table twice more for
+    every check, the passing ones too: once for the failing values (scrubbed anyway), once for the ids."""
+
+    type: Literal["day12_failing_ids"] = "day12_failing_ids"
+    id_column: str  # the table's own id column, naming failing rows
+    max_ids: int  # failing ids fetched per check (GX's SQL engine caps at partial_unexpected_count); counts stay complete
+
+    def run(self, checkpoint_result, action_context=None):
+        from great_expectations.data_context.data_context.context_factory import project_manager
+
+        definitions = {d.suite.name: d for d in checkpoint_result.checkpoint_config.validation_definitions}
+        fetched = 0
+        for run_result in checkpoint_result.run_results.values():
+            failed = [r for r in run_result.results
+                      if not r.success and not (r.exception_info or {}).get("raised_exception")]
+            if not failed:
+                continue
+            try:
+                batch_request = definitions[run_result.suite_name].batch_definition.build_batch_request()
+                fetched += self._fetch_ids(project_manager.get_validator(batch_request=batch_request), failed)
+            except Exception as exc:  # the counts and the verdict stand; the rows go unnamed, and the log says so
+                DAY12_LOG.error("failing ids not fetched", extra={"suite": run_result.suite_name, "error": type(exc).__name__})
+        return {"checks_with_ids": fetched}
+
+    def _fetch_ids(self, validator, failed: list) -> int:
+        """GX resolves the index-list metric of each failed map check (checks without rows to name get none)."""
+        import copy
+
+        runtime = {"result_format": {"result_format": "COMPLETE", "unexpected_index_column_names": [self.id_column],
+                                     "exclude_unexpected_values": True, "partial_unexpected_count": self.max_ids,
+                                     "include_unexpected_rows": False, "return_unexpected_index_query": False}}
+        wanted = {}
+        for result in failed:
+            config = copy.deepcopy(result.expectation_config)
+            config.kwargs["batch_id"] = validator.active_batch_id
+            try:
+                dependencies = config.to_domain_obj().get_validation_dependencies(
+                    execution_engine=validator.execution_engine, runtime_configuration=runtime)
+            except Exception as exc:  # one check's ids lost, never the others'
+                DAY12_LOG.error("failing ids not fetched", extra={"check": config.description, "error": type(exc).__name__})
+                continue
+            for name, metric in dependencies.metric_configurations.items():
+                if name.endswith(".unexpected_index_list"):
+                    wanted[id(result)] = metric
+        resolved, aborted = validator.compute_metrics(list(wanted.values()), runtime_configuration=runtime)
+        for metric in wanted.values():
+            if metric.id in aborted:  # the check's counts stand; its rows go unnamed, and the log says so
+                DAY12_LOG.error("failing ids not fetched", extra={"metric": metric.metric_name})
+        for result in failed:
+            metric = wanted.get(id(result))
+            if metric is not None and metric.id in resolved:
+                result.result = {**(result.result or {}), "unexpected_index_list": resolved[metric.id],
+                                 "unexpected_index_column_names": [self.id_column]}
+        return sum(metric.id in resolved for metric in wanted.values())
+
+
 def day12_dataset_of(run_result) -> str:
     return run_result.suite_name.removeprefix("day12_").removesuffix("_suite")
 

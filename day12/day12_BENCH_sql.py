@@ -26,9 +26,10 @@ DAY12_SCHEMA = "day12_bench"
 DAY12_NOW = datetime(2026, 11, 23, 6, 0, tzinfo=timezone.utc)
 
 
-def day12_hand_sql(connection_string: str, table: str, settings, now: datetime) -> dict[str, int]:
-    """The same checks as the events suite, written by hand: one scan for the per-row checks and the sources, one
-    for duplicates, then the ids of each failing check (as GX fetches them). Returns unexpected count per check."""
+def day12_hand_sql(connection_string: str, table: str, settings, now: datetime) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """The same checks as the events suite, written by hand: one scan for the per-row checks, one for the sources,
+    one for duplicates, then the ids of each failing row check (as GX fetches them). Returns the failing count
+    (or 1) per check, 0 when it passes, and the failing rows' ids per failed row check."""
     import sqlalchemy as sa
 
     from day12_SUITES_security import (DAY12_ACTIONS, DAY12_EVENT_COLUMNS, DAY12_PII_PATTERNS, DAY12_SEVERITY_LEVELS,
@@ -62,32 +63,48 @@ def day12_hand_sql(connection_string: str, table: str, settings, now: datetime) 
             f"SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM {table} GROUP BY event_id HAVING count(*) > 1) d")).scalar_one()
         found = {"The export has exactly the agreed columns": int(set(columns) != set(DAY12_EVENT_COLUMNS)),
                  "event_id is unique": int(duplicated),
-                 "every expected log source sent a plausible number of events": sum(
-                     not settings.min_rows_per_source <= sources.get(s, 0) <= settings.max_rows_per_source for s in DAY12_SOURCES),
+                 "every expected log source sent a plausible number of events": int(any(
+                     not settings.min_rows_per_source <= sources.get(s, 0) <= settings.max_rows_per_source for s in DAY12_SOURCES)),
                  "row count is within the expected volume": int(not settings.min_rows <= row[0] <= settings.max_rows)}
         found.update({name: int(row[n + 1] or 0) for n, name in enumerate(conditions)})
-        pair = found["ingested_at is at or after event_time for at least 99% of events"]
-        found["ingested_at is at or after event_time for at least 99% of events"] = int(pair > 0.01 * row[0])
+        pair = "ingested_at is at or after event_time for at least 99% of events"
+        if found[pair] <= 0.01 * row[0]:
+            found[pair] = 0  # within its 99%: passes
+        ids = {}
         for name, condition in conditions.items():  # the failing rows' ids, as GX fetches them
-            if found[name] and name != "ingested_at is at or after event_time for at least 99% of events":
-                connection.execute(sa.text(f"SELECT event_id FROM {table} WHERE {condition} LIMIT 10000"), binds).all()
+            if found[name]:
+                ids[name] = [r[0] for r in connection.execute(
+                    sa.text(f"SELECT event_id FROM {table} WHERE {condition} LIMIT 10000"), binds).all()]
         if duplicated:
-            connection.execute(sa.text(f"SELECT event_id FROM {table} WHERE event_id IN (SELECT event_id FROM {table} "
-                                       f"GROUP BY event_id HAVING count(*) > 1) LIMIT 10000")).all()
+            ids["event_id is unique"] = [r[0] for r in connection.execute(sa.text(
+                f"SELECT event_id FROM {table} WHERE event_id IN (SELECT event_id FROM {table} "
+                f"GROUP BY event_id HAVING count(*) > 1) LIMIT 10000")).all()]
     engine.dispose()
-    return found
+    return found, ids
 
 
-def day12_gx_run(source_url: str, settings) -> tuple[dict[str, int], int]:
-    """The ORCHESTRATOR's --source path; (unexpected or failing count per failed check, Python peak bytes)."""
+def day12_gx_run(source_url: str, settings) -> tuple[dict[str, int], dict[str, list[str]], int]:
+    """The ORCHESTRATOR's --source path: (unexpected or failing count per failed check, the quarantined ids per
+    failed check, Python peak bytes)."""
     from day12_SQL_source import day12_run_table
 
     tracemalloc.start()
     outcome = day12_run_table(settings, source_url, now=DAY12_NOW)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    (section,) = json.loads(outcome.results_path.read_text())["datasets"]
-    return {e["description"]: (e["unexpected_count"] or 1) for e in section["expectations"] if not e["success"]}, peak
+    results = json.loads(outcome.results_path.read_text())
+    (section,) = results["datasets"]
+    quarantine = json.loads((settings.quarantine_dir / f"{results['run']}_quarantine.json").read_text())
+    ids = {f["description"]: f["failing_ids"] for f in quarantine["failures"] if f["failing_ids"]}
+    return {e["description"]: (e["unexpected_count"] or 1) for e in section["expectations"] if not e["success"]}, ids, peak
+
+
+def day12_same_outputs(gx: tuple[dict, dict], hand: tuple[dict, dict]) -> bool:
+    """Both sides fail the same checks with the same counts, and name the same failing rows."""
+    (gx_counts, gx_ids), (hand_counts, hand_ids) = gx, hand
+    return (gx_counts == {name: n for name, n in hand_counts.items() if n}
+            and {k: set(v) for k, v in gx_ids.items()} == {k: set(v) for k, v in hand_ids.items()})
+
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,15 +133,16 @@ def main(argv: list[str] | None = None) -> int:
                 day12_create_events_table(args.postgres, DAY12_SCHEMA, table, rows, dirty=True)
                 url = f"{base.replace('+psycopg', '')}/{database}/{DAY12_SCHEMA}.{table}"
                 started = time.perf_counter()
-                gx_found, peak = day12_gx_run(url, settings)
+                gx_found, gx_ids, peak = day12_gx_run(url, settings)
                 gx_s = time.perf_counter() - started
                 started = time.perf_counter()
                 hand = day12_hand_sql(args.postgres, f"{DAY12_SCHEMA}.{table}", settings, DAY12_NOW)
                 hand_s = time.perf_counter() - started
-                hand_failed = {name: n for name, n in hand.items() if n}
                 runs.append({"rows": rows, "gx_seconds": round(gx_s, 2), "hand_sql_seconds": round(hand_s, 2),
                              "gx_over_hand_sql": round(gx_s / hand_s, 2), "gx_python_peak_mib": round(peak / 2**20, 1),
-                             "failed_checks": sorted(gx_found), "same_verdicts": set(gx_found) == set(hand_failed)})
+                             "failed_checks": sorted(gx_found),
+                             "same_verdicts": set(gx_found) == {name for name, n in hand[0].items() if n},
+                             "same_counts_and_ids": day12_same_outputs((gx_found, gx_ids), hand)})
         finally:
             engine = sa.create_engine(args.postgres)
             with engine.begin() as connection:
@@ -139,8 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         "runs": runs, "peak_memory_ratio_largest_over_smallest": round(max(memory) / min(memory), 2)}, indent=2) + "\n")
     for run in runs:
         print(f"{run['rows']:>10,} rows: GX {run['gx_seconds']}s, hand SQL {run['hand_sql_seconds']}s, "
-              f"ratio {run['gx_over_hand_sql']}x, GX Python peak {run['gx_python_peak_mib']} MiB, same verdicts {run['same_verdicts']}")
-    return 0 if all(r["same_verdicts"] for r in runs) else 1
+              f"ratio {run['gx_over_hand_sql']}x, GX Python peak {run['gx_python_peak_mib']} MiB, same verdicts {run['same_verdicts']}, "
+              f"same counts and ids {run['same_counts_and_ids']}")
+    return 0 if all(r["same_verdicts"] and r["same_counts_and_ids"] for r in runs) else 1
 
 
 if __name__ == "__main__":

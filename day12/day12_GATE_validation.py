@@ -128,14 +128,15 @@ def day12_progress_bars(context):
 
 
 def day12_suite(context, dataset: str):
-    """The suite, rebuilt from code with stable ids, so the stored JSON never drifts from the code."""
+    """The suite, rebuilt from code with stable ids, so the stored JSON never drifts from the code.
+
+    Built whole and written once: GX writes a stored suite again on every add_expectation (the whole JSON, once per
+    expectation, before every run)."""
     import great_expectations as gx
 
     suite_name = f"day12_{dataset}_suite"
-    suite = gx.ExpectationSuite(name=suite_name, id=day12_stable_id(suite_name),
+    suite = gx.ExpectationSuite(name=suite_name, id=day12_stable_id(suite_name), expectations=DAY12_DATASETS[dataset](),
                                 meta={"dataset": dataset, "owner": "security data engineering"})
-    for expectation in DAY12_DATASETS[dataset]():
-        suite.add_expectation(expectation)
     for n, expectation in enumerate(suite.expectations):
         expectation.id = day12_stable_id(f"{suite_name}:{n}:{expectation.expectation_type}")  # same id on every rebuild
     return context.suites.add_or_update(suite)

@@ -73,9 +73,13 @@ def day12_table_columns(source: day12_SqlSource) -> list[str]:
         engine.dispose()
 
 
-def _row_count(source: day12_SqlSource) -> int:
+def _row_count(source: day12_SqlSource, suite_result) -> int:
+    """The rows GX counted (every map check reports them), or a count of the table if no check got that far."""
     import sqlalchemy as sa
 
+    counted = [n for r in suite_result.results if isinstance(n := (r.result or {}).get("element_count"), int)]
+    if counted:
+        return counted[0]
     engine = sa.create_engine(source.connection_string)
     try:
         table = sa.table(source.table, schema=source.schema)
@@ -110,9 +114,8 @@ def _table_batch(context, source: day12_SqlSource, dataset: str):
 def day12_sql_checkpoint(context, source: day12_SqlSource, dataset: str):
     """A checkpoint per dataset for tables: failing rows are named by the table's own id column."""
     import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
 
-    from day12_ACTIONS_checkpoint import day12_NotifyAction, day12_ScrubAction
+    from day12_ACTIONS_checkpoint import day12_DocsAction, day12_FailingIdsAction, day12_NotifyAction, day12_ScrubAction
     from day12_GATE_validation import DAY12_DOCS_SITE, DAY12_ID_COLUMNS, day12_stable_id, day12_suite
 
     definition = context.validation_definitions.add_or_update(gx.ValidationDefinition(
@@ -120,12 +123,13 @@ def day12_sql_checkpoint(context, source: day12_SqlSource, dataset: str):
         data=_table_batch(context, source, dataset), suite=day12_suite(context, dataset)))
     return context.checkpoints.add_or_update(gx.Checkpoint(
         name=f"day12_{dataset}_table_checkpoint", validation_definitions=[definition],
-        actions=[day12_ScrubAction(name="scrub_failing_values"),
-                 UpdateDataDocsAction(name="update_data_docs", site_names=[DAY12_DOCS_SITE]),
+        actions=[day12_FailingIdsAction(name="fetch_failing_ids", id_column=DAY12_ID_COLUMNS[dataset], max_ids=DAY12_SQL_MAX_IDS),
+                 day12_ScrubAction(name="scrub_failing_values"),
+                 day12_DocsAction(name="update_data_docs", site_names=[DAY12_DOCS_SITE]),  # after the scrub
                  day12_NotifyAction(name="notify_on_failure")],
-        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [DAY12_ID_COLUMNS[dataset]],
-                       # GX's SQL engine fetches at most partial_unexpected_count failing ids, COMPLETE or not
-                       "exclude_unexpected_values": True, "partial_unexpected_count": DAY12_SQL_MAX_IDS,
+        # counts first: BASIC bundles every check's count into shared scans, and a partial_unexpected_count of 0
+        # makes GX's value queries LIMIT 0 (PostgreSQL reads no row); the first action fetches failing ids
+        result_format={"result_format": "BASIC", "partial_unexpected_count": 0, "exclude_unexpected_values": True,
                        "include_unexpected_rows": False, "return_unexpected_index_query": False}))
 
 
@@ -166,7 +170,7 @@ def day12_run_table(settings, text: str, *, dataset: str | None = None, context=
     (suite_result,) = outcome.run_results.values()
     result = day12_summarise(dataset, suite_result)
     expected = set(DAY12_DATASET_COLUMNS[dataset])
-    section = {"input": source.display(), "dataset": dataset, "rows": _row_count(source),
+    section = {"input": source.display(), "dataset": dataset, "rows": _row_count(source, suite_result),
                "unexpected_columns": sum(c not in expected for c in columns), "success": result.success,
                "max_failed_severity": result.max_failed_severity, "statistics": result.statistics,
                "quarantined_ids": list(result.quarantined_ids), "expectations": list(result.expectations)}

@@ -166,3 +166,25 @@ def test_a_failed_run_posts_to_slack_without_the_url_reaching_the_environment_or
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert b"day12-secret-path" not in path.read_bytes(), path
+
+
+def test_rebuilding_a_stored_suite_writes_it_once_not_once_per_expectation(tmp_path, monkeypatch):
+    """day12_suite runs before every checkpoint run; GX saves a stored suite on each add_expectation (13 writes of
+    the whole JSON, seconds of a table run), so the suite is built whole and written once."""
+    from great_expectations.data_context.store.tuple_store_backend import TupleFilesystemStoreBackend
+
+    from day12_GATE_validation import day12_suite
+
+    context = day12_context(tmp_path)
+    day12_suite(context, "security_events")  # created (GX gives a new suite's expectations ids of its own)
+    first = day12_suite(context, "security_events").to_json_dict()
+    writes = []
+    real_set = TupleFilesystemStoreBackend._set
+
+    def counted_set(self, key, value, **kwargs):
+        writes.append(key)
+        return real_set(self, key, value, **kwargs)
+    monkeypatch.setattr(TupleFilesystemStoreBackend, "_set", counted_set)
+    again = day12_suite(context, "security_events").to_json_dict()
+    assert again == first
+    assert len(writes) <= 1
