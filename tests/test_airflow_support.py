@@ -1,6 +1,8 @@
 """The Airflow-side helpers that need no Airflow: what a failure notification may say."""
 import logging
 import os
+import socket
+import subprocess
 import sys
 import threading
 from contextlib import contextmanager
@@ -105,3 +107,51 @@ def test_a_secret_in_the_failure_text_never_reaches_the_channel_or_the_log(callb
     assert len(posted) == 1, caplog.text
     assert "SECRET" not in posted[0] and "SECRET" not in caplog.text, (posted[0], caplog.text)
     assert "login refused" in posted[0]
+
+
+# --- make airflow on a machine where its ports are taken ----------------------------------------------------------------
+def _free_port_block(count: int) -> int:
+    """ORCHESTRATION_WEEK_AIRFLOW_TEST_PORT (a shared machine's own range) when set, else a free ephemeral base."""
+    if os.environ.get("ORCHESTRATION_WEEK_AIRFLOW_TEST_PORT"):
+        return int(os.environ["ORCHESTRATION_WEEK_AIRFLOW_TEST_PORT"]) + 10
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1] - count
+
+
+@pytest.mark.parametrize("taken", [0, 1, 2])  # the UI's port, the scheduler's log server, the triggerer's
+def test_make_airflow_refuses_to_start_when_one_of_its_ports_is_taken(taken, tmp_path):
+    """airflow standalone keeps running and prints "ready" when its API server cannot bind (the UI, and the Execution
+    API the tasks report to, would be another program's port): the script says which port is taken and exits 2."""
+    from repo_helpers import ROOT
+
+    venv = tmp_path / "airflow-venv"  # a stand-in Airflow: reaching it means the check did not stop the start
+    (venv / "bin").mkdir(parents=True)
+    (venv / ".installed-3.3.2").touch()
+    (venv / "bin" / "airflow").write_text("#!/bin/sh\necho standalone started\n")
+    (venv / "bin" / "airflow").chmod(0o755)
+    base = _free_port_block(3)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", base + taken))
+        holder.listen()
+        done = subprocess.run(["bash", str(ROOT / "scripts" / "airflow_standalone.sh")], capture_output=True, text=True,
+                              timeout=120, env={**os.environ, "AIRFLOW_VENV": str(venv), "AIRFLOW_PORT": str(base),
+                                                "AIRFLOW_HOME": str(tmp_path / "home"),
+                                                "ORCHESTRATION_WEEK_PYTHON": sys.executable})
+    assert "standalone started" not in done.stdout
+    assert done.returncode == 2 and f"port {base + taken} is in use" in done.stderr, done.stderr
+    assert "AIRFLOW_PORT" in done.stderr  # how to move all three
+
+
+def test_make_airflow_starts_when_its_ports_are_free(tmp_path):
+    from repo_helpers import ROOT
+
+    venv = tmp_path / "airflow-venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / ".installed-3.3.2").touch()
+    (venv / "bin" / "airflow").write_text("#!/bin/sh\necho standalone started\n")
+    (venv / "bin" / "airflow").chmod(0o755)
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "airflow_standalone.sh")], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "AIRFLOW_VENV": str(venv), "AIRFLOW_PORT": str(_free_port_block(3)),
+                                            "AIRFLOW_HOME": str(tmp_path / "home"), "ORCHESTRATION_WEEK_PYTHON": sys.executable})
+    assert done.returncode == 0 and "standalone started" in done.stdout, done.stderr
