@@ -72,8 +72,14 @@ def _mask_in_airflow(secrets: tuple[str, ...]) -> None:
         from airflow.sdk.log import mask_secret
     except ImportError:  # the project's interpreter: no Airflow, nothing to tell
         return
+    try:  # the CLI's own logging (`airflow dags test`, the DAG processor) masks through Airflow core's masker
+        from airflow._shared.secrets_masker import mask_secret as core_mask_secret
+    except ImportError:
+        core_mask_secret = None
     for secret in secrets:
         mask_secret(secret)
+        if core_mask_secret:
+            core_mask_secret(secret)
 
 
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:

@@ -155,3 +155,17 @@ def test_make_airflow_starts_when_its_ports_are_free(tmp_path):
                           timeout=120, env={**os.environ, "AIRFLOW_VENV": str(venv), "AIRFLOW_PORT": str(_free_port_block(3)),
                                             "AIRFLOW_HOME": str(tmp_path / "home"), "ORCHESTRATION_WEEK_PYTHON": sys.executable})
     assert done.returncode == 0 and "standalone started" in done.stdout, done.stderr
+
+
+def test_every_configured_secret_is_collected_for_masking_in_each_form_it_can_take(callback_env):
+    """What Airflow's masker is given at parse time (it then shows *** in task logs; seen in a scheduler-run task):
+    the value, each line of a multi-line one, its URL-quoted and JSON-escaped forms; nothing that is not secret."""
+    from airflow_support.week_dags import day_settings, secret_values
+
+    callback_env.setenv("DAY11_SMTP_PASSWORD", 'pa"ss word\nline-two')
+    callback_env.setenv("DAY11_SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T1/B2/tok")
+    found = secret_values(day_settings("day11"))
+    assert {'pa"ss word\nline-two', 'pa"ss word', "line-two", "pa%22ss%20word", 'pa\\"ss word\\nline-two',
+            "https://hooks.slack.com/services/T1/B2/tok"} <= set(found)
+    assert not any("smtp" in value.lower() or value == "UTC" for value in found)
+    assert list(found) == sorted(found, key=len, reverse=True)  # longest first: a line never pre-empts its whole
