@@ -85,6 +85,7 @@ for d in bag.dags.values():
     t = d.timetable
     out["dags"][d.dag_id] = {"edges": sorted([x.task_id, y] for x in d.tasks for y in x.downstream_task_ids),
         "catchup": d.catchup, "max_active_runs": d.max_active_runs, "retries": {x.task_id: x.retries for x in d.tasks},
+        "retry_delay": {x.task_id: [x.retry_delay.total_seconds(), x.retry_exponential_backoff] for x in d.tasks},
         "timetable": {"expression": getattr(t, "_expression", None), "timezone": str(getattr(t, "_timezone", "")),
                       "delta": getattr(t, "delta", None) and t.delta.total_seconds()}}
 from datetime import datetime, timezone
@@ -95,6 +96,12 @@ for _ in range(5):  # Melbourne moves to daylight saving on Sunday 2026-10-04
     runs.append(info.run_after.isoformat())
     after = info.run_after.add(seconds=1)
 out["day14_runs"] = runs
+runs, after = [], datetime(2027, 4, 2, tzinfo=timezone.utc)
+for _ in range(4):  # and back to standard time at 03:00 on Sunday 2027-04-04
+    info = t.next_dagrun_info(last_automated_data_interval=None, restriction=TimeRestriction(after, None, True))
+    runs.append(info.run_after.isoformat())
+    after = info.run_after.add(seconds=1)
+out["day14_april"] = runs
 print(json.dumps(out))
 """ % str(ROOT)
     done = subprocess.run([str(venv / "bin" / "python"), "-c", probe], capture_output=True, text=True, timeout=300,
@@ -121,7 +128,12 @@ print(json.dumps(out))
     # AEDT UTC+11, so the UTC time moves by an hour while the local time stays put
     assert found["day14_runs"] == ["2026-10-01T21:00:00+00:00", "2026-10-02T21:00:00+00:00", "2026-10-03T20:00:00+00:00",
                                    "2026-10-04T20:00:00+00:00", "2026-10-05T20:00:00+00:00"]
+    # 07:00 on Saturday 2027-04-03 is AEDT (UTC+11); the clocks go back at 03:00 on Sunday, so 07:00 that day is AEST
+    assert found["day14_april"] == ["2027-04-02T20:00:00+00:00", "2027-04-03T21:00:00+00:00", "2027-04-04T21:00:00+00:00",
+                                    "2027-04-05T21:00:00+00:00"]
     assert dags["day11_retail_report"]["retries"]["deliver_slack"] == 0  # a post that timed out may have arrived
+    # a killed send's claim is honoured for DAY14_CLAIM_TIMEOUT_MINUTES (30): each retry comes after it, not before
+    assert dags["day14_kpi_email"]["retry_delay"]["send"] == [31 * 60, False]
 
 
 def _day11_env(tmp_path: Path, **extra) -> dict:
