@@ -29,6 +29,30 @@ class day11_ConfigError(ValueError):
 day11_AddressList = Annotated[tuple[str, ...], NoDecode]  # comma-separated in .env, not JSON
 
 
+DAY11_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # cron's numbering: Sunday is 0 (and 7)
+
+
+def day11_cron_weekdays(field: str) -> str:
+    """A crontab day-of-week field as the weekday names it means, for APScheduler 3, which counts numbers from
+    Monday = 0: "1-5" is Monday to Friday for cron and Airflow, Tuesday to Saturday for APScheduler."""
+    if field == "*":
+        return "*"
+    days = set()
+    for part in field.lower().split(","):
+        span, _, step = part.partition("/")
+        lo, _, hi = ("0-6" if span == "*" else span).partition("-")
+        try:
+            first = DAY11_WEEKDAYS.index(lo) if lo in DAY11_WEEKDAYS else int(lo)
+            last = (DAY11_WEEKDAYS.index(hi) if hi in DAY11_WEEKDAYS else int(hi)) if hi else (6 if step else first)
+            stride = int(step) if step else 1
+        except ValueError:
+            raise ValueError(f"day of the week {field!r}: expected 0-7 or sun-sat, ranges, lists and steps") from None
+        if not (0 <= first <= last <= 7 and stride >= 1):
+            raise ValueError(f"day of the week {field!r}: expected 0-7 or sun-sat, ranges, lists and steps")
+        days.update(DAY11_WEEKDAYS[n % 7] for n in range(first, last + 1, stride))
+    return ",".join(d for d in DAY11_WEEKDAYS if d in days)
+
+
 class day11_Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=DAY11_PREFIX, extra="ignore", frozen=True, env_ignore_empty=True)
 
@@ -97,8 +121,12 @@ class day11_Settings(BaseSettings):
     @field_validator("schedule_cron")
     @classmethod
     def _five_cron_fields(cls, value: str) -> str:
-        if len(value.split()) != 5:
+        fields = value.split()
+        if len(fields) != 5:
             raise ValueError(f"expected a 5-field cron expression such as '0 8 * * *', got {value!r}")
+        if fields[2] != "*" and fields[4] != "*":  # cron: either day matches; APScheduler: both must
+            raise ValueError(f"restrict the day of the month or the day of the week, not both, got {value!r}")
+        day11_cron_weekdays(fields[4])
         return value
 
     @field_validator("timezone")

@@ -178,18 +178,20 @@ def day11_step_notify_failure(dag_id: str, task_id: str, run_id: str, try_number
 
     import requests
 
-    from day11_DELIVERY_channels import day11_post_slack
+    from day11_DELIVERY_channels import DELIVERED, day11_post_slack
     from day11_STANDIN_servers import DAY11_STANDIN_SLACK_PATH, day11_standin
 
     settings = _day11_settings()
     payload = {"text": f":x: Airflow {dag_id}.{task_id} failed after try {try_number} (run {run_id}): {error}"}
     with requests.Session() as session:
         if settings.slack_webhook_url:
-            day11_post_slack(session, settings.slack_webhook_url.get_secret_value(), payload)
-            return
-        folder = settings.output_dir / "airflow_alerts" / re.sub(r"[^\w.-]+", "_", f"{run_id}_{task_id}")
-        with day11_standin(datetime.now(timezone.utc).date(), folder) as base:
-            day11_post_slack(session, f"{base}{DAY11_STANDIN_SLACK_PATH}", payload)
+            delivery = day11_post_slack(session, settings.slack_webhook_url.get_secret_value(), payload)
+        else:
+            folder = settings.output_dir / "airflow_alerts" / re.sub(r"[^\w.-]+", "_", f"{run_id}_{task_id}")
+            with day11_standin(datetime.now(timezone.utc).date(), folder) as base:
+                delivery = day11_post_slack(session, f"{base}{DAY11_STANDIN_SLACK_PATH}", payload)
+    if delivery.state != DELIVERED:  # the callback must not say "notified" when Slack refused it
+        raise RuntimeError(f"failure notification not delivered: {delivery.text}")
 
 
 # --- the DAG: read by Airflow in its own environment ------------------------------------------------------

@@ -61,8 +61,9 @@ def day11_smtp_sink(folder: Path) -> Iterator[tuple[str, int]]:
 
     class Sink:
         async def handle_DATA(self, server, session, envelope):
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"day11_email_{time.strftime('%Y%m%dT%H%M%S')}.eml").write_bytes(envelope.content)
+            from day11_STANDIN_servers import day11_keep
+
+            day11_keep(folder, f"day11_email_{time.strftime('%Y%m%dT%H%M%S')}", ".eml", envelope.content)
             return "250 OK"
 
     with socket.socket() as probe:

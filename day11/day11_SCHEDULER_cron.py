@@ -38,9 +38,14 @@ def day11_build_scheduler(settings, job=day11_scheduled_report):
     from apscheduler.schedulers.blocking import BlockingScheduler
     from apscheduler.triggers.cron import CronTrigger
 
+    from day11_CONFIG_settings import day11_cron_weekdays
+
+    minute, hour, day, month, weekdays = settings.schedule_cron.split()
+    trigger = CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=day11_cron_weekdays(weekdays),
+                          timezone=settings.timezone)  # the weekdays cron means, not APScheduler's Monday = 0
     scheduler = BlockingScheduler(timezone=settings.timezone)
-    scheduler.add_job(job, CronTrigger.from_crontab(settings.schedule_cron, timezone=settings.timezone), id=DAY11_JOB_ID,
-                      max_instances=1, coalesce=True, misfire_grace_time=DAY11_MISFIRE_GRACE_SECONDS, replace_existing=True)
+    scheduler.add_job(job, trigger, id=DAY11_JOB_ID, max_instances=1, coalesce=True,
+                      misfire_grace_time=DAY11_MISFIRE_GRACE_SECONDS, replace_existing=True)
     return scheduler
 
 

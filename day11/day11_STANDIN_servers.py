@@ -56,6 +56,22 @@ def _ga4_with_key_events(report: dict) -> dict:
     return report
 
 
+def day11_keep(folder: Path, stem: str, suffix: str, data: bytes) -> Path:
+    """Save a received message under the next free number, created exclusively: another run's stand-in writing to the
+    same folder (a re-run, two report dates at once) never replaces a message received before."""
+    folder.mkdir(parents=True, exist_ok=True)
+    number = len(list(folder.glob(f"{stem}_*{suffix}")))
+    while True:
+        number += 1
+        path = folder / f"{stem}_{number:03d}{suffix}"
+        try:
+            with open(path, "xb") as handle:
+                handle.write(data)
+            return path
+        except FileExistsError:
+            continue
+
+
 @contextmanager
 def day11_standin(report_date: date, slack_dir: Path, *, defects: tuple[str, ...] = (), seed: int = 7,
                   fail_ads_with: int | None = None, state: day11_StandinState | None = None) -> Iterator[str]:
@@ -151,8 +167,7 @@ def day11_standin(report_date: date, slack_dir: Path, *, defects: tuple[str, ...
         def _keep(self, payload: dict) -> None:
             with state.lock:
                 state.posts.append(payload)
-                slack_dir.mkdir(parents=True, exist_ok=True)
-                (slack_dir / f"day11_slack_post_{len(state.posts):03d}.json").write_text(json.dumps(payload, indent=2) + "\n")
+                day11_keep(slack_dir, "day11_slack_post", ".json", (json.dumps(payload, indent=2) + "\n").encode())
 
         def log_message(self, *args):
             pass

@@ -221,6 +221,13 @@ def day12_slack_target(url: str | None):
         DAY12_SLACK_TARGET.reset(token)
 
 
+def day12_slack_error(exc) -> str:
+    """What went wrong with a webhook post, by status or exception class: requests quotes the URL, and a webhook
+    URL's path is its secret."""
+    response = getattr(exc, "response", None)
+    return f"Slack answered {response.status_code}" if response is not None else f"Slack unreachable ({type(exc).__name__})"
+
+
 class day12_NotifyAction(ValidationAction):
     """A failed validation is always reported: to Slack when a webhook is configured, and in the log."""
 
@@ -243,7 +250,7 @@ class day12_NotifyAction(ValidationAction):
                 response = requests.post(url, json={"text": text[:3000]}, timeout=10)
                 response.raise_for_status()
             except requests.RequestException as exc:  # never silently: the log line above stands, and this one too
-                DAY12_LOG.error("Slack notification failed", extra={"error": str(exc)[:300]})
+                DAY12_LOG.error("Slack notification failed", extra={"error": day12_slack_error(exc)})
                 return {"notified": False, "error": str(exc)[:300]}
         return {"notified": True, "channel": "slack" if url else "log"}
 

@@ -124,8 +124,15 @@ def day12_step_notify_failure(dag_id: str, task_id: str, run_id: str, try_number
     text = f"Airflow {dag_id}.{task_id} failed after try {try_number} (run {run_id}): {error}"
     logging.getLogger(DAY12_AIRFLOW_LOG).error("airflow task failed", extra={
         "dag_id": dag_id, "task_id": task_id, "run_id": run_id, "try_number": try_number, "error": error})
-    if settings.slack_webhook_url:
-        requests.post(settings.slack_webhook_url.get_secret_value(), json={"text": text[:3000]}, timeout=10).raise_for_status()
+    if not settings.slack_webhook_url:
+        return
+    try:  # the error names the status or the exception class only: the webhook URL is the secret
+        status = requests.post(settings.slack_webhook_url.get_secret_value(), json={"text": text[:3000]}, timeout=10,
+                               allow_redirects=False).status_code
+    except requests.RequestException as exc:
+        raise RuntimeError(f"failure notification not delivered: Slack unreachable ({type(exc).__name__})") from None
+    if status >= 300:
+        raise RuntimeError(f"failure notification not delivered: Slack answered {status}")
 
 
 # --- the DAG: read by Airflow in its own environment ------------------------------------------------------

@@ -7,9 +7,11 @@ counts only: the KPI results as a JSON file, the rendered message as an .eml fil
 Schedule: DAY14_SEND_TIME in DAY14_TIMEZONE (07:00 Australia/Melbourne), the same settings the SCHEDULER
 uses, as a cron timetable in that zone: 07:00 local on both sides of a daylight-saving change.
 On failure: compute_kpis retries twice (the data folder may still be filling; unusable input is the
-ORCHESTRATOR's exit 3), render once; send twice: the per-recipient send ledger records each recipient's
-outcome, and a retry sends to those still owed exactly as a re-run of the ORCHESTRATOR would, while a
-recipient who has the report for the date is never sent it again (all of them: the task ends "skipped").
+ORCHESTRATOR's exit 3), render once; send twice, each retry DAY14_CLAIM_TIMEOUT_MINUTES + 1 after the try
+before (a try killed mid-send leaves its claim fresh that long; an earlier retry would only find "another run
+is sending"): the per-recipient send ledger records each recipient's outcome, and a retry sends to those still
+owed exactly as a re-run of the ORCHESTRATOR would, never to one a killed try was in DATA with (ambiguous),
+while a recipient who has the report for the date is never sent it again (all of them: the task ends "skipped").
 A degraded report (exit 4: most KPIs without data) is sent once, then fails the send task on every try.
 After the last try the failure callback e-mails the escalation recipients through the day's transport
 (the embedded SMTP sink, writing to day14/outbox, by default).
@@ -22,6 +24,21 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 DAY14_AIRFLOW_SKIP = 99  # the exit code the DAG maps onto a skipped task (airflow_support.week_dags.SKIP_EXIT_CODE)
+
+
+DAY14_SEND_RETRIES = 2  # the in-step retries (DAY14_MAX_SEND_ATTEMPTS) cover short outages; these cover a dead try
+
+
+def day14_send_retries(settings) -> dict:
+    """Airflow's retries of `send`, each after a dead try's claim has gone stale.
+
+    A try killed mid-step (SIGKILL, a lost worker) leaves its ledger claim fresh for DAY14_CLAIM_TIMEOUT_MINUTES;
+    a retry before then only finds "another run is sending". So every retry waits longer than that, without
+    exponential backoff (capped at 15 minutes, it would come back too early)."""
+    from datetime import timedelta
+
+    return {"retries": DAY14_SEND_RETRIES, "retry_delay": timedelta(minutes=settings.claim_timeout_minutes + 1),
+            "retry_exponential_backoff": False}
 
 
 # --- steps: run by the project's interpreter -------------------------------------------------------------
@@ -202,7 +219,7 @@ if _day14_airflow_side():
             from day14_DAG_airflow import day14_step_render
             return day14_step_render(computed)
 
-        @task.external_python(**in_project("day14", retries=2))
+        @task.external_python(**in_project("day14", **day14_send_retries(DAY14_SETTINGS)))
         def send(rendered: dict, run_key: str) -> str:
             from day14_DAG_airflow import day14_step_send
             return day14_step_send(rendered, run_key)

@@ -85,6 +85,7 @@ for d in bag.dags.values():
     t = d.timetable
     out["dags"][d.dag_id] = {"edges": sorted([x.task_id, y] for x in d.tasks for y in x.downstream_task_ids),
         "catchup": d.catchup, "max_active_runs": d.max_active_runs, "retries": {x.task_id: x.retries for x in d.tasks},
+        "retry_delay": {x.task_id: [x.retry_delay.total_seconds(), x.retry_exponential_backoff] for x in d.tasks},
         "timetable": {"expression": getattr(t, "_expression", None), "timezone": str(getattr(t, "_timezone", "")),
                       "delta": getattr(t, "delta", None) and t.delta.total_seconds()}}
 from datetime import datetime, timezone
@@ -95,6 +96,12 @@ for _ in range(5):  # Melbourne moves to daylight saving on Sunday 2026-10-04
     runs.append(info.run_after.isoformat())
     after = info.run_after.add(seconds=1)
 out["day14_runs"] = runs
+runs, after = [], datetime(2027, 4, 2, tzinfo=timezone.utc)
+for _ in range(4):  # and back to standard time at 03:00 on Sunday 2027-04-04
+    info = t.next_dagrun_info(last_automated_data_interval=None, restriction=TimeRestriction(after, None, True))
+    runs.append(info.run_after.isoformat())
+    after = info.run_after.add(seconds=1)
+out["day14_april"] = runs
 print(json.dumps(out))
 """ % str(ROOT)
     done = subprocess.run([str(venv / "bin" / "python"), "-c", probe], capture_output=True, text=True, timeout=300,
@@ -121,7 +128,12 @@ print(json.dumps(out))
     # AEDT UTC+11, so the UTC time moves by an hour while the local time stays put
     assert found["day14_runs"] == ["2026-10-01T21:00:00+00:00", "2026-10-02T21:00:00+00:00", "2026-10-03T20:00:00+00:00",
                                    "2026-10-04T20:00:00+00:00", "2026-10-05T20:00:00+00:00"]
+    # 07:00 on Saturday 2027-04-03 is AEDT (UTC+11); the clocks go back at 03:00 on Sunday, so 07:00 that day is AEST
+    assert found["day14_april"] == ["2027-04-02T20:00:00+00:00", "2027-04-03T21:00:00+00:00", "2027-04-04T21:00:00+00:00",
+                                    "2027-04-05T21:00:00+00:00"]
     assert dags["day11_retail_report"]["retries"]["deliver_slack"] == 0  # a post that timed out may have arrived
+    # a killed send's claim is honoured for DAY14_CLAIM_TIMEOUT_MINUTES (30): each retry comes after it, not before
+    assert dags["day14_kpi_email"]["retry_delay"]["send"] == [31 * 60, False]
 
 
 def _day11_env(tmp_path: Path, **extra) -> dict:
@@ -425,3 +437,78 @@ def test_a_cleared_task_is_rerun_alone_by_the_scheduler_and_repeats_nothing(airf
         assert after[dag_id] == {task: v for task, v in tries_before[dag_id].items() if task != cleared}  # no one else
     assert {"day13": _day_state(day13), "day14": _day_state(day14)} == before  # no row, message or file added or changed
     assert "already sent for this date to everyone on the list" in (day14 / "logs" / "day14.log").read_text()
+
+
+# --- what a run leaves behind: no secret anywhere Airflow keeps text, only small values in XCom ------------------------
+@contextmanager
+def _webhook_answering(status: int):
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    import threading
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    base = os.environ.get("ORCHESTRATION_WEEK_AIRFLOW_TEST_PORT")
+    server = ThreadingHTTPServer(("127.0.0.1", int(base) + 20 if base else 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _airflow_text(home: Path) -> str:
+    """Every text Airflow keeps: each metadata table's rows (XCom, rendered fields, DAG code and docs, callbacks,
+    logs of events) and every log file under AIRFLOW_HOME."""
+    parts = []
+    with sqlite3.connect(home / "airflow.db") as db:
+        for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+            parts += [repr(row) for row in db.execute(f'SELECT * FROM "{table}"')]
+    parts += [p.read_text(errors="replace") for p in home.rglob("*") if p.is_file() and p.suffix in (".log", ".json", "")
+              and p.stat().st_size < 20_000_000 and p.name != "airflow.db"]
+    return "\n".join(parts)
+
+
+def test_day11_secrets_reach_no_task_log_xcom_rendered_field_or_failure_message_and_xcom_stays_small(airflow, tmp_path):
+    """A Slack webhook that answers 500 (its URL path is the secret) and an SMTP password with quotes and a newline:
+    deliver_slack fails and the failure callback reports through the same webhook, which fails too. Neither secret
+    appears in the run's console output, the task logs, or any metadata table; XCom holds paths, dates and counts."""
+    password = "pw'with\"quotes-SECRETPW\nsecond-line-SECRETPW2"
+    with _webhook_answering(500) as base:
+        env = _day11_env(tmp_path, DAY11_SLACK_WEBHOOK_URL=f"{base}/services/T0/B0/hook-SECRETHOOK",
+                         DAY11_SMTP_USER="reporter", DAY11_SMTP_PASSWORD=password)
+        result = _dags_test(airflow, "day11_retail_report", env)
+    states = _states(result)
+    assert states["deliver_slack"] == "failed" and states["build_report"] == "success", result[1][-3000:]
+    kept = result[1] + _airflow_text(airflow[2])
+    for secret in ("SECRETHOOK", "SECRETPW", "SECRETPW2"):
+        assert secret not in kept, kept[max(0, kept.find(secret) - 800):kept.find(secret) + 200]
+    with sqlite3.connect(airflow[2] / "airflow.db") as db:
+        values = db.execute("SELECT x.task_id, x.value FROM xcom x JOIN dag_run r ON r.id = x.dag_run_id "
+                            "WHERE r.dag_id = 'day11_retail_report'").fetchall()
+    assert values and all(len(str(value)) < 600 for _task, value in values), values  # paths, dates, counts: never rows
+    assert "campaign" not in repr(values).lower(), values
+
+
+
+def test_day12_a_webhook_that_fails_leaves_its_secret_in_no_log_or_table(airflow, tmp_path, day12_samples):
+    """A critical defect fails validate; the GX Slack action and the failure callback both post to a webhook that
+    answers 500. The webhook's path (its secret) reaches no console output, task log or metadata table."""
+    env = _day12_env(tmp_path)
+    shutil.copy(day12_samples["day12_sample_security_events_dirty.csv"], tmp_path / "drop")
+    with _webhook_answering(500) as base:
+        env["DAY12_SLACK_WEBHOOK_URL"] = f"{base}/services/T0/B0/hook-SECRETHOOK12"
+        result = _dags_test(airflow, "day12_data_quality_gate", env)
+    assert _states(result)["validate"] == "failed", result[1][-3000:]
+    kept = result[1] + _airflow_text(airflow[2]) + (tmp_path / "logs" / "day12_validation.log").read_text()
+    assert "SECRETHOOK12" not in kept, kept[max(0, kept.find("SECRETHOOK12") - 800):kept.find("SECRETHOOK12") + 200]
+    assert "failure notification failed" in result[1]  # the callback says the channel refused it

@@ -329,3 +329,31 @@ def test_a_run_killed_between_claim_and_settle_leaves_a_claim_that_blocks_until_
         assert len(state.posts) == 1
         forced = day11_run(settings, report_date=DAY, endpoints=urls, force=True, sleeper=lambda s: None)
         assert "slack: delivered" in forced.message and len(state.posts) == 2
+
+
+def test_the_standins_never_overwrite_a_message_they_received_before(tmp_path):
+    """Each run (and each of two report dates run at once, as Airflow may) has its own stand-ins writing to the same
+    folder: a later one numbered its posts from 1 again and named e-mails by the second, replacing delivered ones."""
+    import json
+    import smtplib
+    from datetime import date
+    from email.message import EmailMessage
+
+    import requests
+
+    from day11_PIPELINE_report import day11_smtp_sink
+    from day11_STANDIN_servers import DAY11_STANDIN_SLACK_PATH, day11_standin
+
+    for n in range(2):
+        with day11_standin(date(2026, 11, 22), tmp_path) as base:
+            assert requests.post(base + DAY11_STANDIN_SLACK_PATH, json={"text": f"post {n}"}, timeout=10).ok
+        with day11_smtp_sink(tmp_path) as (host, port), smtplib.SMTP(host, port, timeout=10) as client:
+            message = EmailMessage()
+            message["From"], message["To"], message["Subject"] = "a@x.example", "b@x.example", f"mail {n}"
+            message.set_content("x")
+            client.send_message(message)
+    posts = sorted(json.loads(p.read_text())["text"] for p in tmp_path.glob("day11_slack_post_*.json"))
+    assert posts == ["post 0", "post 1"]
+    assert sorted(p.read_text().split("Subject: ")[1].split("\n")[0] for p in tmp_path.glob("day11_email_*.eml")) == [
+        "mail 0", "mail 1"]
+    assert (tmp_path / "day11_slack_post_001.json").is_file()  # numbering still starts at 1 in an empty folder

@@ -188,3 +188,40 @@ def test_rebuilding_a_stored_suite_writes_it_once_not_once_per_expectation(tmp_p
     again = day12_suite(context, "security_events").to_json_dict()
     assert again == first
     assert len(writes) <= 1
+
+
+def test_a_slack_webhook_that_fails_is_logged_by_status_without_its_url(settings, tmp_path, caplog):
+    """requests quotes the URL in its errors ("500 Server Error ... for url: <webhook>"): the log line names the status."""
+    import logging
+    import threading
+    from dataclasses import replace
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from pydantic import SecretStr
+
+    class Slack(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(500)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slack)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/services/T000/B000/day12-secret-path"
+        try:
+            with_slack = settings.model_copy(update={"slack_webhook_url": SecretStr(url)})
+        except AttributeError:  # a frozen dataclass rather than a pydantic model
+            with_slack = replace(settings, slack_webhook_url=SecretStr(url))
+        with caplog.at_level(logging.INFO):
+            outcome = _run(with_slack, _file(tmp_path, ("pii",)))
+    finally:
+        server.shutdown()
+    assert outcome.exit_code == 4
+    failed = [r for r in caplog.records if r.getMessage() == "Slack notification failed"]
+    assert failed and failed[0].error == "Slack answered 500"
+    assert "day12-secret-path" not in caplog.text and "secret-path" not in repr([r.__dict__ for r in caplog.records])
