@@ -155,7 +155,7 @@ def day13_ingest_batch(ctx, alerts: list[day13_Alert], quarantined: list[tuple],
     with store.transaction(audit):
         known = store.known_alerts(sorted({a.fingerprint for a in alerts}))
         before = _received_before(store, alerts)
-        writes = {"received": [], "new": [], "updates": {}}
+        writes = {"received": [], "new": [], "states": [], "updates": {}}
         for alert in alerts:
             key = (alert.source, alert.source_id)
             previous = before.get(key)
@@ -175,7 +175,7 @@ def day13_ingest_batch(ctx, alerts: list[day13_Alert], quarantined: list[tuple],
             audit.record("quarantined", now, alert_id=item, rationale=reason, source=source)
         summary.quarantined += len(rows)
         store.add_quarantine(rows)
-        store.write_ingest(writes["received"], writes["new"], list(writes["updates"].values()))
+        store.write_ingest(writes["received"], writes["new"], writes["states"], list(writes["updates"].values()))
         if also:
             also()
 
@@ -207,8 +207,8 @@ def _store(ctx, alert: day13_Alert, now, now_iso: str, known: dict, writes: dict
         deadline = alert.created_at + timedelta(minutes=sla)
         breached = now > deadline
         writes["new"].append((fingerprint, alert.alert_type, alert.entity_id, severity, rationale, labels,
-                              created_iso, now_iso, now_iso, now_iso, sla, int(breached),
-                              rules.version, deadline.isoformat()))
+                              created_iso, now_iso, now_iso, now_iso, sla, rules.version, deadline.isoformat()))
+        writes["states"].append((fingerprint, int(breached)))
         audit.record("classified", now, fingerprint=fingerprint, alert_id=alert.alert_id, rationale=rationale,
                      severity=severity, triage_minutes=round((now - alert.created_at).total_seconds() / 60, 1))
         summary.new_alerts += 1

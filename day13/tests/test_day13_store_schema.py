@@ -1,0 +1,76 @@
+"""The alert state lives in a narrow table of its own (a state change no longer rewrites the alert's wide row):
+databases written by earlier versions keep every alert's state, breach and escalation when they are opened."""
+import sqlite3
+from datetime import datetime
+
+from day13_STORE_audit import day13_Store
+
+DAY13_OLD_ALERTS = """
+CREATE TABLE day13_alerts (
+    fingerprint TEXT PRIMARY KEY, alert_type TEXT NOT NULL, entity_id TEXT NOT NULL, severity TEXT NOT NULL,
+    rationale TEXT NOT NULL, labels TEXT NOT NULL, count INTEGER NOT NULL, created_at TEXT NOT NULL,
+    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, triaged_at TEXT NOT NULL, sla_minutes INTEGER NOT NULL,
+    sla_breached INTEGER NOT NULL DEFAULT 0, rules_version TEXT NOT NULL);
+"""
+DAY13_WITH_STATES = """
+ALTER TABLE day13_alerts ADD COLUMN state TEXT NOT NULL DEFAULT 'notified';
+ALTER TABLE day13_alerts ADD COLUMN sla_deadline TEXT NOT NULL DEFAULT '';
+ALTER TABLE day13_alerts ADD COLUMN escalated_at TEXT;
+CREATE INDEX day13_alerts_to_route ON day13_alerts (fingerprint) WHERE state = 'stored';
+"""
+
+
+def _old_database(path, with_states: bool) -> None:
+    db = sqlite3.connect(path)
+    db.executescript(DAY13_OLD_ALERTS + (DAY13_WITH_STATES if with_states else ""))
+    columns = "fingerprint, alert_type, entity_id, severity, rationale, labels, count, created_at, first_seen, last_seen," \
+              " triaged_at, sla_minutes, sla_breached, rules_version"
+    rows = [("f-stored", 0, "stored", None), ("f-routed", 0, "routed", None), ("f-escalated", 1, "escalated", "2026-11-22T11:00:00+00:00"),
+            ("f-closed", 1, "closed", None)]
+    for fingerprint, breached, state, escalated_at in rows:
+        db.execute(f"INSERT INTO day13_alerts ({columns}) VALUES (?, 't', 'E', 'High', 'why', '{{}}', 1, 'c', 'f', 'l', 'tr', 60, ?, 'v')",
+                   (fingerprint, breached))
+        if with_states:
+            db.execute("UPDATE day13_alerts SET state = ?, escalated_at = ? WHERE fingerprint = ?", (state, escalated_at, fingerprint))
+    db.commit()
+    db.close()
+
+
+def _states(store) -> dict:
+    return {r[0]: tuple(r[1:]) for r in store.db.execute(
+        "SELECT fingerprint, state, sla_breached, escalated_at FROM day13_alert_state")}
+
+
+def test_an_older_database_keeps_every_alert_state_breach_and_escalation_in_the_state_table(tmp_path):
+    _old_database(tmp_path / "audit.db", with_states=True)
+    store = day13_Store.open(tmp_path / "audit.db")
+    assert _states(store) == {"f-stored": ("stored", 0, None), "f-routed": ("routed", 0, None),
+                              "f-escalated": ("escalated", 1, "2026-11-22T11:00:00+00:00"), "f-closed": ("closed", 1, None)}
+    columns = {r["name"] for r in store.db.execute("PRAGMA table_info(day13_alerts)")}
+    assert not columns & {"state", "sla_breached", "escalated_at"}  # one place for the state: never two that disagree
+    assert [r[0] for r in store.alerts_to_route(10)] == ["f-stored"]
+    assert store.state_counts() == {"stored": 1, "routed": 1, "escalated": 1, "closed": 1}
+    store.close()
+    reopened = day13_Store.open(tmp_path / "audit.db")  # opening again changes nothing
+    assert _states(reopened)["f-escalated"] == ("escalated", 1, "2026-11-22T11:00:00+00:00")
+    reopened.close()
+
+
+def test_a_database_from_before_alert_states_counts_its_alerts_as_notified(tmp_path):
+    _old_database(tmp_path / "audit.db", with_states=False)
+    store = day13_Store.open(tmp_path / "audit.db")
+    assert {state for state, _, _ in _states(store).values()} == {"notified"}  # neither re-sent nor re-routed
+    assert store.alerts_to_route(10) == []
+    store.close()
+
+
+def test_a_new_database_numbers_audit_rows_without_a_sequence_table_and_verifies(tmp_path):
+    store = day13_Store.open(tmp_path / "audit.db")
+    audit = store.audit("t")
+    with store.transaction(audit):
+        audit.record("config_loaded", datetime(2026, 11, 22), rationale="x")
+        audit.record("config_loaded", datetime(2026, 11, 22), rationale="y")
+    assert store.db.execute("SELECT sql FROM sqlite_schema WHERE name = 'day13_audit'").fetchone()[0].count("AUTOINCREMENT") == 0
+    assert [r[0] for r in store.db.execute("SELECT seq FROM day13_audit")] == [1, 2]
+    assert store.verify_audit() == (2, None, "")
+    store.close()
