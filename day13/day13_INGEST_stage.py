@@ -200,8 +200,6 @@ def _store(ctx, alert: day13_Alert, now, now_iso: str, known: dict, writes: dict
     rationale = "; ".join(why)
     labels = day13_json(alert.labels(severity))
     known[fingerprint] = (count, severity)
-    audit.record("ingested", now, fingerprint=fingerprint, alert_id=alert.alert_id, source=alert.source,
-                 source_id=alert.source_id, occurrence=count)
     if row is None:
         sla = rules.sla_minutes[severity]
         deadline = alert.created_at + timedelta(minutes=sla)
@@ -209,8 +207,11 @@ def _store(ctx, alert: day13_Alert, now, now_iso: str, known: dict, writes: dict
         writes["new"].append((fingerprint, alert.alert_type, alert.entity_id, severity, rationale, labels,
                               created_iso, now_iso, now_iso, now_iso, sla, rules.version, deadline.isoformat()))
         writes["states"].append((fingerprint, int(breached)))
-        audit.record("classified", now, fingerprint=fingerprint, alert_id=alert.alert_id, rationale=rationale,
-                     severity=severity, triage_minutes=round((now - alert.created_at).total_seconds() / 60, 1))
+        # one row for one event: a new alert is stored with its classification (a 'classified' row of its own
+        # is written when a repeat changes the severity)
+        audit.record("ingested", now, fingerprint=fingerprint, alert_id=alert.alert_id, rationale=rationale,
+                     source=alert.source, source_id=alert.source_id, occurrence=count, severity=severity,
+                     triage_minutes=round((now - alert.created_at).total_seconds() / 60, 1))
         summary.new_alerts += 1
         summary.severities[severity] += 1
         if breached:
@@ -219,6 +220,8 @@ def _store(ctx, alert: day13_Alert, now, now_iso: str, known: dict, writes: dict
                          rationale=f"{severity} SLA is {sla} min; triaged after "
                                    f"{(now - alert.created_at).total_seconds() / 60:.0f} min")
     else:
+        audit.record("ingested", now, fingerprint=fingerprint, alert_id=alert.alert_id, source=alert.source,
+                     source_id=alert.source_id, occurrence=count)
         summary.duplicates += 1
         writes["updates"][fingerprint] = (count, now_iso, severity, rationale, labels, fingerprint)  # last one wins
         if severity != row[1]:
