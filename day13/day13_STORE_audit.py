@@ -53,7 +53,7 @@ CREATE TABLE IF NOT EXISTS day13_quarantine (
 CREATE TABLE IF NOT EXISTS day13_notifications (
     fingerprint TEXT NOT NULL, receiver TEXT NOT NULL, status TEXT NOT NULL, group_key TEXT NOT NULL,
     pending_since TEXT, last_sent_at TEXT, sent_count INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT, PRIMARY KEY (fingerprint, receiver));
+    last_error TEXT, PRIMARY KEY (receiver, group_key, fingerprint), UNIQUE (fingerprint, receiver)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS day13_groups (
     receiver TEXT NOT NULL, group_key TEXT NOT NULL, last_sent_at TEXT, PRIMARY KEY (receiver, group_key));
 CREATE TABLE IF NOT EXISTS day13_outbox (
@@ -77,6 +77,10 @@ CREATE TRIGGER IF NOT EXISTS day13_audit_no_update BEFORE UPDATE ON day13_audit
 CREATE TRIGGER IF NOT EXISTS day13_audit_no_delete BEFORE DELETE ON day13_audit
     BEGIN SELECT RAISE(ABORT, 'day13_audit is append-only'); END;
 """
+# Databases created by this version keep day13_received and day13_notifications WITHOUT ROWID (one B-tree per
+# table, not a table and its key index) and a group's notifications side by side, so delivering one message
+# rewrites the pages of its own group, not a page per alert across the table. Databases from before keep their
+# layout: every query reads both the same.
 # Columns added after the first release: (table, column, definition). Existing alerts count as notified,
 # so an upgrade neither re-sends nor escalates what the old code already handled.
 DAY13_MIGRATIONS = (

@@ -1,5 +1,6 @@
 """The alert state lives in a narrow table of its own (a state change no longer rewrites the alert's wide row):
 databases written by earlier versions keep every alert's state, breach and escalation when they are opened."""
+import json
 import sqlite3
 from datetime import datetime
 
@@ -28,8 +29,8 @@ def _old_database(path, with_states: bool) -> None:
     rows = [("f-stored", 0, "stored", None), ("f-routed", 0, "routed", None), ("f-escalated", 1, "escalated", "2026-11-22T11:00:00+00:00"),
             ("f-closed", 1, "closed", None)]
     for fingerprint, breached, state, escalated_at in rows:
-        db.execute(f"INSERT INTO day13_alerts ({columns}) VALUES (?, 't', 'E', 'High', 'why', '{{}}', 1, 'c', 'f', 'l', 'tr', 60, ?, 'v')",
-                   (fingerprint, breached))
+        db.execute(f"INSERT INTO day13_alerts ({columns}) VALUES (?, 't', 'E', 'High', 'why', ?, 1, 'c', 'f', 'l', 'tr', 60, ?, 'v')",
+                   (fingerprint, json.dumps({"fingerprint": fingerprint, "alert_type": "t"}), breached))
         if with_states:
             db.execute("UPDATE day13_alerts SET state = ?, escalated_at = ? WHERE fingerprint = ?", (state, escalated_at, fingerprint))
     db.commit()
@@ -73,4 +74,28 @@ def test_a_new_database_numbers_audit_rows_without_a_sequence_table_and_verifies
     assert store.db.execute("SELECT sql FROM sqlite_schema WHERE name = 'day13_audit'").fetchone()[0].count("AUTOINCREMENT") == 0
     assert [r[0] for r in store.db.execute("SELECT seq FROM day13_audit")] == [1, 2]
     assert store.verify_audit() == (2, None, "")
+    store.close()
+
+
+def test_a_database_with_the_earlier_table_layouts_triages_end_to_end(settings, run, db, drop, make_alert):
+    db.close()
+    settings.audit_log_path.unlink()
+    _old_database(settings.audit_log_path, with_states=True)
+    old = sqlite3.connect(settings.audit_log_path)
+    old.executescript("""
+        CREATE TABLE day13_notifications (
+            fingerprint TEXT NOT NULL, receiver TEXT NOT NULL, status TEXT NOT NULL, group_key TEXT NOT NULL,
+            pending_since TEXT, last_sent_at TEXT, sent_count INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT, PRIMARY KEY (fingerprint, receiver));
+        CREATE TABLE day13_received (
+            source TEXT NOT NULL, source_id TEXT NOT NULL, fingerprint TEXT NOT NULL, alert_id TEXT NOT NULL,
+            created_at TEXT NOT NULL, received_at TEXT NOT NULL, PRIMARY KEY (source, source_id));""")
+    old.close()
+    drop("a.json", [make_alert(1, alert_type="sanctions_hit", match_score="99", created_at="2026-11-20T10:00:00Z")])
+    assert run().new_alerts == 1
+    store = day13_Store.open(settings.audit_log_path)
+    new = store.db.execute("SELECT fingerprint FROM day13_alerts WHERE alert_type = 'sanctions_hit'").fetchone()[0]
+    assert {r[0] for r in store.db.execute("SELECT status FROM day13_notifications WHERE fingerprint = ?", (new,))} == {"sent"}
+    assert _states(store)[new] == ("escalated", 1, _states(store)[new][2]) and _states(store)["f-routed"][0] == "routed"
+    assert store.verify_audit()[1] is None
     store.close()
