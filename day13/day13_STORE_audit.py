@@ -323,9 +323,18 @@ class day13_Store:
         self.db.execute("INSERT INTO day13_api_inbox (body, received_at) VALUES (?, ?)", (body, at.isoformat()))
 
     # --- route ----------------------------------------------------------------------------------
-    def alerts_to_route(self, limit: int) -> list[tuple[str, str]]:
-        return self.db.execute("SELECT s.fingerprint, a.labels FROM day13_alert_state s JOIN day13_alerts a USING (fingerprint)"
-                               " WHERE s.state = 'stored' LIMIT ?", (limit,)).fetchall()
+    def alerts_to_route(self, limit: int) -> list[str]:
+        """Fingerprints of alerts in state 'stored' (their labels: active_labels, or alert_labels)."""
+        return [r[0] for r in self.db.execute("SELECT fingerprint FROM day13_alert_state WHERE state = 'stored' LIMIT ?",
+                                              (limit,))]
+
+    def alert_labels(self, fingerprints: list[str]) -> dict[str, str]:
+        """fingerprint -> labels JSON."""
+        found = {}
+        for chunk in _chunks(fingerprints):
+            found.update((r[0], r[1]) for r in self.db.execute(
+                f"SELECT fingerprint, labels FROM day13_alerts WHERE fingerprint IN ({_marks(chunk)})", chunk))
+        return found
 
     def active_labels(self, since: datetime) -> list[tuple[str, str]]:
         """(fingerprint, labels JSON) of every alert seen since then."""
@@ -354,9 +363,9 @@ class day13_Store:
 
     # --- dispatch: grouping into the outbox, then delivery ------------------------------------
     def pending_notifications(self) -> list[sqlite3.Row]:
-        return self.db.execute("SELECT n.fingerprint, n.receiver, n.group_key, n.pending_since, a.labels"
-                               " FROM day13_notifications n JOIN day13_alerts a USING (fingerprint)"
-                               " WHERE n.status = 'pending' ORDER BY n.pending_since, n.fingerprint").fetchall()
+        """Oldest first; the labels of the alerts a message shows: alert_labels."""
+        return self.db.execute("SELECT fingerprint, receiver, group_key, pending_since FROM day13_notifications"
+                               " WHERE status = 'pending' ORDER BY pending_since, fingerprint").fetchall()
 
     def group_last_sent(self, receiver: str, group_key: str) -> str | None:
         row = self.db.execute("SELECT last_sent_at FROM day13_groups WHERE receiver = ? AND group_key = ?",
@@ -371,9 +380,9 @@ class day13_Store:
             (key, kind, receiver, group_key, title, day13_json(lines), more, day13_json(fingerprints), at.isoformat()))
         return cursor.lastrowid
 
-    def notifications_in_outbox(self, outbox_id: int, receiver: str, fingerprints: list[str]) -> None:
-        self.db.executemany("UPDATE day13_notifications SET status = 'queued', outbox_id = ? WHERE fingerprint = ?"
-                            " AND receiver = ?", [(outbox_id, f, receiver) for f in fingerprints])
+    def notifications_in_outbox(self, outbox_id: int, receiver: str, group_key: str, fingerprints: list[str]) -> None:
+        self.db.executemany("UPDATE day13_notifications SET status = 'queued', outbox_id = ? WHERE receiver = ?"
+                            " AND group_key = ? AND fingerprint = ?", [(outbox_id, receiver, group_key, f) for f in fingerprints])
 
     def group_flushed(self, receiver: str, group_key: str, at: datetime) -> None:
         self.db.execute("INSERT INTO day13_groups (receiver, group_key, last_sent_at) VALUES (?, ?, ?)"
@@ -383,7 +392,8 @@ class day13_Store:
     def outbox_waiting(self) -> list[sqlite3.Row]:
         return self.db.execute("SELECT * FROM day13_outbox WHERE status = 'pending' ORDER BY id").fetchall()
 
-    def outbox_sent(self, outbox_id: int, kind: str, receiver: str, fingerprints: list[str], at: datetime) -> None:
+    def outbox_sent(self, outbox_id: int, kind: str, receiver: str, group_key: str, fingerprints: list[str],
+                    at: datetime) -> None:
         """The message went out: its alerts' notifications are sent; an alert with nothing else owed is notified."""
         now = at.isoformat()
         self.db.execute("UPDATE day13_outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL"
@@ -391,8 +401,8 @@ class day13_Store:
         if kind != "notify":
             return
         self.db.executemany("UPDATE day13_notifications SET status = 'sent', last_sent_at = ?, sent_count = sent_count + 1,"
-                            " attempts = attempts + 1, last_error = NULL WHERE fingerprint = ? AND receiver = ?"
-                            " AND outbox_id = ?", [(now, f, receiver, outbox_id) for f in fingerprints])
+                            " attempts = attempts + 1, last_error = NULL WHERE receiver = ? AND group_key = ? AND fingerprint = ?"
+                            " AND outbox_id = ?", [(now, receiver, group_key, f, outbox_id) for f in fingerprints])
         self.db.executemany("UPDATE day13_alert_state SET state = 'notified' WHERE fingerprint = ? AND state = 'routed'"
                             " AND NOT EXISTS (SELECT 1 FROM day13_notifications n WHERE n.fingerprint = day13_alert_state.fingerprint"
                             " AND n.status IN ('pending', 'queued'))", [(f,) for f in fingerprints])

@@ -49,7 +49,7 @@ def test_an_older_database_keeps_every_alert_state_breach_and_escalation_in_the_
                               "f-escalated": ("escalated", 1, "2026-11-22T11:00:00+00:00"), "f-closed": ("closed", 1, None)}
     columns = {r["name"] for r in store.db.execute("PRAGMA table_info(day13_alerts)")}
     assert not columns & {"state", "sla_breached", "escalated_at"}  # one place for the state: never two that disagree
-    assert [r[0] for r in store.alerts_to_route(10)] == ["f-stored"]
+    assert store.alerts_to_route(10) == ["f-stored"]
     assert store.state_counts() == {"stored": 1, "routed": 1, "escalated": 1, "closed": 1}
     store.close()
     reopened = day13_Store.open(tmp_path / "audit.db")  # opening again changes nothing
@@ -99,3 +99,16 @@ def test_a_database_with_the_earlier_table_layouts_triages_end_to_end(settings, 
     assert _states(store)[new] == ("escalated", 1, _states(store)[new][2]) and _states(store)["f-routed"][0] == "routed"
     assert store.verify_audit()[1] is None
     store.close()
+
+
+def test_an_alert_left_stored_for_over_a_day_is_still_routed_with_its_labels(run, db, drop, make_alert, clock):
+    from datetime import timedelta
+
+    drop("a.json", [make_alert(1)])
+    run()
+    db.execute("UPDATE day13_alert_state SET state = 'stored'")  # as if a run had died before routing it
+    clock.now += timedelta(days=2)  # outside the 24 h window of alerts whose labels the route stage reads up front
+    run()
+    assert db.execute("SELECT state FROM day13_alert_state").fetchone()[0] != "stored"
+    repeats = [json.loads(r[0])["repeat"] for r in db.execute("SELECT details FROM day13_audit WHERE action = 'routed'")]
+    assert repeats == [False, True]
