@@ -107,9 +107,8 @@ def _send(ctx, row) -> None:
         ctx.checkpoint("mid_escalation" if escalation else "mid_notification")  # delivered, not yet recorded
         with ctx.store.transaction(ctx.audit):
             ctx.store.outbox_sent(row["id"], row["kind"], row["receiver"], row["group_key"], fingerprints, now)
-            for fingerprint in fingerprints:
-                ctx.audit.record("escalated" if escalation else "notified", now, fingerprint=fingerprint,
-                                 rationale=note.title, receiver=row["receiver"], outbox_id=row["id"])
+            ctx.audit.record_each("escalated" if escalation else "notified", now, fingerprints, rationale=note.title,
+                                  receiver=row["receiver"], outbox_id=row["id"])
         if escalation:
             ctx.summary.escalated += len(fingerprints)
         else:
@@ -117,9 +116,8 @@ def _send(ctx, row) -> None:
         return
     with ctx.store.transaction(ctx.audit):
         ctx.store.outbox_failed(row["id"], error, permanent, sorted(delivered))
-        for fingerprint in fingerprints:
-            ctx.audit.record("notify_failed", now, fingerprint=fingerprint, rationale=error, receiver=row["receiver"],
-                             outbox_id=row["id"], retried=not permanent)
+        ctx.audit.record_each("notify_failed", now, fingerprints, rationale=error, receiver=row["receiver"],
+                              outbox_id=row["id"], retried=not permanent)
     ctx.summary.notifications_failed += 1
     DAY13_LOG.warning("delivery failed" + ("" if permanent else "; retried next run"),
                       extra={"receiver": row["receiver"], "error": error[:300], "alerts": len(fingerprints),

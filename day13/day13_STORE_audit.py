@@ -169,6 +169,24 @@ class day13_Audit:
         self._head = head = sha256("\x1e".join((prev, *values)).encode()).hexdigest()
         self._rows.append((*values, prev, head))
 
+    def record_each(self, action: str, at: datetime, fingerprints: Iterable[str], *, rationale: str = "", **details) -> None:
+        """One row per alert for what happened to many at one instant (a message delivered): the rows of
+        record() with the same text but the fingerprint, the shared part formatted once."""
+        if action not in DAY13_ACTION_SET:
+            raise ValueError(f"unknown audit action {action!r}")
+        iso = self.stamp(at)
+        before = (iso, self.actor, action)
+        after = ("", self.rules_version or "", self.routing_version or "", rationale or "",
+                 day13_json(details) if details else "{}")
+        head_text, tail_text = "\x1e".join(before) + "\x1e", "\x1e" + "\x1e".join(after)
+        prev = self._head if self._head is not None else self.head()
+        rows = self._rows
+        for fingerprint in fingerprints:
+            head = sha256(f"{prev}\x1e{head_text}{fingerprint or ''}{tail_text}".encode()).hexdigest()
+            rows.append((*before, fingerprint or "", *after, prev, head))
+            prev = head
+        self._head = prev
+
     def stamp(self, at: datetime) -> str:
         """at.isoformat(), remembered for the instant a run stamps thousands of rows with."""
         if at is not self._last_at:
@@ -430,8 +448,9 @@ class day13_Store:
             (now.isoformat(),)).fetchall()
 
     def mark_escalated(self, fingerprints: list[str], at: datetime) -> None:
+        now = at.isoformat()
         self.db.executemany("UPDATE day13_alert_state SET escalated_at = ?, sla_breached = 1, state = 'escalated'"
-                            " WHERE fingerprint = ?", [(at.isoformat(), f) for f in fingerprints])
+                            " WHERE fingerprint = ?", [(now, f) for f in fingerprints])
 
     # --- configuration versions ----------------------------------------------------------------
     def latest_config(self, kind: str) -> sqlite3.Row | None:

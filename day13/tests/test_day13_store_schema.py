@@ -112,3 +112,21 @@ def test_an_alert_left_stored_for_over_a_day_is_still_routed_with_its_labels(run
     assert db.execute("SELECT state FROM day13_alert_state").fetchone()[0] != "stored"
     repeats = [json.loads(r[0])["repeat"] for r in db.execute("SELECT details FROM day13_audit WHERE action = 'routed'")]
     assert repeats == [False, True]
+
+
+def test_rows_recorded_for_many_alerts_at_once_are_the_rows_recorded_one_by_one(tmp_path):
+    at = datetime(2026, 11, 22, 10, 5)
+    tables = []
+    for n, many in enumerate((False, True)):
+        store = day13_Store.open(tmp_path / f"{n}.db")
+        audit = store.audit("t", "rules-v", "routing-v")
+        with store.transaction(audit):
+            if many:
+                audit.record_each("notified", at, ["f1", "f2", ""], rationale="3 alerts", receiver="r", outbox_id=7)
+            else:
+                for fingerprint in ("f1", "f2", ""):
+                    audit.record("notified", at, fingerprint=fingerprint, rationale="3 alerts", receiver="r", outbox_id=7)
+        tables.append([tuple(r) for r in store.db.execute("SELECT * FROM day13_audit ORDER BY seq")])
+        assert store.verify_audit() == (3, None, "")
+        store.close()
+    assert tables[0] == tables[1]
