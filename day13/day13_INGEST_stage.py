@@ -109,17 +109,17 @@ def day13_ingest_folder(ctx, folder: Path, source: str, reader) -> None:
                                                                                  "error": type(exc).__name__})
             items, destination = [], folder / "quarantine"
             quarantined.append(_quarantine_row(source, path.name, reason, ""))
-        for n, (source_id, record) in enumerate(items):
-            item = f"{path.name}#{n + 1}"
-            if isinstance(record, day13_BadRecord):
-                quarantined.append(_quarantine_row(source, item, record.reason, ""))
+        name, now = path.name, ctx.now()  # one instant per file: its records are read within milliseconds
+        for n, (source_id, record) in enumerate(items, 1):
+            if type(record) is day13_BadRecord:
+                quarantined.append(_quarantine_row(source, f"{name}#{n}", record.reason, ""))
                 continue
             try:
-                alerts.append(day13_normalise(record, source, ctx.now(), source_id))
+                alerts.append(day13_normalise(record, source, now, source_id))
             except day13_InvalidAlert as exc:
-                quarantined.append(_quarantine_row(source, item, str(exc), record))
+                quarantined.append(_quarantine_row(source, f"{name}#{n}", str(exc), record))
             except Exception as exc:  # a record no check foresaw: quarantined alone, the file goes on
-                quarantined.append(_quarantine_row(source, item, f"record rejected: {type(exc).__name__}", record))
+                quarantined.append(_quarantine_row(source, f"{name}#{n}", f"record rejected: {type(exc).__name__}", record))
         done = (lambda: ctx.store.file_done(source, path.name, digest, destination.name, len(alerts), ctx.now())) if digest else None
         day13_ingest_batch(ctx, alerts, quarantined, also=done)
         ctx.checkpoint("after_ingest_commit")
