@@ -19,11 +19,12 @@ DAY13_ACTIVE_WINDOW = timedelta(hours=24)  # an alert seen within this window ca
 def day13_route(ctx) -> None:
     now = ctx.now()
     index, active = None, {}
-    memo, group_keys = day13_RouteMemo(ctx.routing, now), {}
+    memo, group_keys, after = day13_RouteMemo(ctx.routing, now), {}, ""
     while True:
-        fingerprints = ctx.store.alerts_to_route(ctx.route_chunk)
+        fingerprints = ctx.store.alerts_to_route(ctx.route_chunk, after)  # each chunk goes on where the last one ended
         if not fingerprints:
             return
+        after = fingerprints[-1]
         if index is None:  # built once per run, after ingest: this run's alerts can inhibit too
             active = {fingerprint: orjson.loads(labels) for fingerprint, labels in ctx.store.active_labels(
                 now - DAY13_ACTIVE_WINDOW)}

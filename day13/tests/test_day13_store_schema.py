@@ -130,3 +130,21 @@ def test_rows_recorded_for_many_alerts_at_once_are_the_rows_recorded_one_by_one(
         assert store.verify_audit() == (3, None, "")
         store.close()
     assert tables[0] == tables[1]
+
+
+def test_alerts_are_routed_in_chunks_each_exactly_once(settings, db, drop, make_alert, clock):
+    from contextlib import ExitStack
+
+    from day13_PIPELINE_triage import day13_run_triage
+    from day13_RUNTIME_wiring import day13_run_context
+
+    drop("a.json", [make_alert(n, entity_id=f"E{n}") for n in range(7)])
+    with ExitStack() as stack:
+        store = day13_Store.open(settings.audit_log_path)
+        stack.callback(store.close)
+        ctx = day13_run_context(settings, store, stack, now=clock)
+        ctx.route_chunk = 2  # four chunks, the last one short
+        day13_run_triage(ctx, drop_dir=settings.drop_dir, inbox_dir=settings.inbox_dir)
+    routed = [r[0] for r in db.execute("SELECT fingerprint FROM day13_audit WHERE action IN ('routed', 'inhibited', 'silenced')")]
+    assert len(routed) == len(set(routed)) == 7
+    assert db.execute("SELECT COUNT(*) FROM day13_alert_state WHERE state = 'stored'").fetchone()[0] == 0
