@@ -61,14 +61,16 @@ def day13_fill_outbox(ctx) -> None:
 
 
 def _queue_group(ctx, receiver: str, group_key: str, rows, now: datetime) -> None:
-    shown = [orjson.loads(r["labels"]) for r in rows[:ctx.routing.max_alerts_per_message]]
+    shown_fingerprints = [r["fingerprint"] for r in rows[:ctx.routing.max_alerts_per_message]]
+    labels = ctx.store.alert_labels(shown_fingerprints)
+    shown = [orjson.loads(labels[f]) for f in shown_fingerprints if f in labels]
     values = json.loads(group_key)[1:]
     title = f"{len(rows)} compliance alert(s): {' / '.join(v for v in values if v) or 'all'}"
     fingerprints = [r["fingerprint"] for r in rows]
     key = day13_outbox_key("notify", receiver, group_key, now.isoformat(), *fingerprints)
     outbox_id = ctx.store.add_outbox(key, "notify", receiver, group_key, title, [day13_alert_line(l) for l in shown],
                                      len(rows) - len(shown), fingerprints, now)
-    ctx.store.notifications_in_outbox(outbox_id, receiver, fingerprints)
+    ctx.store.notifications_in_outbox(outbox_id, receiver, group_key, fingerprints)
     ctx.store.group_flushed(receiver, group_key, now)
     ctx.audit.record("notification_queued", now, rationale=title, receiver=receiver, outbox_id=outbox_id,
                      alerts=len(rows), idempotency_key=key)
@@ -104,10 +106,9 @@ def _send(ctx, row) -> None:
     if error is None:
         ctx.checkpoint("mid_escalation" if escalation else "mid_notification")  # delivered, not yet recorded
         with ctx.store.transaction(ctx.audit):
-            ctx.store.outbox_sent(row["id"], row["kind"], row["receiver"], fingerprints, now)
-            for fingerprint in fingerprints:
-                ctx.audit.record("escalated" if escalation else "notified", now, fingerprint=fingerprint,
-                                 rationale=note.title, receiver=row["receiver"], outbox_id=row["id"])
+            ctx.store.outbox_sent(row["id"], row["kind"], row["receiver"], row["group_key"], fingerprints, now)
+            ctx.audit.record_each("escalated" if escalation else "notified", now, fingerprints, rationale=note.title,
+                                  receiver=row["receiver"], outbox_id=row["id"])
         if escalation:
             ctx.summary.escalated += len(fingerprints)
         else:
@@ -115,9 +116,8 @@ def _send(ctx, row) -> None:
         return
     with ctx.store.transaction(ctx.audit):
         ctx.store.outbox_failed(row["id"], error, permanent, sorted(delivered))
-        for fingerprint in fingerprints:
-            ctx.audit.record("notify_failed", now, fingerprint=fingerprint, rationale=error, receiver=row["receiver"],
-                             outbox_id=row["id"], retried=not permanent)
+        ctx.audit.record_each("notify_failed", now, fingerprints, rationale=error, receiver=row["receiver"],
+                              outbox_id=row["id"], retried=not permanent)
     ctx.summary.notifications_failed += 1
     DAY13_LOG.warning("delivery failed" + ("" if permanent else "; retried next run"),
                       extra={"receiver": row["receiver"], "error": error[:300], "alerts": len(fingerprints),

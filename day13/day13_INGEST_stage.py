@@ -109,17 +109,17 @@ def day13_ingest_folder(ctx, folder: Path, source: str, reader) -> None:
                                                                                  "error": type(exc).__name__})
             items, destination = [], folder / "quarantine"
             quarantined.append(_quarantine_row(source, path.name, reason, ""))
-        for n, (source_id, record) in enumerate(items):
-            item = f"{path.name}#{n + 1}"
-            if isinstance(record, day13_BadRecord):
-                quarantined.append(_quarantine_row(source, item, record.reason, ""))
+        name, now = path.name, ctx.now()  # one instant per file: its records are read within milliseconds
+        for n, (source_id, record) in enumerate(items, 1):
+            if type(record) is day13_BadRecord:
+                quarantined.append(_quarantine_row(source, f"{name}#{n}", record.reason, ""))
                 continue
             try:
-                alerts.append(day13_normalise(record, source, ctx.now(), source_id))
+                alerts.append(day13_normalise(record, source, now, source_id))
             except day13_InvalidAlert as exc:
-                quarantined.append(_quarantine_row(source, item, str(exc), record))
+                quarantined.append(_quarantine_row(source, f"{name}#{n}", str(exc), record))
             except Exception as exc:  # a record no check foresaw: quarantined alone, the file goes on
-                quarantined.append(_quarantine_row(source, item, f"record rejected: {type(exc).__name__}", record))
+                quarantined.append(_quarantine_row(source, f"{name}#{n}", f"record rejected: {type(exc).__name__}", record))
         done = (lambda: ctx.store.file_done(source, path.name, digest, destination.name, len(alerts), ctx.now())) if digest else None
         day13_ingest_batch(ctx, alerts, quarantined, also=done)
         ctx.checkpoint("after_ingest_commit")
@@ -155,7 +155,7 @@ def day13_ingest_batch(ctx, alerts: list[day13_Alert], quarantined: list[tuple],
     with store.transaction(audit):
         known = store.known_alerts(sorted({a.fingerprint for a in alerts}))
         before = _received_before(store, alerts)
-        writes = {"received": [], "new": [], "updates": {}}
+        writes = {"received": [], "new": [], "states": [], "updates": {}}
         for alert in alerts:
             key = (alert.source, alert.source_id)
             previous = before.get(key)
@@ -175,7 +175,7 @@ def day13_ingest_batch(ctx, alerts: list[day13_Alert], quarantined: list[tuple],
             audit.record("quarantined", now, alert_id=item, rationale=reason, source=source)
         summary.quarantined += len(rows)
         store.add_quarantine(rows)
-        store.write_ingest(writes["received"], writes["new"], list(writes["updates"].values()))
+        store.write_ingest(writes["received"], writes["new"], writes["states"], list(writes["updates"].values()))
         if also:
             also()
 
@@ -200,17 +200,18 @@ def _store(ctx, alert: day13_Alert, now, now_iso: str, known: dict, writes: dict
     rationale = "; ".join(why)
     labels = day13_json(alert.labels(severity))
     known[fingerprint] = (count, severity)
-    audit.record("ingested", now, fingerprint=fingerprint, alert_id=alert.alert_id, source=alert.source,
-                 source_id=alert.source_id, occurrence=count)
     if row is None:
         sla = rules.sla_minutes[severity]
         deadline = alert.created_at + timedelta(minutes=sla)
         breached = now > deadline
         writes["new"].append((fingerprint, alert.alert_type, alert.entity_id, severity, rationale, labels,
-                              created_iso, now_iso, now_iso, now_iso, sla, int(breached),
-                              rules.version, deadline.isoformat()))
-        audit.record("classified", now, fingerprint=fingerprint, alert_id=alert.alert_id, rationale=rationale,
-                     severity=severity, triage_minutes=round((now - alert.created_at).total_seconds() / 60, 1))
+                              created_iso, now_iso, now_iso, now_iso, sla, rules.version, deadline.isoformat()))
+        writes["states"].append((fingerprint, int(breached)))
+        # one row for one event: a new alert is stored with its classification (a 'classified' row of its own
+        # is written when a repeat changes the severity)
+        audit.record("ingested", now, fingerprint=fingerprint, alert_id=alert.alert_id, rationale=rationale,
+                     source=alert.source, source_id=alert.source_id, occurrence=count, severity=severity,
+                     triage_minutes=round((now - alert.created_at).total_seconds() / 60, 1))
         summary.new_alerts += 1
         summary.severities[severity] += 1
         if breached:
@@ -219,6 +220,8 @@ def _store(ctx, alert: day13_Alert, now, now_iso: str, known: dict, writes: dict
                          rationale=f"{severity} SLA is {sla} min; triaged after "
                                    f"{(now - alert.created_at).total_seconds() / 60:.0f} min")
     else:
+        audit.record("ingested", now, fingerprint=fingerprint, alert_id=alert.alert_id, source=alert.source,
+                     source_id=alert.source_id, occurrence=count)
         summary.duplicates += 1
         writes["updates"][fingerprint] = (count, now_iso, severity, rationale, labels, fingerprint)  # last one wins
         if severity != row[1]:

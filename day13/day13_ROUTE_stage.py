@@ -19,16 +19,18 @@ DAY13_ACTIVE_WINDOW = timedelta(hours=24)  # an alert seen within this window ca
 def day13_route(ctx) -> None:
     now = ctx.now()
     index, active = None, {}
-    memo, group_keys = day13_RouteMemo(ctx.routing, now), {}
+    memo, group_keys, after = day13_RouteMemo(ctx.routing, now), {}, ""
     while True:
-        rows = ctx.store.alerts_to_route(ctx.route_chunk)
-        if not rows:
+        fingerprints = ctx.store.alerts_to_route(ctx.route_chunk, after)  # each chunk goes on where the last one ended
+        if not fingerprints:
             return
+        after = fingerprints[-1]
         if index is None:  # built once per run, after ingest: this run's alerts can inhibit too
             active = {fingerprint: orjson.loads(labels) for fingerprint, labels in ctx.store.active_labels(
                 now - DAY13_ACTIVE_WINDOW)}
             index = day13_InhibitionIndex(ctx.routing.inhibitions, list(active.values()))
-        batch = {fingerprint: active.get(fingerprint) or orjson.loads(labels) for fingerprint, labels in rows}
+        missing = ctx.store.alert_labels([f for f in fingerprints if f not in active])  # stored over a day ago
+        batch = {f: active.get(f) or orjson.loads(missing[f]) for f in fingerprints}
         log = ctx.store.notification_log(list(batch))
         queued: list[tuple] = []
         with ctx.store.transaction(ctx.audit):

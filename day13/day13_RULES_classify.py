@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 DAY13_SEVERITIES = ("Low", "Medium", "High", "Critical")
+DAY13_RANK = {name: rank for rank, name in enumerate(DAY13_SEVERITIES)}
 DAY13_RULE_KEYS = ("severities", "base_severity", "default_severity", "amount_thresholds_usd", "fx_to_usd", "match_score",
                    "high_risk_jurisdictions", "high_risk_bump", "repeat", "sla_minutes")
 
@@ -158,11 +159,11 @@ def day13_parse_rules(text: str) -> day13_Rules:
 
 
 def _bump(severity: str, levels: int) -> str:
-    return DAY13_SEVERITIES[min(len(DAY13_SEVERITIES) - 1, DAY13_SEVERITIES.index(severity) + levels)]
+    return DAY13_SEVERITIES[min(len(DAY13_SEVERITIES) - 1, DAY13_RANK[severity] + levels)]
 
 
 def _at_least(current: str, candidate: str) -> str:
-    return max(current, candidate, key=DAY13_SEVERITIES.index)
+    return candidate if DAY13_RANK[candidate] > DAY13_RANK[current] else current
 
 
 def day13_classify(alert, repeat_count: int, rules: day13_Rules) -> tuple[str, list[str]]:
@@ -174,7 +175,7 @@ def day13_classify(alert, repeat_count: int, rules: day13_Rules) -> tuple[str, l
         usd = alert.amount * rules.fx[alert.currency]
         for minimum, level in rules.amounts:
             if usd >= minimum:
-                if DAY13_SEVERITIES.index(level) > DAY13_SEVERITIES.index(severity):
+                if DAY13_RANK[level] > DAY13_RANK[severity]:
                     why.append(f"amount {usd:,.0f} USD >= {minimum:,.0f}: {level}")
                 severity = _at_least(severity, level)
                 break
@@ -183,7 +184,7 @@ def day13_classify(alert, repeat_count: int, rules: day13_Rules) -> tuple[str, l
     if alert.alert_type in rules.score_types and alert.match_score is not None:
         for minimum, level in rules.scores:
             if alert.match_score >= minimum:
-                if DAY13_SEVERITIES.index(level) > DAY13_SEVERITIES.index(severity):
+                if DAY13_RANK[level] > DAY13_RANK[severity]:
                     why.append(f"match score {alert.match_score} >= {minimum}: {level}")
                 severity = _at_least(severity, level)
                 break

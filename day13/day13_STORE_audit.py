@@ -4,7 +4,7 @@ No other module writes SQL. The stages call day13_Store methods inside day13_Sto
 which also appends the audit rows of that change: there is no state change without its audit row,
 and no notification owed without its outbox row.
 
-Alert states (day13_alerts.state), each change committed with its audit rows:
+Alert states (day13_alert_state.state, beside the alert's row), each change committed with its audit rows:
     stored   -> routed    notifications rows written 'pending' (or nothing owed: notified / closed)
     routed   -> notified  every outbox message carrying the alert was delivered
     *        -> escalated past its SLA while open: an escalation message was put in the outbox
@@ -34,7 +34,10 @@ CREATE TABLE IF NOT EXISTS day13_alerts (
     fingerprint TEXT PRIMARY KEY, alert_type TEXT NOT NULL, entity_id TEXT NOT NULL, severity TEXT NOT NULL,
     rationale TEXT NOT NULL, labels TEXT NOT NULL, count INTEGER NOT NULL, created_at TEXT NOT NULL,
     first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, triaged_at TEXT NOT NULL, sla_minutes INTEGER NOT NULL,
-    sla_breached INTEGER NOT NULL DEFAULT 0, rules_version TEXT NOT NULL);
+    rules_version TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS day13_alert_state (
+    fingerprint TEXT PRIMARY KEY, state TEXT NOT NULL, sla_breached INTEGER NOT NULL DEFAULT 0, escalated_at TEXT)
+    WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS day13_received (
     source TEXT NOT NULL, source_id TEXT NOT NULL, fingerprint TEXT NOT NULL, alert_id TEXT NOT NULL,
     created_at TEXT NOT NULL, received_at TEXT NOT NULL, PRIMARY KEY (source, source_id));
@@ -50,7 +53,7 @@ CREATE TABLE IF NOT EXISTS day13_quarantine (
 CREATE TABLE IF NOT EXISTS day13_notifications (
     fingerprint TEXT NOT NULL, receiver TEXT NOT NULL, status TEXT NOT NULL, group_key TEXT NOT NULL,
     pending_since TEXT, last_sent_at TEXT, sent_count INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT, PRIMARY KEY (fingerprint, receiver));
+    last_error TEXT, PRIMARY KEY (receiver, group_key, fingerprint), UNIQUE (fingerprint, receiver)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS day13_groups (
     receiver TEXT NOT NULL, group_key TEXT NOT NULL, last_sent_at TEXT, PRIMARY KEY (receiver, group_key));
 CREATE TABLE IF NOT EXISTS day13_outbox (
@@ -66,7 +69,7 @@ CREATE TABLE IF NOT EXISTS day13_slack_outbox (
 CREATE TABLE IF NOT EXISTS day13_config_versions (
     kind TEXT NOT NULL, version TEXT NOT NULL, content TEXT NOT NULL, loaded_at TEXT NOT NULL, PRIMARY KEY (kind, version));
 CREATE TABLE IF NOT EXISTS day13_audit (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+    seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
     fingerprint TEXT, alert_id TEXT, rules_version TEXT, routing_version TEXT, rationale TEXT, details TEXT,
     prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
 CREATE TRIGGER IF NOT EXISTS day13_audit_no_update BEFORE UPDATE ON day13_audit
@@ -74,21 +77,29 @@ CREATE TRIGGER IF NOT EXISTS day13_audit_no_update BEFORE UPDATE ON day13_audit
 CREATE TRIGGER IF NOT EXISTS day13_audit_no_delete BEFORE DELETE ON day13_audit
     BEGIN SELECT RAISE(ABORT, 'day13_audit is append-only'); END;
 """
+# Databases created by this version keep day13_received and day13_notifications WITHOUT ROWID (one B-tree per
+# table, not a table and its key index) and a group's notifications side by side, so delivering one message
+# rewrites the pages of its own group, not a page per alert across the table. Databases from before keep their
+# layout: every query reads both the same.
 # Columns added after the first release: (table, column, definition). Existing alerts count as notified,
 # so an upgrade neither re-sends nor escalates what the old code already handled.
 DAY13_MIGRATIONS = (
-    ("day13_alerts", "state", "TEXT NOT NULL DEFAULT 'notified'"),
     ("day13_alerts", "sla_deadline", "TEXT NOT NULL DEFAULT ''"),
-    ("day13_alerts", "escalated_at", "TEXT"),
     ("day13_received", "content_hash", "TEXT NOT NULL DEFAULT ''"),
     ("day13_notifications", "outbox_id", "INTEGER"),
     ("day13_tickets", "idempotency_key", "TEXT"),
     ("day13_outbox", "delivered", "TEXT NOT NULL DEFAULT '[]'"),  # targets of a receiver already reached
 )
+# What changes after an alert is stored (state, breach, escalation) lives in day13_alert_state, a narrow table:
+# a run changes every alert's state three times, and in day13_alerts each change rewrote the wide row (labels,
+# rationale) and dirtied a page per alert. Databases from before keep their values; the old columns are dropped
+# so the state is never in two places. The alerts of a database from before states existed count as notified.
+DAY13_STATE_COLUMNS = (("state", "'notified'"), ("sla_breached", "0"), ("escalated_at", "NULL"))
 # Partial indexes hold only the rows a stage still has to look at, so a state change removes a row from
-# them instead of rewriting a full index (the 10k alerts/s path changes every alert's state three times).
+# them instead of rewriting a full index. The alerts to route are found by walking day13_alert_state in key
+# order (a few dozen bytes per alert): an index of them would be a second B-tree keyed by random fingerprints,
+# rewritten page by page on every ingest commit.
 DAY13_INDEXES = """
-CREATE INDEX IF NOT EXISTS day13_alerts_to_route ON day13_alerts (fingerprint) WHERE state = 'stored';
 CREATE INDEX IF NOT EXISTS day13_notifications_pending ON day13_notifications (pending_since) WHERE status = 'pending';
 CREATE UNIQUE INDEX IF NOT EXISTS day13_tickets_key ON day13_tickets (idempotency_key);
 """
@@ -159,6 +170,24 @@ class day13_Audit:
         self._head = head = sha256("\x1e".join((prev, *values)).encode()).hexdigest()
         self._rows.append((*values, prev, head))
 
+    def record_each(self, action: str, at: datetime, fingerprints: Iterable[str], *, rationale: str = "", **details) -> None:
+        """One row per alert for what happened to many at one instant (a message delivered): the rows of
+        record() with the same text but the fingerprint, the shared part formatted once."""
+        if action not in DAY13_ACTION_SET:
+            raise ValueError(f"unknown audit action {action!r}")
+        iso = self.stamp(at)
+        before = (iso, self.actor, action)
+        after = ("", self.rules_version or "", self.routing_version or "", rationale or "",
+                 day13_json(details) if details else "{}")
+        head_text, tail_text = "\x1e".join(before) + "\x1e", "\x1e" + "\x1e".join(after)
+        prev = self._head if self._head is not None else self.head()
+        rows = self._rows
+        for fingerprint in fingerprints:
+            head = sha256(f"{prev}\x1e{head_text}{fingerprint or ''}{tail_text}".encode()).hexdigest()
+            rows.append((*before, fingerprint or "", *after, prev, head))
+            prev = head
+        self._head = prev
+
     def stamp(self, at: datetime) -> str:
         """at.isoformat(), remembered for the instant a run stamps thousands of rows with."""
         if at is not self._last_at:
@@ -179,6 +208,31 @@ class day13_Audit:
     def discard(self) -> None:
         """After a ROLLBACK: forget buffered rows and re-read the head from the database."""
         self._rows, self._head = [], None
+
+
+def _move_alert_state(db: sqlite3.Connection) -> None:
+    """A database from before day13_alert_state: its alerts' state columns copied there and dropped, in one transaction."""
+    if not _legacy_state_columns(db):
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        legacy = _legacy_state_columns(db)  # another process may have moved them while this one waited
+        if legacy:
+            values = ", ".join(name if name in legacy else default for name, default in DAY13_STATE_COLUMNS)
+            db.execute(f"INSERT OR IGNORE INTO day13_alert_state (fingerprint, state, sla_breached, escalated_at)"
+                       f" SELECT fingerprint, {values} FROM day13_alerts")
+            db.execute("DROP INDEX IF EXISTS day13_alerts_to_route")
+            for name in legacy:
+                db.execute(f"ALTER TABLE day13_alerts DROP COLUMN {name}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def _legacy_state_columns(db: sqlite3.Connection) -> list[str]:
+    present = {r[1] for r in db.execute("PRAGMA table_info(day13_alerts)")}
+    return [name for name, _ in DAY13_STATE_COLUMNS if name in present]
 
 
 class day13_Store:
@@ -203,6 +257,7 @@ class day13_Store:
         for table, column, definition in DAY13_MIGRATIONS:
             if column not in {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+        _move_alert_state(db)
         db.executescript(DAY13_INDEXES)
         return cls(db)
 
@@ -252,16 +307,21 @@ class day13_Store:
         """rows: (source, item, reason, raw, at)."""
         self.db.executemany("INSERT INTO day13_quarantine (source, item, reason, raw, at) VALUES (?, ?, ?, ?, ?)", rows)
 
-    def write_ingest(self, received: list[tuple], new: list[tuple], updates: list[tuple]) -> None:
-        """Inserts first, so a repeat's update finds its row; a repeat puts its alert back to 'stored'."""
+    def write_ingest(self, received: list[tuple], new: list[tuple], new_states: list[tuple], updates: list[tuple]) -> None:
+        """Inserts first, so a repeat's update finds its row; a repeat puts its alert back to 'stored'.
+        new_states: (fingerprint, sla_breached) of each new alert; updates end with the fingerprint."""
         self.db.executemany("INSERT INTO day13_received (source, source_id, fingerprint, alert_id, created_at, received_at,"
                             " content_hash) VALUES (?, ?, ?, ?, ?, ?, ?)", received)
         self.db.executemany(
             "INSERT INTO day13_alerts (fingerprint, alert_type, entity_id, severity, rationale, labels, count, created_at,"
-            " first_seen, last_seen, triaged_at, sla_minutes, sla_breached, rules_version, sla_deadline, state)"
-            " VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, 'stored')", new)
-        self.db.executemany("UPDATE day13_alerts SET count = ?, last_seen = ?, severity = ?, rationale = ?, labels = ?,"
-                            " state = 'stored' WHERE fingerprint = ?", updates)
+            " first_seen, last_seen, triaged_at, sla_minutes, rules_version, sla_deadline)"
+            " VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)", new)
+        self.db.executemany("INSERT INTO day13_alert_state (fingerprint, state, sla_breached) VALUES (?, 'stored', ?)"
+                            " ON CONFLICT (fingerprint) DO UPDATE SET state = 'stored', sla_breached = excluded.sla_breached",
+                            new_states)
+        self.db.executemany("UPDATE day13_alerts SET count = ?, last_seen = ?, severity = ?, rationale = ?, labels = ?"
+                            " WHERE fingerprint = ?", updates)
+        self.db.executemany("UPDATE day13_alert_state SET state = 'stored' WHERE fingerprint = ?", [u[-1:] for u in updates])
 
     def file_committed(self, source: str, name: str, digest: str) -> sqlite3.Row | None:
         """(moved_to, alerts) of this file, byte for byte, committed before (a crash came before its move)."""
@@ -282,9 +342,18 @@ class day13_Store:
         self.db.execute("INSERT INTO day13_api_inbox (body, received_at) VALUES (?, ?)", (body, at.isoformat()))
 
     # --- route ----------------------------------------------------------------------------------
-    def alerts_to_route(self, limit: int) -> list[tuple[str, str]]:
-        return self.db.execute("SELECT fingerprint, labels FROM day13_alerts WHERE state = 'stored' LIMIT ?",
-                               (limit,)).fetchall()
+    def alerts_to_route(self, limit: int, after: str = "") -> list[str]:
+        """Fingerprints of alerts in state 'stored' after `after`, in order (their labels: active_labels, or alert_labels)."""
+        return [r[0] for r in self.db.execute("SELECT fingerprint FROM day13_alert_state WHERE fingerprint > ? AND state = 'stored'"
+                                              " ORDER BY fingerprint LIMIT ?", (after, limit))]
+
+    def alert_labels(self, fingerprints: list[str]) -> dict[str, str]:
+        """fingerprint -> labels JSON."""
+        found = {}
+        for chunk in _chunks(fingerprints):
+            found.update((r[0], r[1]) for r in self.db.execute(
+                f"SELECT fingerprint, labels FROM day13_alerts WHERE fingerprint IN ({_marks(chunk)})", chunk))
+        return found
 
     def active_labels(self, since: datetime) -> list[tuple[str, str]]:
         """(fingerprint, labels JSON) of every alert seen since then."""
@@ -309,13 +378,13 @@ class day13_Store:
 
     def set_states(self, changes: Iterable[tuple[str, str]]) -> None:
         """changes: (state, fingerprint)."""
-        self.db.executemany("UPDATE day13_alerts SET state = ? WHERE fingerprint = ?", list(changes))
+        self.db.executemany("UPDATE day13_alert_state SET state = ? WHERE fingerprint = ?", changes)
 
     # --- dispatch: grouping into the outbox, then delivery ------------------------------------
     def pending_notifications(self) -> list[sqlite3.Row]:
-        return self.db.execute("SELECT n.fingerprint, n.receiver, n.group_key, n.pending_since, a.labels"
-                               " FROM day13_notifications n JOIN day13_alerts a USING (fingerprint)"
-                               " WHERE n.status = 'pending' ORDER BY n.pending_since, n.fingerprint").fetchall()
+        """Oldest first; the labels of the alerts a message shows: alert_labels."""
+        return self.db.execute("SELECT fingerprint, receiver, group_key, pending_since FROM day13_notifications"
+                               " WHERE status = 'pending' ORDER BY pending_since, fingerprint").fetchall()
 
     def group_last_sent(self, receiver: str, group_key: str) -> str | None:
         row = self.db.execute("SELECT last_sent_at FROM day13_groups WHERE receiver = ? AND group_key = ?",
@@ -330,9 +399,9 @@ class day13_Store:
             (key, kind, receiver, group_key, title, day13_json(lines), more, day13_json(fingerprints), at.isoformat()))
         return cursor.lastrowid
 
-    def notifications_in_outbox(self, outbox_id: int, receiver: str, fingerprints: list[str]) -> None:
-        self.db.executemany("UPDATE day13_notifications SET status = 'queued', outbox_id = ? WHERE fingerprint = ?"
-                            " AND receiver = ?", [(outbox_id, f, receiver) for f in fingerprints])
+    def notifications_in_outbox(self, outbox_id: int, receiver: str, group_key: str, fingerprints: list[str]) -> None:
+        self.db.executemany("UPDATE day13_notifications SET status = 'queued', outbox_id = ? WHERE receiver = ?"
+                            " AND group_key = ? AND fingerprint = ?", [(outbox_id, receiver, group_key, f) for f in fingerprints])
 
     def group_flushed(self, receiver: str, group_key: str, at: datetime) -> None:
         self.db.execute("INSERT INTO day13_groups (receiver, group_key, last_sent_at) VALUES (?, ?, ?)"
@@ -342,7 +411,8 @@ class day13_Store:
     def outbox_waiting(self) -> list[sqlite3.Row]:
         return self.db.execute("SELECT * FROM day13_outbox WHERE status = 'pending' ORDER BY id").fetchall()
 
-    def outbox_sent(self, outbox_id: int, kind: str, receiver: str, fingerprints: list[str], at: datetime) -> None:
+    def outbox_sent(self, outbox_id: int, kind: str, receiver: str, group_key: str, fingerprints: list[str],
+                    at: datetime) -> None:
         """The message went out: its alerts' notifications are sent; an alert with nothing else owed is notified."""
         now = at.isoformat()
         self.db.execute("UPDATE day13_outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL"
@@ -350,10 +420,10 @@ class day13_Store:
         if kind != "notify":
             return
         self.db.executemany("UPDATE day13_notifications SET status = 'sent', last_sent_at = ?, sent_count = sent_count + 1,"
-                            " attempts = attempts + 1, last_error = NULL WHERE fingerprint = ? AND receiver = ?"
-                            " AND outbox_id = ?", [(now, f, receiver, outbox_id) for f in fingerprints])
-        self.db.executemany("UPDATE day13_alerts SET state = 'notified' WHERE fingerprint = ? AND state = 'routed'"
-                            " AND NOT EXISTS (SELECT 1 FROM day13_notifications n WHERE n.fingerprint = day13_alerts.fingerprint"
+                            " attempts = attempts + 1, last_error = NULL WHERE receiver = ? AND group_key = ? AND fingerprint = ?"
+                            " AND outbox_id = ?", [(now, receiver, group_key, f, outbox_id) for f in fingerprints])
+        self.db.executemany("UPDATE day13_alert_state SET state = 'notified' WHERE fingerprint = ? AND state = 'routed'"
+                            " AND NOT EXISTS (SELECT 1 FROM day13_notifications n WHERE n.fingerprint = day13_alert_state.fingerprint"
                             " AND n.status IN ('pending', 'queued'))", [(f,) for f in fingerprints])
 
     def outbox_failed(self, outbox_id: int, error: str, permanent: bool, delivered: list[str] = ()) -> None:
@@ -372,14 +442,16 @@ class day13_Store:
     def escalation_due(self, now: datetime) -> list[sqlite3.Row]:
         """Open alerts past their SLA, found by any run: breached at triage, or still unnotified past the deadline."""
         return self.db.execute(
-            "SELECT fingerprint, labels, severity, sla_minutes, sla_breached, created_at FROM day13_alerts"
-            " WHERE escalated_at IS NULL AND state != 'closed' AND (sla_breached = 1 OR"
-            " (state IN ('stored', 'routed') AND sla_deadline != '' AND sla_deadline < ?)) ORDER BY fingerprint",
+            "SELECT s.fingerprint, a.labels, a.severity, a.sla_minutes, s.sla_breached, a.created_at"
+            " FROM day13_alert_state s JOIN day13_alerts a USING (fingerprint)"
+            " WHERE s.escalated_at IS NULL AND s.state != 'closed' AND (s.sla_breached = 1 OR"
+            " (s.state IN ('stored', 'routed') AND a.sla_deadline != '' AND a.sla_deadline < ?)) ORDER BY s.fingerprint",
             (now.isoformat(),)).fetchall()
 
     def mark_escalated(self, fingerprints: list[str], at: datetime) -> None:
-        self.db.executemany("UPDATE day13_alerts SET escalated_at = ?, sla_breached = 1, state = 'escalated'"
-                            " WHERE fingerprint = ?", [(at.isoformat(), f) for f in fingerprints])
+        now = at.isoformat()
+        self.db.executemany("UPDATE day13_alert_state SET escalated_at = ?, sla_breached = 1, state = 'escalated'"
+                            " WHERE fingerprint = ?", [(now, f) for f in fingerprints])
 
     # --- configuration versions ----------------------------------------------------------------
     def latest_config(self, kind: str) -> sqlite3.Row | None:
@@ -407,11 +479,11 @@ class day13_Store:
 
     # --- reports ---------------------------------------------------------------------------------
     def sla_rows(self, severity: str) -> list[sqlite3.Row]:
-        return self.db.execute("SELECT created_at, triaged_at, sla_breached, sla_minutes FROM day13_alerts WHERE severity = ?",
-                               (severity,)).fetchall()
+        return self.db.execute("SELECT a.created_at, a.triaged_at, s.sla_breached, a.sla_minutes FROM day13_alerts a"
+                               " JOIN day13_alert_state s USING (fingerprint) WHERE a.severity = ?", (severity,)).fetchall()
 
     def state_counts(self) -> dict[str, int]:
-        return {r[0]: r[1] for r in self.db.execute("SELECT state, COUNT(*) FROM day13_alerts GROUP BY state")}
+        return {r[0]: r[1] for r in self.db.execute("SELECT state, COUNT(*) FROM day13_alert_state GROUP BY state")}
 
     def outbox_by_receiver(self) -> list[sqlite3.Row]:
         """Per receiver and kind: messages, alerts carried, and how many are sent / pending / failed."""
@@ -427,8 +499,9 @@ class day13_Store:
     def example_alert(self) -> sqlite3.Row | None:
         """The alert with the longest audited life (most audit rows), for a one-alert history."""
         return self.db.execute(
-            "SELECT a.fingerprint, a.alert_type, a.entity_id, a.severity, a.rationale, a.state, a.sla_minutes"
-            " FROM day13_alerts a JOIN day13_audit u USING (fingerprint) GROUP BY a.fingerprint"
+            "SELECT a.fingerprint, a.alert_type, a.entity_id, a.severity, a.rationale, s.state, a.sla_minutes"
+            " FROM day13_alerts a JOIN day13_alert_state s USING (fingerprint) JOIN day13_audit u USING (fingerprint)"
+            " GROUP BY a.fingerprint"
             " ORDER BY COUNT(*) DESC, a.severity = 'Critical' DESC, a.fingerprint LIMIT 1").fetchone()
 
     def audit_rows_for(self, fingerprint: str) -> list[sqlite3.Row]:

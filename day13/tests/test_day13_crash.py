@@ -34,8 +34,8 @@ def _outcome(settings) -> dict:
                      for r in db.execute("SELECT fingerprint, details FROM day13_audit WHERE action = 'routed'"))
     slack = Counter((r["channel"], json.loads(r["payload"])["text"]) for r in db.execute("SELECT channel, payload FROM day13_slack_outbox"))
     tickets = Counter((r["queue"], r["title"]) for r in db.execute("SELECT queue, title FROM day13_tickets"))
-    states = Counter(r[0] for r in db.execute("SELECT state FROM day13_alerts"))
-    breached = {r[0] for r in db.execute("SELECT fingerprint FROM day13_alerts WHERE sla_breached = 1")}
+    states = Counter(r[0] for r in db.execute("SELECT state FROM day13_alert_state"))
+    breached = {r[0] for r in db.execute("SELECT fingerprint FROM day13_alert_state WHERE sla_breached = 1")}
     escalated = Counter(r[0] for r in db.execute("SELECT fingerprint FROM day13_audit WHERE action = 'escalated'"))
     unsent = db.execute("SELECT COUNT(*) FROM day13_notifications WHERE status != 'sent'").fetchone()[0]
     outbox = Counter(r[0] for r in db.execute("SELECT status FROM day13_outbox"))
@@ -91,12 +91,12 @@ def test_alerts_stored_by_a_crashed_run_are_escalated_by_a_later_one_when_their_
     assert subprocess.run([sys.executable, str(ORCHESTRATOR), "run", "--fault", "after_ingest_commit"], env=env,
                           timeout=180).returncode == -signal.SIGKILL
     db = sqlite3.connect(settings.audit_log_path)
-    assert db.execute("SELECT state, sla_breached FROM day13_alerts").fetchall() == [("stored", 0)]
+    assert db.execute("SELECT state, sla_breached FROM day13_alert_state").fetchall() == [("stored", 0)]
     db.execute("UPDATE day13_alerts SET sla_deadline = ?", ((datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat(),))
     db.commit()  # the Critical 15-minute SLA ran out while nobody was running
     cli(env, "run")
-    row = db.execute("SELECT state, sla_breached, escalated_at FROM day13_alerts WHERE entity_id = 'ENT-1' AND"
-                     " alert_type = 'sanctions_hit'").fetchone()
+    row = db.execute("SELECT state, sla_breached, escalated_at FROM day13_alert_state JOIN day13_alerts USING (fingerprint)"
+                     " WHERE entity_id = 'ENT-1' AND alert_type = 'sanctions_hit'").fetchone()
     assert row[0] == "escalated" and row[1] == 1 and row[2]
     assert db.execute("SELECT COUNT(*) FROM day13_tickets WHERE title LIKE 'SLA breached%' AND queue = 'SANCTIONS'").fetchone()[0] == 1
     db.close()
@@ -117,7 +117,7 @@ def test_a_file_removed_after_its_commit_does_not_abort_the_run(settings, run, d
     monkeypatch.setattr(day13_INGEST_stage, "day13_ingest_batch", batch_then_vanish)
     summary = run()
     assert summary.new_alerts == 2 and summary.notifications_sent >= 1
-    assert db.execute("SELECT COUNT(*) FROM day13_alerts WHERE state = 'stored'").fetchone()[0] == 0
+    assert db.execute("SELECT COUNT(*) FROM day13_alert_state WHERE state = 'stored'").fetchone()[0] == 0
 
 
 def test_kill_9_between_commit_and_file_move_then_rerun_loses_and_doubles_nothing(settings, drop, make_alert, db, cli, cli_env):

@@ -20,4 +20,4 @@ def test_the_report_page_shows_states_sla_routing_and_one_alert_trail_with_value
     assert "audit chain intact" in page and "stored 0" in page
     assert "sanctions-slack" in page and "aml-email" in page  # the receivers each alert went to
     assert "truncated or invalid JSON" in page  # the quarantined file, with its reason
-    assert "audit trail: Critical sanctions_hit" in page and "classified" in page and "routed" in page
+    assert "audit trail: Critical sanctions_hit" in page and "severity=Critical" in page and "routed" in page

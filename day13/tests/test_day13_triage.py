@@ -173,3 +173,22 @@ def test_a_deleted_audit_row_is_named(run, db, drop, make_alert):
     db.execute("DROP TRIGGER day13_audit_no_delete")
     db.execute("DELETE FROM day13_audit WHERE seq = 2")
     assert day13_verify_audit(db)[1:] == (3, "rows 2..2 are missing")
+
+
+def test_each_alert_trail_answers_when_it_was_classified_routed_notified_and_escalated_and_to_whom(
+        run, db, drop, make_alert, tmp_path):
+    routing = tmp_path / "routing.yaml"
+    routing.write_text("route: {receiver: triage, group_wait: 0s, escalation_receiver: duty}\n"
+                       "receivers: [{name: triage, email_configs: [{to: t@x}]}, {name: duty, email_configs: [{to: d@x}]}]\n")
+    drop("a.json", [make_alert(1, created_at="2026-11-20T10:00:00Z")])  # two days old: breached at triage
+    run(routing_path=routing)
+    from day13_STORE_audit import day13_Store
+
+    fingerprint = db.execute("SELECT fingerprint FROM day13_alerts").fetchone()[0]
+    trail = day13_Store(db).audit_rows_for(fingerprint)
+    # one row per event: the ingest row carries the classification (severity and its rationale) it was stored with
+    assert [r["action"] for r in trail] == ["ingested", "sla_breached", "routed", "notified", "escalated"]
+    assert json.loads(trail[0]["details"])["severity"] == "High"
+    assert trail[0]["rationale"].startswith("base High for aml_structuring")
+    assert [json.loads(r["details"])["receiver"] for r in trail[2:]] == ["triage", "triage", "duty"]
+    assert day13_verify_audit(db)[1] is None
