@@ -218,6 +218,50 @@ def day12_stage(folder: Path, dataset: str, df) -> None:
     day12_prepare(df, dataset).to_parquet(Path(folder) / f"{dataset}.parquet")
 
 
+DAY12_STAGING_PREFIX = "day12-staging-"  # + the owning process id: a folder whose process is gone is an orphan
+
+
+@contextlib.contextmanager
+def day12_staging_folder():
+    """A private temporary folder (mode 0700) for the staged copies, removed when the run ends, whatever the outcome.
+    A killed process (kill -9, OOM) removes nothing: the folders of dead processes are removed first."""
+    import os
+    import tempfile
+
+    day12_remove_orphaned_staging()
+    with tempfile.TemporaryDirectory(prefix=f"{DAY12_STAGING_PREFIX}{os.getpid()}-") as folder:
+        yield folder
+
+
+def day12_remove_orphaned_staging() -> int:
+    import os
+    import shutil
+    import tempfile
+
+    removed = 0
+    for folder in Path(tempfile.gettempdir()).glob(f"{DAY12_STAGING_PREFIX}*"):
+        owner = folder.name.removeprefix(DAY12_STAGING_PREFIX).split("-", 1)[0]
+        if not owner.isdigit() or not folder.is_dir() or folder.stat().st_uid != os.getuid() or _process_alive(int(owner)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    if removed:
+        DAY12_LOG.warning("staged copies of killed runs removed", extra={"folders": removed})
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
 def day12_ensure_docs_site(context, docs_dir: Path) -> None:
     """The committed Data Docs site, addressed relative to the GX folder so no machine path is stored."""
     import os
@@ -297,13 +341,11 @@ def day12_run_checkpoint(context, frames: dict, *, settings, now: datetime, run_
 
     The staged copies hold every raw value: they live in a private temporary folder (mode 0700) that is removed
     when the run ends, whatever the outcome. Then the quarantine file is written and the pages are localised."""
-    import tempfile
-
     from great_expectations.core.run_identifier import RunIdentifier
 
     from day12_ACTIONS_checkpoint import day12_write_quarantine
 
-    with tempfile.TemporaryDirectory(prefix="day12-staging-") as staging:
+    with day12_staging_folder() as staging:
         for dataset, df in frames.items():
             day12_stage(staging, dataset, df)
         # GX resolves a filesystem datasource's relative base_directory against the working directory, and the

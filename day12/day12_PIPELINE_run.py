@@ -9,6 +9,7 @@ statistics, and identifies failing rows by id only.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -48,12 +49,39 @@ def _state(settings) -> dict:
 def day12_load_input(settings, path: Path, *, dataset: str | None = None, force: bool = False) -> day12_Input | None:
     """The file read and recognised, or None if unchanged since its last successful run; day12_InputError if unreadable."""
     path = Path(path)
+    before = _identity(path)
     content_hash = day12_content_hash(path) if path.is_file() else ""
     if not force and content_hash and _state(settings).get(str(path.resolve())) == content_hash:
         DAY12_LOG.info("input unchanged since the last successful run; skipped", extra={"input": path.name})
         return None
     df = day12_read_input(path)
+    if _identity(path) != before:  # the hash would not be of what was validated, and a pass would be recorded for it
+        raise day12_InputError(f"{path}: changed while it was read; it is validated again once it stops changing")
     return day12_Input(path, day12_detect_dataset(df, path, dataset), df, content_hash)
+
+
+def _identity(path: Path) -> tuple | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def day12_claim_run_name(settings, now: datetime) -> str:
+    """day12-<UTC second>, with -2, -3... when that name is taken: runs started in the same second (drop-folder
+    rounds, two processes) would overwrite each other's results and quarantine. The results file is created
+    exclusively as the claim, saying "running" until the run writes its results over it."""
+    settings.results_dir.mkdir(parents=True, exist_ok=True)
+    base = f"day12-{now:%Y%m%dT%H%M%SZ}"
+    for n in itertools.count(1):
+        name = base if n == 1 else f"{base}-{n}"
+        try:
+            with open(settings.results_dir / f"{name}.json", "x", encoding="utf-8") as claim:
+                claim.write(json.dumps({"run": name, "status": "running"}) + "\n")
+            return name
+        except FileExistsError:
+            continue
 
 
 def day12_run_context(settings):
@@ -78,7 +106,7 @@ def day12_validate_inputs(settings, inputs: list[day12_Input], *, context=None, 
     if len({i.dataset for i in inputs}) < len(inputs):
         raise day12_InputError(f"{', '.join(i.path.name for i in inputs)}: give at most one file per dataset per run")
     now = now or datetime.now(timezone.utc)
-    run_name = run_name or f"day12-{now:%Y%m%dT%H%M%SZ}"
+    run_name = run_name or day12_claim_run_name(settings, now)
     context = context or day12_run_context(settings)
     slack = settings.slack_webhook_url.get_secret_value() if settings.slack_webhook_url else None
     with day12_slack_target(slack):  # the notify action reads it; never written into the checkpoint JSON

@@ -1,0 +1,215 @@
+"""An adversary's runs of the entry points: planted values and passwords that must reach no output, shapes of file
+that must be refused rather than misread, and crashes and races that must lose nothing and leave nothing behind."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+import day12_ORCHESTRATOR_validation as orchestrator
+from shared_synthetic_data import security
+
+DAY12_DIR = Path(__file__).resolve().parents[1]
+POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres")
+PASSWORD = "Pw-" + uuid.uuid4().hex[:12]  # planted in every --source URL; pg's trust auth ignores it
+TABLE_SECRETS = ("column.secret@leak.example", "id.owner@leak.example", "555-12-3456")
+
+
+@pytest.fixture
+def run_env(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    for name, sub in (("DAY12_RUN_DIR", "runs"), ("DAY12_RESULTS_DIR", "results"), ("DAY12_QUARANTINE_DIR", "quarantine"),
+                      ("DAY12_DROP_FOLDER", "drop")):
+        monkeypatch.setenv(name, str(out / sub))
+    monkeypatch.setenv("DAY12_MIN_ROWS_PER_SOURCE", "0")
+    monkeypatch.setenv("DAY12_MIN_ROWS", "0")
+    return out
+
+
+def _texts(root: Path) -> list[tuple[str, str]]:
+    return [(str(p), p.read_bytes().decode("utf-8", errors="ignore")) for p in root.rglob("*") if p.is_file()]
+
+
+def _events_lines(rows=300, defects=()) -> list[str]:
+    return security.generate(size=rows, defects=defects).text("security/security_events.csv").splitlines()
+
+
+@pytest.fixture
+def pg_pii_table():
+    """A small events table in PostgreSQL: a column whose name is an e-mail address, and a failing row whose id is
+    one and whose source IP is an SSN."""
+    import sqlalchemy as sa
+
+    from day12_SQLDATA_tables import day12_create_events_table
+
+    schema = f"day12_adv_{uuid.uuid4().hex[:8]}"
+    day12_create_events_table(POSTGRES, schema, "events", 2_000, dirty=True)
+    engine = sa.create_engine(POSTGRES)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f'ALTER TABLE {schema}.events ADD COLUMN "{TABLE_SECRETS[0]}" text'))
+        connection.execute(sa.text(f"UPDATE {schema}.events SET event_id = :id, src_ip = :ip WHERE event_id = 'E0000000100'"),
+                           {"id": TABLE_SECRETS[1], "ip": TABLE_SECRETS[2]})
+    yield schema
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+    engine.dispose()
+
+
+def _url(schema_table: str, *, password: str = PASSWORD, query: str = "") -> str:
+    base, _, database = POSTGRES.rpartition("/")
+    scheme, rest = base.split("://", 1)
+    return f"postgresql://{rest.replace('@', ':' + password + '@', 1) if password else rest}/{database}{query}/{schema_table}"
+
+
+def test_table_pages_and_stores_never_show_failing_ids_column_names_or_the_password(pg_pii_table, run_env, capfd, caplog):
+    """GX 1.x moves its own UpdateDataDocsAction ahead of the scrub action: table pages were rendered unscrubbed."""
+    assert orchestrator.main(["--source", _url(f"{pg_pii_table}.events")]) == 4
+    out, err = capfd.readouterr()
+    texts = [("stdout", out), ("stderr", err), ("log", caplog.text)] + _texts(run_env)
+    assert any(name.endswith(".html") and "/validations/" in name for name, _ in texts)
+    leaks = sorted({(name, s) for name, text in texts for s in (*TABLE_SECRETS, PASSWORD) if s in text})
+    assert not leaks, leaks[:5]
+
+
+@pytest.mark.parametrize("url", [
+    _url("public.t", password="", query=f"?password={PASSWORD}"),  # libpq reads a password from the query too
+    _url("public.t", password=f"{PASSWORD[:6]}@{PASSWORD[6:]}"),  # an unescaped @: no part of it may show
+    _url("public.t").replace("127.0.0.1", "127.0.0.1:notaport"),  # SQLAlchemy refuses it with its own error
+    _url("public.t").replace("127.0.0.1", "[::1"),
+])
+def test_no_part_of_a_source_password_is_printed_and_a_bad_url_is_exit_3(url, run_env, capfd, caplog):
+    code = orchestrator.main(["--source", url])
+    out, err = capfd.readouterr()
+    assert code in (3, 4) and "Traceback" not in err
+    texts = [("stdout", out), ("stderr", err), ("log", caplog.text)] + _texts(run_env)
+    fragments = (PASSWORD, PASSWORD[:6], PASSWORD[6:])
+    assert not sorted({(name, f) for name, text in texts for f in fragments if f in text})
+
+
+def test_a_first_row_longer_than_the_header_is_refused_not_shifted_into_the_index(tmp_path, run_env, capfd):
+    """pandas takes the surplus leading fields of such a row as an index: every column moved one place and the
+    quarantine listed timestamps as event ids."""
+    lines = _events_lines()
+    lines[1] += ",surplus,surplus.value@leak.example"
+    path = tmp_path / "ragged.csv"
+    path.write_text("\n".join(lines) + "\n")
+    assert orchestrator.main(["--input", str(path), "--force"]) == 3
+    out = capfd.readouterr().out
+    assert "first data row has 2 field(s) more" in out and "surplus" not in out
+
+
+def test_two_runs_in_one_second_keep_both_results_and_quarantines(tmp_path, run_env, monkeypatch):
+    """Drop-folder rounds (or two processes) started in the same second shared one run name: the second run's
+    results and quarantine overwrote the first's, and its failing ids were lost."""
+    from datetime import datetime, timezone
+
+    import day12_PIPELINE_run as pipeline
+
+    frozen = datetime(2026, 11, 23, 6, 0, 0, tzinfo=timezone.utc)
+
+    class _Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return frozen
+
+    monkeypatch.setattr(pipeline, "datetime", _Clock)
+    drop = run_env / "drop"
+    drop.mkdir(parents=True)
+    (drop / "a_events.csv").write_text("\n".join(_events_lines(defects=("invalid_ips",))) + "\n")
+    (drop / "b_events.csv").write_text("\n".join(_events_lines(400, defects=("pii",))) + "\n")
+    from day12_CONFIG_settings import day12_load_settings
+
+    assert pipeline.day12_validate_drop_folder(day12_load_settings(env_file=None)) == {"a_events.csv": 4, "b_events.csv": 4}
+    assert len(list((run_env / "results").glob("day12-*.json"))) == 2
+    quarantines = [json.loads(p.read_text()) for p in (run_env / "quarantine").glob("*_quarantine.json")]
+    assert len(quarantines) == 2 and all(q["quarantined_ids"]["security_events"] for q in quarantines)
+
+
+def test_a_file_rewritten_while_it_is_read_is_never_recorded_as_passed(tmp_path, run_env, monkeypatch):
+    """The content hash was taken before the file was parsed: a dirty file swapped for a clean one in between was
+    recorded as passed under the dirty file's hash, so the dirty content was later skipped as 'unchanged'."""
+    import day12_PIPELINE_run as pipeline
+
+    path = tmp_path / "events.csv"
+    dirty = "\n".join(_events_lines(defects=("invalid_ips",))) + "\n"
+    path.write_text(dirty)
+    real_read = pipeline.day12_read_input
+    swaps = []
+
+    def swap_then_read(target, *args, **kwargs):  # a writer replaces the file between the hash and the parse
+        if not swaps:
+            swaps.append(Path(target).write_text("\n".join(_events_lines()) + "\n"))
+        return real_read(target, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "day12_read_input", swap_then_read)
+    assert orchestrator.main(["--input", str(path)]) in (0, 3)
+    monkeypatch.undo()
+    for name, sub in (("DAY12_RUN_DIR", "runs"), ("DAY12_RESULTS_DIR", "results"), ("DAY12_QUARANTINE_DIR", "quarantine")):
+        monkeypatch.setenv(name, str(run_env / sub))
+    monkeypatch.setenv("DAY12_MIN_ROWS_PER_SOURCE", "0")
+    path.write_text(dirty)  # the dirty content again: it was never validated, so it must not be skipped
+    assert orchestrator.main(["--input", str(path)]) == 4
+
+
+def _wait_for(predicate, timeout=120.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_staging_left_by_a_killed_run_is_removed_by_the_next_run(tmp_path, run_env):
+    """kill -9 skips every finally: the staged Parquet copy (every raw value) stayed in the temp folder for good."""
+    private = tmp_path / "tmp"
+    private.mkdir()
+    big = tmp_path / "big.csv"
+    big.write_text(security.generate(size=200_000).text("security/security_events.csv"))
+    env = {**os.environ, "TMPDIR": str(private)}
+    script = str(DAY12_DIR / "day12_ORCHESTRATOR_validation.py")
+    before = subprocess.run(["git", "status", "--porcelain"], cwd=DAY12_DIR, capture_output=True, text=True).stdout
+    proc = subprocess.Popen([sys.executable, script, "--input", str(big), "--force"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert _wait_for(lambda: any(private.glob("day12-staging-*/*.parquet")))
+        time.sleep(0.3)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert list(private.glob("day12-staging-*"))  # the killed run's copy, as a crash leaves it
+    small = tmp_path / "small.csv"
+    small.write_text("\n".join(_events_lines()) + "\n")
+    subprocess.run([sys.executable, script, "--input", str(small)], env=env, capture_output=True, timeout=300, check=False)
+    assert list(private.iterdir()) == []
+    after = subprocess.run(["git", "status", "--porcelain"], cwd=DAY12_DIR, capture_output=True, text=True).stdout
+    assert after == before  # the killed run touched no committed file
+
+
+def test_a_file_name_cannot_forge_a_log_line(tmp_path, run_env, capfd):
+    """Drop-folder file names are chosen by whoever drops them: a newline in one started a fake log record."""
+    drop = run_env / "drop"
+    drop.mkdir(parents=True)
+    forged = 'x" forged="1.csv\n2026-12-02T00:00:00Z level=INFO logger=day12 msg="validation finished" success=True .csv'
+    (drop / forged).write_text("not,a,security\nfile,at,all\n")
+    import day12_SCHEDULER_dropfolder as scheduler
+
+    assert scheduler.main(["--once"]) == 3
+    err = capfd.readouterr().err
+    log = (run_env / "logs" / "day12_validation.log").read_text()
+    for text in (err, log):
+        assert not [line for line in text.splitlines() if line.startswith("2026-12-02T00:00:00Z")]
+        assert 'forged="1' not in text  # a quote inside a value cannot close it and start a field of its own
+
+
+def test_the_staging_folder_is_private_whatever_the_umask(tmp_path, run_env):
+    from day12_GATE_validation import day12_staging_folder
+
+    with day12_staging_folder() as folder:
+        assert (os.stat(folder).st_mode & 0o777) == 0o700 and Path(folder).parent == Path(tempfile.gettempdir())
