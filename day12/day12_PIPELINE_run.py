@@ -9,6 +9,7 @@ statistics, and identifies failing rows by id only.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -82,6 +83,43 @@ def day12_claim_run_name(settings, now: datetime) -> str:
             return name
         except FileExistsError:
             continue
+
+
+_HELD_LOCKS: dict[str, list] = {}  # run folder -> [open lock file, depth]: re-entrant within one process
+
+
+@contextlib.contextmanager
+def day12_project_lock(settings, *, wait: bool = True):
+    """The run folder's GX project to one run at a time (yields False, without waiting, if taken and wait is False).
+
+    Runs of several processes (the scheduler, cron --once, --input, --source) share the project: GX refused a suite
+    another process had just rewritten, and the run was lost with a traceback."""
+    import fcntl
+
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    key = str(settings.run_dir.resolve())
+    if key in _HELD_LOCKS:
+        _HELD_LOCKS[key][1] += 1
+        try:
+            yield True
+        finally:
+            _HELD_LOCKS[key][1] -= 1
+        return
+    handle = open(settings.run_dir / ".day12_run.lock", "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        _HELD_LOCKS[key] = [handle, 1]
+        try:
+            yield True
+        finally:
+            del _HELD_LOCKS[key]
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        handle.close()
 
 
 def day12_run_context(settings):
@@ -158,6 +196,11 @@ def day12_report_run(settings, run_name: str, sections: list[dict], started: flo
 
 def day12_run_files(settings, paths: list[Path], *, dataset: str | None = None, force: bool = False, **run) -> day12_RunOutcome:
     """Read every input (any unreadable one: exit 3, nothing validated), then one checkpoint run over the changed ones."""
+    with day12_project_lock(settings):
+        return _run_files(settings, paths, dataset=dataset, force=force, **run)
+
+
+def _run_files(settings, paths: list[Path], *, dataset: str | None, force: bool, **run) -> day12_RunOutcome:
     inputs, skipped = [], []
     try:
         for path in paths:
@@ -186,6 +229,14 @@ def day12_validate_drop_folder(settings) -> dict[str, int] | None:
         log.error("drop folder missing: nothing validated; create it or set DAY12_DROP_FOLDER",
                   extra={"drop_folder": str(settings.drop_folder)})
         return None
+    with day12_project_lock(settings, wait=False) as held:
+        if not held:  # the files stay in the folder: the next pass validates them
+            log.warning("another run holds the run folder; this pass skipped", extra={"run_dir": str(settings.run_dir)})
+            return {}
+        return _drop_folder_pass(settings, log)
+
+
+def _drop_folder_pass(settings, log) -> dict[str, int]:
     context = day12_run_context(settings)
     codes, pending = {}, []
     for path in sorted(p for p in settings.drop_folder.iterdir() if p.suffix.lower() in (".csv", ".parquet")):

@@ -150,9 +150,17 @@ def day12_sql_checkpoint(context, source: day12_SqlSource, dataset: str):
                        "include_unexpected_rows": False, "return_unexpected_index_query": False}))
 
 
-def day12_run_table(settings, text: str, *, dataset: str | None = None, context=None, now: datetime | None = None,
-                    run_name: str | None = None):
-    """Validate one table: the same suite as its files, in the database. Outcome as for files (exit 3 if unusable)."""
+def day12_run_table(settings, text: str, **run):
+    """Validate one table: the same suite as its files, in the database. Outcome as for files (exit 3 if unusable).
+    One run at a time per run folder (its GX project is shared with file runs)."""
+    from day12_PIPELINE_run import day12_project_lock
+
+    with day12_project_lock(settings):
+        return _run_table(settings, text, **run)
+
+
+def _run_table(settings, text: str, *, dataset: str | None = None, context=None, now: datetime | None = None,
+               run_name: str | None = None):
     from great_expectations.core.run_identifier import RunIdentifier
 
     from day12_ACTIONS_checkpoint import day12_slack_target, day12_write_quarantine

@@ -213,3 +213,25 @@ def test_the_staging_folder_is_private_whatever_the_umask(tmp_path, run_env):
 
     with day12_staging_folder() as folder:
         assert (os.stat(folder).st_mode & 0o777) == 0o700 and Path(folder).parent == Path(tempfile.gettempdir())
+
+
+def test_concurrent_runs_on_one_run_folder_neither_crash_nor_lose_a_result(tmp_path, run_env):
+    """Two drop-folder passes (cron --once beside the scheduler) and --input runs at the same moment share one GX
+    project: GX refused the suite another process had just rewritten, with a traceback, and lost that run."""
+    drop = run_env / "drop"
+    drop.mkdir(parents=True)
+    (drop / "a_events.csv").write_text("\n".join(_events_lines(defects=("invalid_ips",))) + "\n")
+    (drop / "b_scan.csv").write_text(security.generate(size=300, defects=("out_of_range",)).text("security/vulnerability_scan.csv"))
+    single = tmp_path / "single_events.csv"
+    single.write_text("\n".join(_events_lines(defects=("pii",))) + "\n")
+    scheduler, orchestrator_script = str(DAY12_DIR / "day12_SCHEDULER_dropfolder.py"), str(DAY12_DIR / "day12_ORCHESTRATOR_validation.py")
+    commands = [[scheduler, "--once"], [scheduler, "--once"], [orchestrator_script, "--input", str(single)],
+                [orchestrator_script, "--input", str(single), "--force"]]
+    procs = [subprocess.Popen([sys.executable, *c], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in commands]
+    outputs = [(p.wait(timeout=600), *p.communicate()) for p in procs]
+    assert [o for o in outputs if "Traceback" in o[2]] == []
+    assert [code for code, _, _ in outputs[2:]] == [4, 4] and {code for code, _, _ in outputs[:2]} <= {0, 4}
+    results = [json.loads(p.read_text()) for p in (run_env / "results").glob("day12-*.json")]
+    assert [r for r in results if r.get("status") == "running"] == []  # no run left unfinished
+    inputs = [s["input"] for r in results for s in r["datasets"]]
+    assert inputs.count("single_events.csv") == 2 and {"a_events.csv", "b_scan.csv"} <= set(inputs)
