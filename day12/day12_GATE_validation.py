@@ -107,7 +107,29 @@ def day12_context(project_dir: Path | None):
 
     if project_dir is None:
         return gx.get_context(mode="ephemeral")
-    return gx.get_context(mode="file", project_root_dir=str(project_dir))
+    context = gx.get_context(mode="file", project_root_dir=str(project_dir))
+    day12_scrub_before_storing(context)
+    return context
+
+
+def day12_scrub_before_storing(context) -> None:
+    """GX writes every result to its store before any checkpoint action runs, so a run killed before the scrub
+    action left failing ids and a table's column names on disk as the data had them: results are scrubbed on
+    their way into the store too (the scrub action still runs, for the in-memory results and the docs)."""
+    from day12_ACTIONS_checkpoint import day12_scrub_result
+
+    store = context.validation_results_store
+    if getattr(store, "_day12_scrubbing", False):
+        return
+    write = store.store_validation_results
+
+    def scrubbed(suite_validation_result, *args, **kwargs):
+        for result in suite_validation_result.results:
+            day12_scrub_result(result)
+        return write(suite_validation_result, *args, **kwargs)
+
+    store.store_validation_results = scrubbed
+    store._day12_scrubbing = True
 
 
 @contextlib.contextmanager

@@ -235,3 +235,18 @@ def test_concurrent_runs_on_one_run_folder_neither_crash_nor_lose_a_result(tmp_p
     assert [r for r in results if r.get("status") == "running"] == []  # no run left unfinished
     inputs = [s["input"] for r in results for s in r["datasets"]]
     assert inputs.count("single_events.csv") == 2 and {"a_events.csv", "b_scan.csv"} <= set(inputs)
+
+
+def test_gx_never_stores_an_unscrubbed_result_even_if_the_run_dies_before_the_scrub(pg_pii_table, run_env, monkeypatch):
+    """GX writes each result to its store before any action runs; a run killed before the scrub action left the
+    failing ids and the table's column names as they are in the database."""
+    import day12_ACTIONS_checkpoint as actions
+
+    def killed(self, checkpoint_result, action_context=None):
+        raise SystemExit(137)  # as if killed right after GX stored the results
+
+    monkeypatch.setattr(actions.day12_ScrubAction, "run", killed)
+    with pytest.raises(SystemExit):
+        orchestrator.main(["--source", _url(f"{pg_pii_table}.events")])
+    stored = [(name, text) for name, text in _texts(run_env / "runs" / "gx") if "/validations/" in name]
+    assert stored and not [(name, s) for name, text in stored for s in TABLE_SECRETS if s in text]
