@@ -184,8 +184,11 @@ class day12_NotifyAction(ValidationAction):
                 response = requests.post(url, json={"text": text[:3000]}, timeout=10)
                 response.raise_for_status()
             except requests.RequestException as exc:  # never silently: the log line above stands, and this one too
-                DAY12_LOG.error("Slack notification failed", extra={"error": str(exc)[:300]})
-                return {"notified": False, "error": str(exc)[:300]}
+                # the type and status only: requests quotes the URL in its errors, and the webhook's path is the secret
+                status = getattr(getattr(exc, "response", None), "status_code", None)
+                error = type(exc).__name__ + (f" (HTTP {status})" if status else "")
+                DAY12_LOG.error("Slack notification failed", extra={"error": error})
+                return {"notified": False, "error": error}
         return {"notified": True, "channel": "slack" if url else "log"}
 
 

@@ -250,3 +250,43 @@ def test_gx_never_stores_an_unscrubbed_result_even_if_the_run_dies_before_the_sc
         orchestrator.main(["--source", _url(f"{pg_pii_table}.events")])
     stored = [(name, text) for name, text in _texts(run_env / "runs" / "gx") if "/validations/" in name]
     assert stored and not [(name, s) for name, text in stored for s in TABLE_SECRETS if s in text]
+
+
+@pytest.mark.parametrize("answer", [404, None])  # the webhook refuses, or nothing listens
+def test_a_failed_slack_call_never_logs_the_webhook_url(tmp_path, run_env, monkeypatch, capfd, answer):
+    """requests puts the URL in its errors ("404 Client Error: Not Found for url: ..."): the webhook's path is the
+    secret, and the failure was logged with it."""
+    import socket
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Slack(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(answer)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    if answer:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Slack)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.server_address[1]
+    else:
+        with socket.socket() as free:
+            free.bind(("127.0.0.1", 0))
+            port = free.getsockname()[1]
+    secret = "/services/T0ADV/B0ADV/" + uuid.uuid4().hex
+    monkeypatch.setenv("DAY12_SLACK_WEBHOOK_URL", f"http://127.0.0.1:{port}{secret}")
+    path = tmp_path / "events.csv"
+    path.write_text("\n".join(_events_lines(defects=("pii",))) + "\n")
+    try:
+        assert orchestrator.main(["--input", str(path)]) == 4
+    finally:
+        if answer:
+            server.shutdown()
+    out, err = capfd.readouterr()
+    assert "Slack notification failed" in err
+    texts = [("stdout", out), ("stderr", err)] + _texts(run_env)
+    assert not [name for name, text in texts if secret.rsplit("/", 1)[1] in text]
