@@ -290,3 +290,14 @@ def test_a_failed_slack_call_never_logs_the_webhook_url(tmp_path, run_env, monke
     assert "Slack notification failed" in err
     texts = [("stdout", out), ("stderr", err)] + _texts(run_env)
     assert not [name for name, text in texts if secret.rsplit("/", 1)[1] in text]
+
+
+def test_rotated_logs_of_ordinary_runs_are_ignored_too():
+    """The log rotates at 5 MB into day12_validation.log.1 ... .3, which '*.log' does not match: a busy drop folder
+    left untracked files in the clone."""
+    from day12_CONFIG_settings import day12_load_settings
+
+    logs = day12_load_settings(env_file=None).results_dir.parent / "logs"
+    names = [str(logs / f"day12_validation.log{suffix}") for suffix in ("", ".1", ".2", ".3")]
+    ignored = subprocess.run(["git", "check-ignore", *names], cwd=DAY12_DIR, capture_output=True, text=True).stdout.split()
+    assert ignored == names
