@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -240,6 +241,7 @@ def day12_stage(folder: Path, dataset: str, df) -> None:
     day12_prepare(df, dataset).to_parquet(Path(folder) / f"{dataset}.parquet")
 
 
+_CHDIR_LOCK = threading.Lock()
 DAY12_STAGING_PREFIX = "day12-staging-"  # + the owning process id: a folder whose process is gone is an orphan
 
 
@@ -372,7 +374,8 @@ def day12_run_checkpoint(context, frames: dict, *, settings, now: datetime, run_
             day12_stage(staging, dataset, df)
         # GX resolves a filesystem datasource's relative base_directory against the working directory, and the
         # stored config must not name a machine path: so the staged assets are read from inside the temp folder.
-        with contextlib.chdir(staging):
+        # The working directory is the process's: runs in other threads wait, or they would read these files.
+        with _CHDIR_LOCK, contextlib.chdir(staging):
             checkpoint = day12_ensure_checkpoint(context, list(frames))
             with day12_progress_bars(context):
                 outcome = checkpoint.run(expectation_parameters=day12_runtime_parameters(settings, now),

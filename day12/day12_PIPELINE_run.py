@@ -13,6 +13,7 @@ import contextlib
 import itertools
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -85,7 +86,7 @@ def day12_claim_run_name(settings, now: datetime) -> str:
             continue
 
 
-_HELD_LOCKS: dict[str, list] = {}  # run folder -> [open lock file, depth]: re-entrant within one process
+_HELD_LOCKS: dict[tuple, list] = {}  # (thread, run folder) -> [lock file, depth]: re-entrant within one thread
 
 
 @contextlib.contextmanager
@@ -97,7 +98,7 @@ def day12_project_lock(settings, *, wait: bool = True):
     import fcntl
 
     settings.run_dir.mkdir(parents=True, exist_ok=True)
-    key = str(settings.run_dir.resolve())
+    key = (threading.get_ident(), str(settings.run_dir.resolve()))  # another thread opens its own file: flock waits
     if key in _HELD_LOCKS:
         _HELD_LOCKS[key][1] += 1
         try:

@@ -301,3 +301,35 @@ def test_rotated_logs_of_ordinary_runs_are_ignored_too():
     names = [str(logs / f"day12_validation.log{suffix}") for suffix in ("", ".1", ".2", ".3")]
     ignored = subprocess.run(["git", "check-ignore", *names], cwd=DAY12_DIR, capture_output=True, text=True).stdout.split()
     assert ignored == names
+
+
+@pytest.mark.parametrize("shared_run_dir", [False, True])
+def test_runs_in_two_threads_each_validate_their_own_file(tmp_path, shared_run_dir):
+    """The checkpoint reads the staged copies relative to the working directory, which is the process's: a run in
+    another thread changed it mid-run and one run validated the other's file (or crashed in GX's shared project)."""
+    import threading
+
+    from day12_CONFIG_settings import day12_load_settings
+    from day12_PIPELINE_run import day12_run_files
+
+    outcomes = {}
+
+    def run(name, defects):
+        base = tmp_path / ("shared" if shared_run_dir else name)
+        settings = day12_load_settings(env_file=None, run_dir=base / "runs", results_dir=tmp_path / name / "results",
+                                       quarantine_dir=tmp_path / name / "quarantine", min_rows_per_source=0)
+        path = tmp_path / f"{name}.csv"
+        path.write_text("\n".join(_events_lines(defects=defects)) + "\n")
+        outcomes[name] = day12_run_files(settings, [path])
+
+    threads = [threading.Thread(target=run, args=args) for args in (("ips", ("invalid_ips",)), ("pii", ("pii",)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=600)
+    failed = {}
+    for name in ("ips", "pii"):
+        assert outcomes[name].exit_code == 4
+        (section,) = json.loads(outcomes[name].results_path.read_text())["datasets"]
+        failed[name] = {e["column"] for e in section["expectations"] if not e["success"]}
+    assert failed == {"ips": {"src_ip"}, "pii": {"message"}}
