@@ -21,6 +21,10 @@ from pathlib import Path
 from day12_SUITES_security import DAY12_DATASETS, DAY12_ROW_ID, DAY12_SEVERITY_RANK, day12_runtime_parameters
 
 DAY12_LOG = logging.getLogger("day12.gate")
+# GX keeps the context of the latest get_context() in a process-wide global (its actions read the store and the
+# docs sites through it), and the file runs read their staged copies from the working directory: day12's runs in
+# one process take turns, whichever thread starts them.
+DAY12_GX_LOCK = threading.RLock()
 DAY12_DATASOURCE = "day12_security"  # in-memory DataFrames (the importable gate)
 DAY12_STAGING = "day12_staging"  # typed Parquet files the checkpoint reads (the orchestrator)
 DAY12_CHECKPOINT = "day12_validation_checkpoint"
@@ -241,7 +245,6 @@ def day12_stage(folder: Path, dataset: str, df) -> None:
     day12_prepare(df, dataset).to_parquet(Path(folder) / f"{dataset}.parquet")
 
 
-_CHDIR_LOCK = threading.Lock()
 DAY12_STAGING_PREFIX = "day12-staging-"  # + the owning process id: a folder whose process is gone is an orphan
 
 
@@ -345,14 +348,15 @@ def day12_validate_dataframe(df, dataset: str = "security_events", *, settings=N
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(DAY12_DATASETS)}")
     settings = settings or day12_load_settings(env_file=None)
     now = now or datetime.now(timezone.utc)
-    context = context or day12_context(None)
     from day12_ACTIONS_checkpoint import day12_write_quarantine
 
-    checkpoint = day12_ensure(context, dataset)
-    run_id = RunIdentifier(run_name=run_name or f"day12-{dataset}-{now:%Y%m%dT%H%M%S}", run_time=fixed_time or now)
-    with day12_progress_bars(context):
-        outcome = checkpoint.run(batch_parameters={"dataframe": day12_prepare(df, dataset)},
-                                 expectation_parameters=day12_runtime_parameters(settings, now), run_id=run_id)
+    with DAY12_GX_LOCK:
+        context = context or day12_context(None)
+        checkpoint = day12_ensure(context, dataset)
+        run_id = RunIdentifier(run_name=run_name or f"day12-{dataset}-{now:%Y%m%dT%H%M%S}", run_time=fixed_time or now)
+        with day12_progress_bars(context):
+            outcome = checkpoint.run(batch_parameters={"dataframe": day12_prepare(df, dataset)},
+                                     expectation_parameters=day12_runtime_parameters(settings, now), run_id=run_id)
     if quarantine_dir is not None:
         day12_write_quarantine(outcome, quarantine_dir)
     (suite_result,) = outcome.run_results.values()
@@ -374,8 +378,7 @@ def day12_run_checkpoint(context, frames: dict, *, settings, now: datetime, run_
             day12_stage(staging, dataset, df)
         # GX resolves a filesystem datasource's relative base_directory against the working directory, and the
         # stored config must not name a machine path: so the staged assets are read from inside the temp folder.
-        # The working directory is the process's: runs in other threads wait, or they would read these files.
-        with _CHDIR_LOCK, contextlib.chdir(staging):
+        with DAY12_GX_LOCK, contextlib.chdir(staging):
             checkpoint = day12_ensure_checkpoint(context, list(frames))
             with day12_progress_bars(context):
                 outcome = checkpoint.run(expectation_parameters=day12_runtime_parameters(settings, now),

@@ -52,7 +52,10 @@ def day12_load_input(settings, path: Path, *, dataset: str | None = None, force:
     """The file read and recognised, or None if unchanged since its last successful run; day12_InputError if unreadable."""
     path = Path(path)
     before = _identity(path)
-    content_hash = day12_content_hash(path) if path.is_file() else ""
+    try:
+        content_hash = day12_content_hash(path) if path.is_file() else ""
+    except OSError as exc:  # an I/O error, no permission: this file is unreadable, the others of a pass are not
+        raise day12_InputError(f"{path}: unreadable ({type(exc).__name__})") from None
     if not force and content_hash and _state(settings).get(str(path.resolve())) == content_hash:
         DAY12_LOG.info("input unchanged since the last successful run; skipped", extra={"input": path.name})
         return None
@@ -95,6 +98,20 @@ def day12_project_lock(settings, *, wait: bool = True):
 
     Runs of several processes (the scheduler, cron --once, --input, --source) share the project: GX refused a suite
     another process had just rewritten, and the run was lost with a traceback."""
+    from day12_GATE_validation import DAY12_GX_LOCK
+
+    if not DAY12_GX_LOCK.acquire(blocking=wait):  # first the process's turn (threads), then the folder's (processes)
+        yield False
+        return
+    try:
+        with _folder_lock(settings, wait=wait) as held:
+            yield held
+    finally:
+        DAY12_GX_LOCK.release()
+
+
+@contextlib.contextmanager
+def _folder_lock(settings, *, wait: bool):
     import fcntl
 
     settings.run_dir.mkdir(parents=True, exist_ok=True)
