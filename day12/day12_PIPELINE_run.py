@@ -151,10 +151,16 @@ def day12_run_context(settings):
     return context
 
 
-def day12_validate_inputs(settings, inputs: list[day12_Input], *, context=None, run_name: str | None = None,
-                          fixed_time: datetime | None = None, now: datetime | None = None,
-                          docs_dir: Path | None = None) -> day12_RunOutcome:
-    """One checkpoint run over inputs of distinct datasets (day12_InputError otherwise)."""
+def day12_validate_inputs(settings, inputs: list[day12_Input], **run) -> day12_RunOutcome:
+    """One checkpoint run over inputs of distinct datasets (day12_InputError otherwise), holding the run folder
+    (callers of their own, such as the Airflow DAG, share it with the scheduler and --input runs)."""
+    with day12_project_lock(settings):
+        return _validate_inputs(settings, inputs, **run)
+
+
+def _validate_inputs(settings, inputs: list[day12_Input], *, context=None, run_name: str | None = None,
+                     fixed_time: datetime | None = None, now: datetime | None = None,
+                     docs_dir: Path | None = None) -> day12_RunOutcome:
     from day12_ACTIONS_checkpoint import day12_slack_target
     from day12_GATE_validation import day12_run_checkpoint
 

@@ -360,3 +360,35 @@ def test_a_file_that_fails_to_read_blocks_no_other_file_of_the_pass(run_env, cap
     assert "Traceback" not in err and "a_unreadable.csv" in err and "unreadable" in err
     (results,) = (run_env / "results").glob("day12-*.json")
     assert [s["input"] for s in json.loads(results.read_text())["datasets"]] == ["b_events.csv"]
+
+
+def test_a_checkpoint_run_of_its_own_caller_waits_for_the_run_folder(tmp_path):
+    """The Airflow DAG calls day12_validate_inputs itself: it ran while a drop-folder pass of another process held
+    the same GX project."""
+    import threading
+
+    from day12_CONFIG_settings import day12_load_settings
+    from day12_PIPELINE_run import day12_load_input, day12_validate_inputs
+
+    settings = day12_load_settings(env_file=None, run_dir=tmp_path / "runs", results_dir=tmp_path / "results",
+                                   quarantine_dir=tmp_path / "quarantine", min_rows_per_source=0)
+    settings.run_dir.mkdir(parents=True)
+    ready, go = tmp_path / "ready", tmp_path / "go"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time; f = open(sys.argv[1], 'a+'); fcntl.flock(f, fcntl.LOCK_EX); open(sys.argv[2], 'w').close()\n"
+        "while not os.path.exists(sys.argv[3]): time.sleep(0.05)"), str(settings.run_dir / ".day12_run.lock"), str(ready), str(go)])
+    path = tmp_path / "events.csv"
+    path.write_text("\n".join(_events_lines()) + "\n")
+    outcome = []
+    run = threading.Thread(target=lambda: outcome.append(day12_validate_inputs(settings, [day12_load_input(settings, path)])))
+    try:
+        assert _wait_for(ready.exists)
+        run.start()
+        run.join(timeout=30)  # a run takes a few seconds: still running after 30 means it is waiting
+        assert run.is_alive() and not outcome
+    finally:
+        go.touch()
+        holder.wait(timeout=60)
+        if run.ident:
+            run.join(timeout=300)
+    assert outcome and outcome[0].exit_code == 0  # and it ran once the other process let go
