@@ -250,8 +250,9 @@ class day12_NotifyAction(ValidationAction):
                 response = requests.post(url, json={"text": text[:3000]}, timeout=10)
                 response.raise_for_status()
             except requests.RequestException as exc:  # never silently: the log line above stands, and this one too
-                DAY12_LOG.error("Slack notification failed", extra={"error": day12_slack_error(exc)})
-                return {"notified": False, "error": str(exc)[:300]}
+                error = day12_slack_error(exc)  # status or error type only: requests quotes the webhook URL
+                DAY12_LOG.error("Slack notification failed", extra={"error": error})
+                return {"notified": False, "error": error}
         return {"notified": True, "channel": "slack" if url else "log"}
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +21,10 @@ from pathlib import Path
 from day12_SUITES_security import DAY12_DATASETS, DAY12_ROW_ID, DAY12_SEVERITY_RANK, day12_runtime_parameters
 
 DAY12_LOG = logging.getLogger("day12.gate")
+# GX keeps the context of the latest get_context() in a process-wide global (its actions read the store and the
+# docs sites through it), and the file runs read their staged copies from the working directory: day12's runs in
+# one process take turns, whichever thread starts them.
+DAY12_GX_LOCK = threading.RLock()
 DAY12_DATASOURCE = "day12_security"  # in-memory DataFrames (the importable gate)
 DAY12_STAGING = "day12_staging"  # typed Parquet files the checkpoint reads (the orchestrator)
 DAY12_CHECKPOINT = "day12_validation_checkpoint"
@@ -107,7 +112,29 @@ def day12_context(project_dir: Path | None):
 
     if project_dir is None:
         return gx.get_context(mode="ephemeral")
-    return gx.get_context(mode="file", project_root_dir=str(project_dir))
+    context = gx.get_context(mode="file", project_root_dir=str(project_dir))
+    day12_scrub_before_storing(context)
+    return context
+
+
+def day12_scrub_before_storing(context) -> None:
+    """GX writes every result to its store before any checkpoint action runs, so a run killed before the scrub
+    action left failing ids and a table's column names on disk as the data had them: results are scrubbed on
+    their way into the store too (the scrub action still runs, for the in-memory results and the docs)."""
+    from day12_ACTIONS_checkpoint import day12_scrub_result
+
+    store = context.validation_results_store
+    if getattr(store, "_day12_scrubbing", False):
+        return
+    write = store.store_validation_results
+
+    def scrubbed(suite_validation_result, *args, **kwargs):
+        for result in suite_validation_result.results:
+            day12_scrub_result(result)
+        return write(suite_validation_result, *args, **kwargs)
+
+    store.store_validation_results = scrubbed
+    store._day12_scrubbing = True
 
 
 @contextlib.contextmanager
@@ -219,6 +246,50 @@ def day12_stage(folder: Path, dataset: str, df) -> None:
     day12_prepare(df, dataset).to_parquet(Path(folder) / f"{dataset}.parquet")
 
 
+DAY12_STAGING_PREFIX = "day12-staging-"  # + the owning process id: a folder whose process is gone is an orphan
+
+
+@contextlib.contextmanager
+def day12_staging_folder():
+    """A private temporary folder (mode 0700) for the staged copies, removed when the run ends, whatever the outcome.
+    A killed process (kill -9, OOM) removes nothing: the folders of dead processes are removed first."""
+    import os
+    import tempfile
+
+    day12_remove_orphaned_staging()
+    with tempfile.TemporaryDirectory(prefix=f"{DAY12_STAGING_PREFIX}{os.getpid()}-") as folder:
+        yield folder
+
+
+def day12_remove_orphaned_staging() -> int:
+    import os
+    import shutil
+    import tempfile
+
+    removed = 0
+    for folder in Path(tempfile.gettempdir()).glob(f"{DAY12_STAGING_PREFIX}*"):
+        owner = folder.name.removeprefix(DAY12_STAGING_PREFIX).split("-", 1)[0]
+        if not owner.isdigit() or not folder.is_dir() or folder.stat().st_uid != os.getuid() or _process_alive(int(owner)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    if removed:
+        DAY12_LOG.warning("staged copies of killed runs removed", extra={"folders": removed})
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
 def day12_ensure_docs_site(context, docs_dir: Path) -> None:
     """The committed Data Docs site, addressed relative to the GX folder so no machine path is stored."""
     import os
@@ -278,14 +349,15 @@ def day12_validate_dataframe(df, dataset: str = "security_events", *, settings=N
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(DAY12_DATASETS)}")
     settings = settings or day12_load_settings(env_file=None)
     now = now or datetime.now(timezone.utc)
-    context = context or day12_context(None)
     from day12_ACTIONS_checkpoint import day12_write_quarantine
 
-    checkpoint = day12_ensure(context, dataset)
-    run_id = RunIdentifier(run_name=run_name or f"day12-{dataset}-{now:%Y%m%dT%H%M%S}", run_time=fixed_time or now)
-    with day12_progress_bars(context):
-        outcome = checkpoint.run(batch_parameters={"dataframe": day12_prepare(df, dataset)},
-                                 expectation_parameters=day12_runtime_parameters(settings, now), run_id=run_id)
+    with DAY12_GX_LOCK:
+        context = context or day12_context(None)
+        checkpoint = day12_ensure(context, dataset)
+        run_id = RunIdentifier(run_name=run_name or f"day12-{dataset}-{now:%Y%m%dT%H%M%S}", run_time=fixed_time or now)
+        with day12_progress_bars(context):
+            outcome = checkpoint.run(batch_parameters={"dataframe": day12_prepare(df, dataset)},
+                                     expectation_parameters=day12_runtime_parameters(settings, now), run_id=run_id)
     if quarantine_dir is not None:
         day12_write_quarantine(outcome, quarantine_dir)
     (suite_result,) = outcome.run_results.values()
@@ -298,18 +370,16 @@ def day12_run_checkpoint(context, frames: dict, *, settings, now: datetime, run_
 
     The staged copies hold every raw value: they live in a private temporary folder (mode 0700) that is removed
     when the run ends, whatever the outcome. Then the quarantine file is written and the pages are localised."""
-    import tempfile
-
     from great_expectations.core.run_identifier import RunIdentifier
 
     from day12_ACTIONS_checkpoint import day12_write_quarantine
 
-    with tempfile.TemporaryDirectory(prefix="day12-staging-") as staging:
+    with day12_staging_folder() as staging:
         for dataset, df in frames.items():
             day12_stage(staging, dataset, df)
         # GX resolves a filesystem datasource's relative base_directory against the working directory, and the
         # stored config must not name a machine path: so the staged assets are read from inside the temp folder.
-        with contextlib.chdir(staging):
+        with DAY12_GX_LOCK, contextlib.chdir(staging):
             checkpoint = day12_ensure_checkpoint(context, list(frames))
             with day12_progress_bars(context):
                 outcome = checkpoint.run(expectation_parameters=day12_runtime_parameters(settings, now),

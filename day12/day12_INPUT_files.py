@@ -34,7 +34,11 @@ def day12_read_input(path: Path):
             return pd.read_parquet(path).astype("string").astype(object)
         if path.suffix.lower() != ".csv":
             raise day12_InputError(f"{path}: unsupported file type {path.suffix!r} (expected .csv or .parquet)")
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
+        if not isinstance(df.index, pd.RangeIndex):  # the first row had surplus fields: pandas made them an index
+            raise day12_InputError(f"{path}: the first data row has {df.index.nlevels} field(s) more than the header's "
+                                   f"{len(df.columns)}; every column would be shifted (is a header name missing?)")
+        return df
     except UnicodeDecodeError:
         offset, line = day12_first_invalid_utf8(path)
         raise day12_InputError(f"{path}: not UTF-8 (byte {offset:,}, line {line:,}); re-export the file as UTF-8") from None

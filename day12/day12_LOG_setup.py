@@ -6,15 +6,24 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import re
 import time
 from pathlib import Path
 
 _STANDARD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
 def _value(value) -> str:
+    """One field value that cannot end its line or its field: values (file names above all) are chosen by whoever
+    drops a file, so a quoted value escapes backslashes, quotes and control characters."""
     text = str(value)
-    return f'"{text}"' if (not text or any(c in text for c in ' ="')) else text
+    if text and not any(c in text for c in ' ="\\') and not _CONTROL.search(text):
+        return text
+    text = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text) + '"'
 
 
 class day12_KeyValueFormatter(logging.Formatter):

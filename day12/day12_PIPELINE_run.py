@@ -9,8 +9,11 @@ statistics, and identifies failing rows by id only.
 """
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -48,12 +51,93 @@ def _state(settings) -> dict:
 def day12_load_input(settings, path: Path, *, dataset: str | None = None, force: bool = False) -> day12_Input | None:
     """The file read and recognised, or None if unchanged since its last successful run; day12_InputError if unreadable."""
     path = Path(path)
-    content_hash = day12_content_hash(path) if path.is_file() else ""
+    before = _identity(path)
+    try:
+        content_hash = day12_content_hash(path) if path.is_file() else ""
+    except OSError as exc:  # an I/O error, no permission: this file is unreadable, the others of a pass are not
+        raise day12_InputError(f"{path}: unreadable ({type(exc).__name__})") from None
     if not force and content_hash and _state(settings).get(str(path.resolve())) == content_hash:
         DAY12_LOG.info("input unchanged since the last successful run; skipped", extra={"input": path.name})
         return None
     df = day12_read_input(path)
+    if _identity(path) != before:  # the hash would not be of what was validated, and a pass would be recorded for it
+        raise day12_InputError(f"{path}: changed while it was read; it is validated again once it stops changing")
     return day12_Input(path, day12_detect_dataset(df, path, dataset), df, content_hash)
+
+
+def _identity(path: Path) -> tuple | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def day12_claim_run_name(settings, now: datetime) -> str:
+    """day12-<UTC second>, with -2, -3... when that name is taken: runs started in the same second (drop-folder
+    rounds, two processes) would overwrite each other's results and quarantine. The results file is created
+    exclusively as the claim, saying "running" until the run writes its results over it."""
+    settings.results_dir.mkdir(parents=True, exist_ok=True)
+    base = f"day12-{now:%Y%m%dT%H%M%SZ}"
+    for n in itertools.count(1):
+        name = base if n == 1 else f"{base}-{n}"
+        try:
+            with open(settings.results_dir / f"{name}.json", "x", encoding="utf-8") as claim:
+                claim.write(json.dumps({"run": name, "status": "running"}) + "\n")
+            return name
+        except FileExistsError:
+            continue
+
+
+_HELD_LOCKS: dict[tuple, list] = {}  # (thread, run folder) -> [lock file, depth]: re-entrant within one thread
+
+
+@contextlib.contextmanager
+def day12_project_lock(settings, *, wait: bool = True):
+    """The run folder's GX project to one run at a time (yields False, without waiting, if taken and wait is False).
+
+    Runs of several processes (the scheduler, cron --once, --input, --source) share the project: GX refused a suite
+    another process had just rewritten, and the run was lost with a traceback."""
+    from day12_GATE_validation import DAY12_GX_LOCK
+
+    if not DAY12_GX_LOCK.acquire(blocking=wait):  # first the process's turn (threads), then the folder's (processes)
+        yield False
+        return
+    try:
+        with _folder_lock(settings, wait=wait) as held:
+            yield held
+    finally:
+        DAY12_GX_LOCK.release()
+
+
+@contextlib.contextmanager
+def _folder_lock(settings, *, wait: bool):
+    import fcntl
+
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    key = (threading.get_ident(), str(settings.run_dir.resolve()))  # another thread opens its own file: flock waits
+    if key in _HELD_LOCKS:
+        _HELD_LOCKS[key][1] += 1
+        try:
+            yield True
+        finally:
+            _HELD_LOCKS[key][1] -= 1
+        return
+    handle = open(settings.run_dir / ".day12_run.lock", "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        _HELD_LOCKS[key] = [handle, 1]
+        try:
+            yield True
+        finally:
+            del _HELD_LOCKS[key]
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        handle.close()
 
 
 def day12_run_context(settings):
@@ -67,10 +151,16 @@ def day12_run_context(settings):
     return context
 
 
-def day12_validate_inputs(settings, inputs: list[day12_Input], *, context=None, run_name: str | None = None,
-                          fixed_time: datetime | None = None, now: datetime | None = None,
-                          docs_dir: Path | None = None) -> day12_RunOutcome:
-    """One checkpoint run over inputs of distinct datasets (day12_InputError otherwise)."""
+def day12_validate_inputs(settings, inputs: list[day12_Input], **run) -> day12_RunOutcome:
+    """One checkpoint run over inputs of distinct datasets (day12_InputError otherwise), holding the run folder
+    (callers of their own, such as the Airflow DAG, share it with the scheduler and --input runs)."""
+    with day12_project_lock(settings):
+        return _validate_inputs(settings, inputs, **run)
+
+
+def _validate_inputs(settings, inputs: list[day12_Input], *, context=None, run_name: str | None = None,
+                     fixed_time: datetime | None = None, now: datetime | None = None,
+                     docs_dir: Path | None = None) -> day12_RunOutcome:
     from day12_ACTIONS_checkpoint import day12_slack_target
     from day12_GATE_validation import day12_run_checkpoint
 
@@ -78,7 +168,7 @@ def day12_validate_inputs(settings, inputs: list[day12_Input], *, context=None, 
     if len({i.dataset for i in inputs}) < len(inputs):
         raise day12_InputError(f"{', '.join(i.path.name for i in inputs)}: give at most one file per dataset per run")
     now = now or datetime.now(timezone.utc)
-    run_name = run_name or f"day12-{now:%Y%m%dT%H%M%SZ}"
+    run_name = run_name or day12_claim_run_name(settings, now)
     context = context or day12_run_context(settings)
     slack = settings.slack_webhook_url.get_secret_value() if settings.slack_webhook_url else None
     with day12_slack_target(slack):  # the notify action reads it; never written into the checkpoint JSON
@@ -130,6 +220,11 @@ def day12_report_run(settings, run_name: str, sections: list[dict], started: flo
 
 def day12_run_files(settings, paths: list[Path], *, dataset: str | None = None, force: bool = False, **run) -> day12_RunOutcome:
     """Read every input (any unreadable one: exit 3, nothing validated), then one checkpoint run over the changed ones."""
+    with day12_project_lock(settings):
+        return _run_files(settings, paths, dataset=dataset, force=force, **run)
+
+
+def _run_files(settings, paths: list[Path], *, dataset: str | None, force: bool, **run) -> day12_RunOutcome:
     inputs, skipped = [], []
     try:
         for path in paths:
@@ -158,6 +253,14 @@ def day12_validate_drop_folder(settings) -> dict[str, int] | None:
         log.error("drop folder missing: nothing validated; create it or set DAY12_DROP_FOLDER",
                   extra={"drop_folder": str(settings.drop_folder)})
         return None
+    with day12_project_lock(settings, wait=False) as held:
+        if not held:  # the files stay in the folder: the next pass validates them
+            log.warning("another run holds the run folder; this pass skipped", extra={"run_dir": str(settings.run_dir)})
+            return {}
+        return _drop_folder_pass(settings, log)
+
+
+def _drop_folder_pass(settings, log) -> dict[str, int]:
     context = day12_run_context(settings)
     codes, pending = {}, []
     for path in sorted(p for p in settings.drop_folder.iterdir() if p.suffix.lower() in (".csv", ".parquet")):

@@ -34,10 +34,21 @@ class day12_SqlSource:
     dialect: str  # postgres | sqlite
 
     def display(self) -> str:
-        from sqlalchemy.engine import make_url
+        return f"{day12_redact_url(self.connection_string)}/{self.schema + '.' if self.schema else ''}{self.table}"
 
-        where = make_url(self.connection_string).render_as_string(hide_password=True)
-        return f"{where}/{self.schema + '.' if self.schema else ''}{self.table}"
+
+def day12_redact_url(text: str) -> str:
+    """The URL as messages may show it: user, host, port and database; never a password, whether given as one,
+    split by an unescaped @ (everything before the host's last @ is credentials) or as a query parameter."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        url = make_url(text)
+    except Exception as exc:  # SQLAlchemy's parse errors quote the whole URL: only their type is shown
+        return f"{text.partition(':')[0][:32]} database (unparseable URL: {type(exc).__name__})"
+    host = (url.host or "").rpartition("@")[2]
+    credentials = f"{url.username or ''}{':***' if url.password or '@' in (url.host or '') else ''}@" if url.username else ""
+    return f"{url.drivername}://{credentials}{host}{f':{url.port}' if url.port else ''}/{url.database or ''}"
 
 
 def day12_parse_source(text: str) -> day12_SqlSource:
@@ -51,6 +62,13 @@ def day12_parse_source(text: str) -> day12_SqlSource:
         source = day12_SqlSource(base, None, target, "sqlite")
     else:
         raise day12_InputError("--source: expected postgresql://user@host/database/schema.table or sqlite:///file.db/table")
+    try:  # refused here, with a message of ours: SQLAlchemy's own quote the whole URL, password included
+        from sqlalchemy.engine import make_url
+
+        make_url(source.connection_string)
+    except Exception as exc:
+        raise day12_InputError(f"--source: not a database URL SQLAlchemy can read ({type(exc).__name__}): check the host, "
+                               "port and that special characters in the password are %-escaped") from None
     for name in filter(None, (source.schema, source.table)):
         if not DAY12_IDENTIFIER.fullmatch(name):
             raise day12_InputError(f"--source: {name[:64]!r} is not a plain schema or table name")
@@ -61,7 +79,10 @@ def day12_table_columns(source: day12_SqlSource) -> list[str]:
     """The table's column names, from the database catalogue (no rows read)."""
     import sqlalchemy as sa
 
-    engine = sa.create_engine(source.connection_string)
+    try:
+        engine = sa.create_engine(source.connection_string)
+    except (sa.exc.SQLAlchemyError, ValueError, ImportError) as exc:  # its message may quote the URL
+        raise day12_InputError(f"{source.display()}: unusable database URL ({type(exc).__name__})") from None
     try:
         inspector = sa.inspect(engine)
         if not inspector.has_table(source.table, schema=source.schema):
@@ -133,14 +154,23 @@ def day12_sql_checkpoint(context, source: day12_SqlSource, dataset: str):
                        "include_unexpected_rows": False, "return_unexpected_index_query": False}))
 
 
-def day12_run_table(settings, text: str, *, dataset: str | None = None, context=None, now: datetime | None = None,
-                    run_name: str | None = None):
-    """Validate one table: the same suite as its files, in the database. Outcome as for files (exit 3 if unusable)."""
+def day12_run_table(settings, text: str, **run):
+    """Validate one table: the same suite as its files, in the database. Outcome as for files (exit 3 if unusable).
+    One run at a time per run folder (its GX project is shared with file runs)."""
+    from day12_PIPELINE_run import day12_project_lock
+
+    with day12_project_lock(settings):
+        return _run_table(settings, text, **run)
+
+
+def _run_table(settings, text: str, *, dataset: str | None = None, context=None, now: datetime | None = None,
+               run_name: str | None = None):
     from great_expectations.core.run_identifier import RunIdentifier
 
     from day12_ACTIONS_checkpoint import day12_slack_target, day12_write_quarantine
     from day12_GATE_validation import day12_offline_docs, day12_progress_bars, day12_summarise
-    from day12_PIPELINE_run import DAY12_EXIT_INPUT, day12_report_run, day12_run_context, day12_RunOutcome
+    from day12_PIPELINE_run import (DAY12_EXIT_INPUT, day12_claim_run_name, day12_report_run, day12_run_context,
+                                    day12_RunOutcome)
     from day12_SUITES_security import day12_runtime_parameters
 
     started = time.monotonic()
@@ -154,7 +184,7 @@ def day12_run_table(settings, text: str, *, dataset: str | None = None, context=
         DAY12_LOG.error("table unusable", extra={"error": str(exc)})
         return day12_RunOutcome(DAY12_EXIT_INPUT, f"table could not be validated: {exc}")
     now = now or datetime.now(timezone.utc)
-    run_name = run_name or f"day12-{now:%Y%m%dT%H%M%SZ}"
+    run_name = run_name or day12_claim_run_name(settings, now)  # unique: a same-second run would overwrite this one
     os.environ[DAY12_SQL_CONNECTION_ENV] = source.connection_string  # read by GX when it connects; never stored
     try:
         context = context or day12_run_context(settings)
