@@ -24,6 +24,7 @@ DAY12_DIR = Path(__file__).resolve().parent
 DAY12_RESULTS = DAY12_DIR / "evidence" / "day12_bench_sql_results.json"
 DAY12_SCHEMA = "day12_bench"
 DAY12_NOW = datetime(2026, 11, 23, 6, 0, tzinfo=timezone.utc)
+DAY12_TARGET_RATIO = 2.0  # the target: GX on PostgreSQL within 2x of hand-written SQL of the same checks
 
 
 def day12_hand_sql(connection_string: str, table: str, settings, now: datetime) -> tuple[dict[str, int], dict[str, list[str]]]:
@@ -112,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
     parser.add_argument("--postgres", default=os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres"))
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()[0]  # the machine is shared: the load is recorded beside the figures
     import sqlalchemy as sa
 
     from day12_CONFIG_settings import day12_load_settings
@@ -153,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     memory = [r["gx_python_peak_mib"] for r in runs]
     DAY12_RESULTS.write_text(json.dumps({
         "benchmark": "events suite on a PostgreSQL table: GX SQL datasource vs hand-written SQL, same process",
+        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "target_ratio": DAY12_TARGET_RATIO,
+        "load_average_1m_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "postgres": sa.create_engine(args.postgres).dialect.name, "python": platform.python_version(),
         "runs": runs, "peak_memory_ratio_largest_over_smallest": round(max(memory) / min(memory), 2)}, indent=2) + "\n")
     for run in runs:

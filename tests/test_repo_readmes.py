@@ -129,31 +129,36 @@ def _shown(value, text: str) -> bool:
     return abs(float(number) - round(float(value), decimals)) < 10 ** -(decimals + 3)
 
 
+def _figure_blocks(day: str) -> list[tuple[str, dict, list[list[str]]]]:
+    """Every figures block of a day's README (a day may have several benchmarks), with its results file."""
+    blocks = [(m.group(2), json.loads((ROOT / day / m.group(2)).read_text()), _table_rows(m.group(3), "figure"))
+              for m in BENCH_FIGURES.BLOCK.finditer(_readme(day))]
+    assert blocks, "the Benchmark section has no figures block"
+    return blocks
+
+
 def _figures(day: str) -> tuple[str, dict, list[list[str]]]:
-    match = BENCH_FIGURES.BLOCK.search(_readme(day))
-    assert match, "the Benchmark section has no figures block"
-    results = ROOT / day / match.group(2)
-    return match.group(2), json.loads(results.read_text()), _table_rows(match.group(3), "figure")
+    return _figure_blocks(day)[0]
 
 
 BENCH_DAYS = [day for day in DAYS if "## Benchmark" in _readme(day)]
 
 
 def bench_verdicts(day: str) -> dict[str, bool]:
-    _, data, rows = _figures(day)
-    return {what: met for what, source, _ in rows if (met := verdict(source, data)) is not None}
+    return {what: met for _, data, rows in _figure_blocks(day) for what, source, _ in rows
+            if (met := verdict(source, data)) is not None}
 
 
 @pytest.mark.parametrize("day", BENCH_DAYS)
 def test_benchmark_figures_are_read_from_the_results_file(day):
-    name, data, rows = _figures(day)
-    assert rows, f"no figures from {name}"
     verdicts = bench_verdicts(day)
-    for what, source, shown in rows:
-        if what in verdicts:
-            assert shown == ("met" if verdicts[what] else "not met"), f"{what}: the file says otherwise"
-        else:
-            assert _shown(figure(source, data), shown), f"{what}: README {shown}, {name} {figure(source, data)}"
+    for name, data, rows in _figure_blocks(day):
+        assert rows, f"no figures from {name}"
+        for what, source, shown in rows:
+            if what in verdicts:
+                assert shown == ("met" if verdicts[what] else "not met"), f"{what}: the file says otherwise"
+            else:
+                assert _shown(figure(source, data), shown), f"{what}: README {shown}, {name} {figure(source, data)}"
     benchmark = _section(_readme(day), "Benchmark")
     assert "runs)" not in benchmark and "(Two runs.)" not in benchmark  # ranges over runs no file holds
 
@@ -163,7 +168,7 @@ RATE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\+?\s*(?:events|alerts|rows|requests)/s|
 
 def _shown_figures(day: str) -> set[str]:
     """The values of a day's figures block as shown, and the numbers its rows name (loads, sizes, targets)."""
-    rows = _figures(day)[2]
+    rows = [cells for _, _, block in _figure_blocks(day) for cells in block]
     return {cells[2] for cells in rows} | {number for cells in rows for number in re.findall(r"\d[\d,]*", cells[0])}
 
 
