@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from repo_helpers import ROOT
+from repo_helpers import ROOT, webhook_answering
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.timeout(1800)]
 RUN_DATE = "2026-11-23"  # logical date of every test run: the daily reports cover 2026-11-22
@@ -440,30 +440,9 @@ def test_a_cleared_task_is_rerun_alone_by_the_scheduler_and_repeats_nothing(airf
 
 
 # --- what a run leaves behind: no secret anywhere Airflow keeps text, only small values in XCom ------------------------
-@contextmanager
 def _webhook_answering(status: int):
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    import threading
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server's name
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
     base = os.environ.get("ORCHESTRATION_WEEK_AIRFLOW_TEST_PORT")
-    server = ThreadingHTTPServer(("127.0.0.1", int(base) + 20 if base else 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    return webhook_answering(status, int(base) + 20 if base else 0)
 
 
 def _airflow_text(home: Path) -> str:

@@ -4,14 +4,12 @@ import os
 import socket
 import subprocess
 import sys
-import threading
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 import pytest
 
 from airflow_support.week_dags import failure_callback, short_error
+from repo_helpers import webhook_answering
 
 
 class AirflowException(Exception):
@@ -48,29 +46,6 @@ def test_each_dag_file_imports_in_the_projects_interpreter_for_its_steps_only():
 SECRET_PATH = "/services/T0SECRET/B0SECRET/Xq'uo\"teSECRET"
 
 
-@contextmanager
-def _slack_answering(status: int):
-    """A webhook that answers every post with `status` and says nothing else."""
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server's name
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture
 def callback_env(monkeypatch, tmp_path):
     for name in [n for n in os.environ if n.startswith(("DAY11_", "DAY12_", "DAY13_", "DAY14_"))]:
@@ -88,7 +63,7 @@ def _context(error: BaseException) -> dict:
 
 @pytest.mark.parametrize("day", ["day11", "day12"])
 def test_a_failure_notification_that_fails_is_logged_as_failed_without_the_webhooks_secret(day, callback_env, caplog):
-    with _slack_answering(500) as base:
+    with webhook_answering(500) as base:
         callback_env.setenv(f"{day.upper()}_SLACK_WEBHOOK_URL", base + SECRET_PATH)
         with caplog.at_level(logging.INFO, logger="orchestration_week.airflow"):
             failure_callback(day)(_context(RuntimeError("boom")))
