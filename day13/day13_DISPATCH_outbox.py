@@ -70,7 +70,7 @@ def _queue_group(ctx, receiver: str, group_key: str, rows, now: datetime) -> Non
     key = day13_outbox_key("notify", receiver, group_key, now.isoformat(), *fingerprints)
     outbox_id = ctx.store.add_outbox(key, "notify", receiver, group_key, title, [day13_alert_line(l) for l in shown],
                                      len(rows) - len(shown), fingerprints, now)
-    ctx.store.notifications_in_outbox(outbox_id, receiver, group_key, fingerprints)
+    ctx.store.group_in_outbox(outbox_id, receiver, group_key)
     ctx.store.group_flushed(receiver, group_key, now)
     ctx.audit.record("notification_queued", now, rationale=title, receiver=receiver, outbox_id=outbox_id,
                      alerts=len(rows), idempotency_key=key)
@@ -106,7 +106,7 @@ def _send(ctx, row) -> None:
     if error is None:
         ctx.checkpoint("mid_escalation" if escalation else "mid_notification")  # delivered, not yet recorded
         with ctx.store.transaction(ctx.audit):
-            ctx.store.outbox_sent(row["id"], row["kind"], row["receiver"], row["group_key"], fingerprints, now)
+            ctx.store.outbox_sent(row["id"], row["kind"], row["receiver"], row["group_key"], now)
             ctx.audit.record_each("escalated" if escalation else "notified", now, fingerprints, rationale=note.title,
                                   receiver=row["receiver"], outbox_id=row["id"])
         if escalation:

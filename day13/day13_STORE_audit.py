@@ -399,9 +399,11 @@ class day13_Store:
             (key, kind, receiver, group_key, title, day13_json(lines), more, day13_json(fingerprints), at.isoformat()))
         return cursor.lastrowid
 
-    def notifications_in_outbox(self, outbox_id: int, receiver: str, group_key: str, fingerprints: list[str]) -> None:
-        self.db.executemany("UPDATE day13_notifications SET status = 'queued', outbox_id = ? WHERE receiver = ?"
-                            " AND group_key = ? AND fingerprint = ?", [(outbox_id, receiver, group_key, f) for f in fingerprints])
+    def group_in_outbox(self, outbox_id: int, receiver: str, group_key: str) -> int:
+        """Every pending notification of the group (the rows pending_notifications just read, in this transaction)
+        now waits in that outbox message: one range update of the group's rows, not one statement per alert."""
+        return self.db.execute("UPDATE day13_notifications SET status = 'queued', outbox_id = ? WHERE receiver = ?"
+                               " AND group_key = ? AND status = 'pending'", (outbox_id, receiver, group_key)).rowcount
 
     def group_flushed(self, receiver: str, group_key: str, at: datetime) -> None:
         self.db.execute("INSERT INTO day13_groups (receiver, group_key, last_sent_at) VALUES (?, ?, ?)"
@@ -411,20 +413,21 @@ class day13_Store:
     def outbox_waiting(self) -> list[sqlite3.Row]:
         return self.db.execute("SELECT * FROM day13_outbox WHERE status = 'pending' ORDER BY id").fetchall()
 
-    def outbox_sent(self, outbox_id: int, kind: str, receiver: str, group_key: str, fingerprints: list[str],
-                    at: datetime) -> None:
+    def outbox_sent(self, outbox_id: int, kind: str, receiver: str, group_key: str, at: datetime) -> None:
         """The message went out: its alerts' notifications are sent; an alert with nothing else owed is notified."""
         now = at.isoformat()
         self.db.execute("UPDATE day13_outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL"
                         " WHERE id = ?", (now, outbox_id))
         if kind != "notify":
             return
-        self.db.executemany("UPDATE day13_notifications SET status = 'sent', last_sent_at = ?, sent_count = sent_count + 1,"
-                            " attempts = attempts + 1, last_error = NULL WHERE receiver = ? AND group_key = ? AND fingerprint = ?"
-                            " AND outbox_id = ?", [(now, receiver, group_key, f, outbox_id) for f in fingerprints])
-        self.db.executemany("UPDATE day13_alert_state SET state = 'notified' WHERE fingerprint = ? AND state = 'routed'"
-                            " AND NOT EXISTS (SELECT 1 FROM day13_notifications n WHERE n.fingerprint = day13_alert_state.fingerprint"
-                            " AND n.status IN ('pending', 'queued'))", [(f,) for f in fingerprints])
+        # set-based over the group's rows (its primary-key range), the message's own rows picked by outbox_id
+        self.db.execute("UPDATE day13_notifications SET status = 'sent', last_sent_at = ?, sent_count = sent_count + 1,"
+                        " attempts = attempts + 1, last_error = NULL WHERE receiver = ? AND group_key = ? AND outbox_id = ?",
+                        (now, receiver, group_key, outbox_id))
+        self.db.execute("UPDATE day13_alert_state SET state = 'notified' WHERE state = 'routed' AND fingerprint IN"
+                        " (SELECT fingerprint FROM day13_notifications WHERE receiver = ? AND group_key = ? AND outbox_id = ?)"
+                        " AND NOT EXISTS (SELECT 1 FROM day13_notifications n WHERE n.fingerprint = day13_alert_state.fingerprint"
+                        " AND n.status IN ('pending', 'queued'))", (receiver, group_key, outbox_id))
 
     def outbox_failed(self, outbox_id: int, error: str, permanent: bool, delivered: list[str] = ()) -> None:
         """Transient: stays pending for the next run. Permanent: marked failed, its notifications too.
