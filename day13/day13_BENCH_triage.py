@@ -24,8 +24,7 @@ from pathlib import Path
 
 from day13_CONFIG_settings import DAY13_DIR, day13_load_settings
 from day13_PIPELINE_triage import day13_run_triage
-from day13_RUNTIME_wiring import day13_run_context
-from day13_STORE_audit import day13_Store
+from day13_RUNTIME_wiring import day13_open_run_store, day13_run_context
 
 DAY13_RESULTS = DAY13_DIR / "evidence" / "day13_bench_results.json"
 DAY13_FILE_ALERTS = 1_000  # alerts per drop file, like an hourly export
@@ -60,8 +59,7 @@ def bench_pipeline(records: list[dict], folder: Path) -> tuple[float, dict]:
     for n in range(0, len(records), DAY13_FILE_ALERTS):
         (settings.drop_dir / f"alerts_{n // DAY13_FILE_ALERTS:04d}.json").write_text(json.dumps(records[n:n + DAY13_FILE_ALERTS]))
     with ExitStack() as stack:
-        store = day13_Store.open(settings.audit_log_path)
-        stack.callback(store.close)
+        store = day13_open_run_store(settings, stack)
         ctx = day13_run_context(settings, store, stack)
         started, cpu_started = time.perf_counter(), time.process_time()
         summary = day13_run_triage(ctx, drop_dir=settings.drop_dir, inbox_dir=settings.inbox_dir)

@@ -12,7 +12,7 @@ import orjson
 
 from day13_ESCALATE_sla import day13_sla_report
 from day13_PIPELINE_triage import day13_run_triage
-from day13_RUNTIME_wiring import day13_Busy, day13_load_configs, day13_run_context, day13_run_lock
+from day13_RUNTIME_wiring import day13_Busy, day13_load_configs, day13_open_run_store, day13_run_context, day13_run_lock
 from day13_STORE_audit import day13_Store
 
 DAY13_LOG = logging.getLogger("day13")
@@ -26,8 +26,7 @@ def day13_command_run(settings, now=lambda: datetime.now(timezone.utc), fault: s
     """One triage run under the lock; a second concurrent run logs and exits 0."""
     try:
         with day13_run_lock(settings.lock_path), ExitStack() as stack:
-            store = day13_Store.open(settings.audit_log_path)
-            stack.callback(store.close)
+            store = day13_open_run_store(settings, stack)
             ctx = day13_run_context(settings, store, stack, now=now, fault=fault)
             summary = day13_run_triage(ctx, drop_dir=settings.drop_dir, inbox_dir=settings.inbox_dir)
     except day13_Busy as exc:

@@ -35,13 +35,10 @@ def _day13_settings():
 
 def _day13_context(settings, stack):
     """The run context like `ORCHESTRATOR run` builds it, under the run lock, for one stage."""
-    from day13_RUNTIME_wiring import day13_run_context, day13_run_lock
-    from day13_STORE_audit import day13_Store
+    from day13_RUNTIME_wiring import day13_open_run_store, day13_run_context, day13_run_lock
 
     stack.enter_context(day13_run_lock(settings.lock_path))
-    store = day13_Store.open(settings.audit_log_path)
-    stack.callback(store.close)
-    return day13_run_context(settings, store, stack)
+    return day13_run_context(settings, day13_open_run_store(settings, stack), stack)
 
 
 def _day13_stage(ctx, settings, stage: str) -> None:

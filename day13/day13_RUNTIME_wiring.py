@@ -15,6 +15,7 @@ from day13_NOTIFY_receivers import (day13_Dispatcher, day13_LocalSlack, day13_Lo
 from day13_ROUTING_tree import day13_parse_routing, day13_RoutingError
 from day13_RULES_classify import day13_parse_rules, day13_RulesError
 from day13_RUN_context import day13_RunContext
+from day13_STORE_audit import day13_Store
 
 DAY13_LOG = logging.getLogger("day13")
 
@@ -46,6 +47,13 @@ def day13_run_lock(path: Path) -> Iterator[None]:
     finally:
         fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()
+
+
+def day13_open_run_store(settings, stack: ExitStack) -> day13_Store:
+    """The store a triage run writes through, closed with the run; its WAL is checkpointed by a thread of its own."""
+    store = day13_Store.open(settings.audit_log_path, background_checkpoint=True)
+    stack.callback(store.close)
+    return store
 
 
 def day13_load_config(store, kind: str, path: Path, parse, errors, now: datetime):
