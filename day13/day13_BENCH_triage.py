@@ -4,16 +4,19 @@
 
 End to end = parse the drop files, normalise, classify, dedup, route, notify (local receivers), and
 write every audit row, hash chain included. The baseline inserts the same records into a bare SQLite
-table with executemany, in the same process. Prints alerts/s and the ratio, and writes
+table with executemany, in the same process. The pipeline runs three times on fresh databases; the median
+is the figure, all three are recorded. Prints alerts/s and the ratio, and writes
 day13/evidence/day13_bench_results.json. Target: >= 10,000 alerts/s end to end. Not a test.
 The machine is shared: the results also record the load average before and after and the pipeline's own
-CPU seconds, so a slow figure on a busy machine can be told apart from a slow pipeline.
+CPU seconds (every thread, and the parser process), so a slow figure on a busy machine can be told apart
+from a slow pipeline. A run uses both cores: the parser process and the checkpoint thread work beside it.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import resource
 import sqlite3
 import sys
 import tempfile
@@ -28,6 +31,7 @@ from day13_RUNTIME_wiring import day13_open_run_store, day13_run_context
 
 DAY13_RESULTS = DAY13_DIR / "evidence" / "day13_bench_results.json"
 DAY13_FILE_ALERTS = 1_000  # alerts per drop file, like an hourly export
+DAY13_RUNS = 3  # the machine is shared and one run varies by ~15%: the median of three is the figure
 
 
 def _records(count: int) -> list[dict]:
@@ -61,12 +65,18 @@ def bench_pipeline(records: list[dict], folder: Path) -> tuple[float, dict]:
     with ExitStack() as stack:
         store = day13_open_run_store(settings, stack)
         ctx = day13_run_context(settings, store, stack)
-        started, cpu_started = time.perf_counter(), time.process_time()
+        started, cpu_started = time.perf_counter(), _cpu_seconds()
         summary = day13_run_triage(ctx, drop_dir=settings.drop_dir, inbox_dir=settings.inbox_dir)
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        elapsed, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
         audit_rows = store.count("day13_audit")
     return len(records) / elapsed, {**summary.fields(), "audit_rows": audit_rows, "pipeline_cpu_s": round(cpu, 2),
                                     "pipeline_alerts_per_cpu_s": round(len(records) / cpu)}
+
+
+def _cpu_seconds() -> float:
+    """This process (every thread: the checkpoint thread too) and its finished children (the parser process)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def main(argv=None) -> int:
@@ -75,11 +85,15 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     records = _records(args.alerts)
     load_before = os.getloadavg()
+    runs = []
     with tempfile.TemporaryDirectory() as tmp:
         baseline = bench_baseline(records, Path(tmp))
-        ours, summary = bench_pipeline(records, Path(tmp))
+        for n in range(DAY13_RUNS):  # a fresh database each time; the median is the figure, all three are kept
+            runs.append(bench_pipeline(records, Path(tmp) / f"run{n}"))
+    ours, summary = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
     results = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "alerts": len(records),
-               "pipeline_alerts_per_s": round(ours), "raw_sqlite_insert_alerts_per_s": round(baseline),
+               "pipeline_alerts_per_s": round(ours), "runs_alerts_per_s": [round(r[0]) for r in runs],
+               "raw_sqlite_insert_alerts_per_s": round(baseline),
                "ratio": round(ours / baseline, 3), "target_alerts_per_s": 10_000,
                "pipeline_alerts_per_cpu_s": summary["pipeline_alerts_per_cpu_s"], "cpu_count": os.cpu_count(),
                "load_average_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)], "run": summary}

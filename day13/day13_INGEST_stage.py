@@ -9,28 +9,26 @@ rename into place), and any other file must have been unchanged for DAY13_FILE_S
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import shutil
 import time
+from collections import deque
 from datetime import timedelta
 from pathlib import Path
 
-from day13_INGEST_sources import (DAY13_MAX_FILE_BYTES, day13_Alert, day13_BadRecord, day13_InvalidAlert,
-                                  day13_load_json, day13_normalise, day13_read_drop_file, day13_read_eml,
-                                  day13_UnreadableFile)
+from day13_INGEST_parser import day13_oversize, day13_parser_for, day13_quarantine_row, day13_Ready
+from day13_INGEST_sources import DAY13_MAX_FILE_BYTES, day13_Alert, day13_load_json, day13_normalise
 from day13_RULES_classify import day13_classify
 from day13_STORE_audit import day13_json, day13_safe_text
 
 DAY13_LOG = logging.getLogger("day13.ingest")
 DAY13_IN_PROGRESS = (".tmp", ".part")  # the hand-off convention: writers rename into place when done
-DAY13_QUARANTINE_RAW_CHARS = 20_000  # enough to see what was wrong, bounded for the table
 
 
 def day13_ingest(ctx, drop_dir: Path, inbox_dir: Path) -> None:
     day13_ingest_api_inbox(ctx)
-    day13_ingest_folder(ctx, drop_dir, "file", lambda name, data: [(None, r) for r in day13_read_drop_file(name, data)])
-    day13_ingest_folder(ctx, inbox_dir, "email", lambda name, data: [day13_read_eml(data)])
+    day13_ingest_folder(ctx, drop_dir, "file")
+    day13_ingest_folder(ctx, inbox_dir, "email")
 
 
 def day13_ingest_api_inbox(ctx) -> None:
@@ -78,52 +76,51 @@ def _read_when_settled(ctx, path: Path) -> bytes | None:
     return data
 
 
-def _quarantine_row(source: str, item: str, reason: str, raw) -> tuple[str, str, str, str]:
-    text = raw if isinstance(raw, str) else json.dumps(raw, default=str)
-    return source, day13_safe_text(item), day13_safe_text(reason), day13_safe_text(text[:DAY13_QUARANTINE_RAW_CHARS])
-
-
-def day13_ingest_folder(ctx, folder: Path, source: str, reader) -> None:
-    """Each complete file: parse, commit, then move. reader(name, bytes) -> [(source_id, record)]."""
-    for path in _complete_files(ctx, folder):
-        data = _read_when_settled(ctx, path)
-        if data is None:
-            continue
-        digest = hashlib.sha256(data).hexdigest() if data else None  # b"": an oversize file, not read
-        committed = digest and ctx.store.file_committed(source, path.name, digest)
-        if committed:  # killed between commit and move: only the move is left (re-reading would quarantine twice)
-            ctx.summary.already_seen += committed["alerts"]
-            DAY13_LOG.info("file committed by an earlier run; moved now", extra={"file": day13_safe_text(path.name)})
-            _move(path, folder / committed["moved_to"])
-            continue
-        alerts, quarantined = [], []
-        try:
-            if not data and path.stat().st_size > DAY13_MAX_FILE_BYTES:
-                raise day13_UnreadableFile(f"{path.stat().st_size:,} bytes is over the {DAY13_MAX_FILE_BYTES:,} byte limit")
-            items = reader(path.name, data)
-            destination = folder / "processed"
-        except Exception as exc:  # one file, however broken, never stops the run: it is quarantined whole
-            reason = str(exc) if isinstance(exc, day13_UnreadableFile) else f"unreadable: {type(exc).__name__}"
-            if not isinstance(exc, day13_UnreadableFile):
-                DAY13_LOG.warning("file parser failed; file quarantined", extra={"file": day13_safe_text(path.name),
-                                                                                 "error": type(exc).__name__})
-            items, destination = [], folder / "quarantine"
-            quarantined.append(_quarantine_row(source, path.name, reason, ""))
-        name, now = path.name, ctx.now()  # one instant per file: its records are read within milliseconds
-        for n, (source_id, record) in enumerate(items, 1):
-            if type(record) is day13_BadRecord:
-                quarantined.append(_quarantine_row(source, f"{name}#{n}", record.reason, ""))
+def day13_ingest_folder(ctx, folder: Path, source: str) -> None:
+    """Each complete file: parse, commit, then move. With enough waiting, a parser process reads the next files
+    while this one commits (day13_INGEST_parser); commits and moves stay in name order, one file at a time."""
+    paths = _complete_files(ctx, folder)
+    with day13_parser_for(paths) as parser:
+        ahead: deque = deque()
+        for path in paths:
+            data = _read_when_settled(ctx, path)
+            if data is None:
                 continue
-            try:
-                alerts.append(day13_normalise(record, source, now, source_id))
-            except day13_InvalidAlert as exc:
-                quarantined.append(_quarantine_row(source, f"{name}#{n}", str(exc), record))
-            except Exception as exc:  # a record no check foresaw: quarantined alone, the file goes on
-                quarantined.append(_quarantine_row(source, f"{name}#{n}", f"record rejected: {type(exc).__name__}", record))
-        done = (lambda: ctx.store.file_done(source, path.name, digest, destination.name, len(alerts), ctx.now())) if digest else None
-        day13_ingest_batch(ctx, alerts, quarantined, also=done)
-        ctx.checkpoint("after_ingest_commit")
-        _move(path, destination)
+            digest = hashlib.sha256(data).hexdigest() if data else None  # b"": an oversize file, not read
+            committed = digest and ctx.store.file_committed(source, path.name, digest)
+            if committed:  # killed between commit and move: only the move is left (re-reading would quarantine twice)
+                ctx.summary.already_seen += committed["alerts"]
+                DAY13_LOG.info("file committed by an earlier run; moved now", extra={"file": day13_safe_text(path.name)})
+                _move(path, folder / committed["moved_to"])
+                continue
+            size = 0 if data else _size(path)
+            if size > DAY13_MAX_FILE_BYTES:
+                parsed = day13_Ready(day13_oversize(source, path.name, size))
+            else:
+                parsed = parser.submit(source, path.name, data, ctx.now())  # one instant per file
+            ahead.append((path, digest, parsed))
+            while len(ahead) > parser.ahead:
+                _commit_file(ctx, folder, source, *ahead.popleft())
+        while ahead:
+            _commit_file(ctx, folder, source, *ahead.popleft())
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _commit_file(ctx, folder: Path, source: str, path: Path, digest: str | None, parsed) -> None:
+    alerts, quarantined, destination, warning = parsed.result()
+    if warning:
+        DAY13_LOG.warning("file parser failed; file quarantined", extra={"file": day13_safe_text(path.name),
+                                                                         "error": warning})
+    done = (lambda: ctx.store.file_done(source, path.name, digest, destination, len(alerts), ctx.now())) if digest else None
+    day13_ingest_batch(ctx, alerts, quarantined, also=done)
+    ctx.checkpoint("after_ingest_commit")
+    _move(path, folder / destination)
 
 
 def _free_name(destination: Path, name: str) -> Path:
@@ -163,7 +160,7 @@ def day13_ingest_batch(ctx, alerts: list[day13_Alert], quarantined: list[tuple],
                 if previous in ("", alert.content_hash):
                     summary.already_seen += 1  # the same item again (a re-run after a crash): nothing to do
                     continue
-                quarantined.append(_quarantine_row(alert.source, f"{alert.source}:{alert.source_id}",
+                quarantined.append(day13_quarantine_row(alert.source, f"{alert.source}:{alert.source_id}",
                                                    f"conflicting re-send: {alert.source} id {alert.source_id!r} was received"
                                                    " before with different content", alert.raw))
                 summary.conflicts += 1

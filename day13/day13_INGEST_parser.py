@@ -1,0 +1,223 @@
+"""Parsing a drop file or an e-mail into alerts and quarantine rows, in the run's process or in a parser process.
+
+    python day13/day13_INGEST_parser.py    (started by the ingest stage for a big backlog, never by hand)
+
+Parsing and normalising are a fifth of a run's work and pure (bytes in, alerts and quarantine rows out), so
+for a backlog of several megabytes a second process does them a few files ahead of the commits and the run
+uses both cores. The run writes (number, source, name, bytes, instant) to the process's stdin and reads
+(number, result) from its stdout, each frame a length-prefixed pickle. The process holds no state, writes no
+log and its stderr goes nowhere (a traceback could show a record's text); if it dies or sends garbage, the
+run parses that file and every later one itself, says so once by error type, and loses nothing. When the
+run ends or is killed, the process reads end-of-file on stdin and exits.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+import struct
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from day13_INGEST_sources import (DAY13_MAX_FILE_BYTES, day13_Alert, day13_BadRecord, day13_InvalidAlert,
+                                  day13_normalise, day13_read_drop_file, day13_read_eml, day13_UnreadableFile)
+from day13_STORE_audit import day13_safe_text
+
+DAY13_LOG = logging.getLogger("day13.ingest")
+DAY13_QUARANTINE_RAW_CHARS = 20_000  # enough to see what was wrong, bounded for the table
+DAY13_PARSE_PROCESS_BYTES = 4_000_000  # ~10,000 alerts waiting: enough to pay for starting a parser process
+DAY13_PARSE_AHEAD_FILES = 3  # files parsed ahead of the commit: bounds memory to a few DAY13_MAX_FILE_BYTES
+DAY13_PARSER_STOP_S = 5.0  # how long a parser process gets to exit after its stdin closes, before it is killed
+DAY13_FRAME = struct.Struct("<Q")
+
+
+def day13_quarantine_row(source: str, item: str, reason: str, raw) -> tuple[str, str, str, str]:
+    text = raw if isinstance(raw, str) else json.dumps(raw, default=str)
+    return source, day13_safe_text(item), day13_safe_text(reason), day13_safe_text(text[:DAY13_QUARANTINE_RAW_CHARS])
+
+
+def _records(source: str, name: str, data: bytes) -> list[tuple[str | None, object]]:
+    """[(source id or None, record)] of one drop file or one e-mail."""
+    if source == "email":
+        return [day13_read_eml(data)]
+    return [(None, r) for r in day13_read_drop_file(name, data)]
+
+
+def day13_parse_file(source: str, name: str, data: bytes, now) -> tuple[list[day13_Alert], list[tuple], str, str]:
+    """(alerts, quarantine rows, 'processed' or 'quarantine', an error type for the log or '') of one file's bytes.
+
+    Total: a file that cannot be read is quarantined whole, a record that cannot be trusted alone."""
+    alerts, quarantined, warning = [], [], ""
+    try:
+        items, destination = _records(source, name, data), "processed"
+    except Exception as exc:  # one file, however broken, never stops the run: it is quarantined whole
+        reason = str(exc) if isinstance(exc, day13_UnreadableFile) else f"unreadable: {type(exc).__name__}"
+        if not isinstance(exc, day13_UnreadableFile):
+            warning = type(exc).__name__
+        items, destination = [], "quarantine"
+        quarantined.append(day13_quarantine_row(source, name, reason, ""))
+    for n, (source_id, record) in enumerate(items, 1):
+        if type(record) is day13_BadRecord:
+            quarantined.append(day13_quarantine_row(source, f"{name}#{n}", record.reason, ""))
+            continue
+        try:
+            alerts.append(day13_normalise(record, source, now, source_id))
+        except day13_InvalidAlert as exc:
+            quarantined.append(day13_quarantine_row(source, f"{name}#{n}", str(exc), record))
+        except Exception as exc:  # a record no check foresaw: quarantined alone, the file goes on
+            quarantined.append(day13_quarantine_row(source, f"{name}#{n}", f"record rejected: {type(exc).__name__}", record))
+    return alerts, quarantined, destination, warning
+
+
+def day13_oversize(source: str, name: str, size: int) -> tuple[list, list, str, str]:
+    reason = f"{size:,} bytes is over the {DAY13_MAX_FILE_BYTES:,} byte limit"
+    return [], [day13_quarantine_row(source, name, reason, "")], "quarantine", ""
+
+
+class day13_Ready:
+    """A parse already done, with the interface of a future."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+class day13_InlineParser:
+    """Parses in the run's process, when asked: a file is read, committed and moved before the next is read."""
+
+    ahead = 0
+
+    def submit(self, *args) -> day13_Ready:
+        return day13_Ready(day13_parse_file(*args))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+class day13_ProcessParser(day13_InlineParser):
+    """A parser process a few files ahead of the commits; the first file is parsed here while it starts."""
+
+    ahead = DAY13_PARSE_AHEAD_FILES
+
+    def __init__(self, command: list[str] | None = None):
+        self.command = command or [sys.executable, str(Path(__file__).resolve())]
+        self.process, self.failed, self._sent, self._closing = None, False, 0, False
+        self._results: dict[int, tuple] = {}
+        self._arrived = threading.Condition()
+        self._reader: threading.Thread | None = None
+
+    def submit(self, *args):
+        if self.failed:
+            return day13_Ready(day13_parse_file(*args))
+        if self.process is None:
+            self._start()
+            return day13_Ready(day13_parse_file(*args))
+        number, self._sent = self._sent, self._sent + 1
+        try:
+            frame = pickle.dumps((number, *args), protocol=pickle.HIGHEST_PROTOCOL)
+            self.process.stdin.write(DAY13_FRAME.pack(len(frame)) + frame)
+            self.process.stdin.flush()
+        except (OSError, ValueError) as exc:  # the process is gone (broken pipe)
+            self._fail(exc)
+            return day13_Ready(day13_parse_file(*args))
+        return _Pending(self, number, args)
+
+    def _start(self) -> None:
+        try:
+            self.process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            stderr=subprocess.DEVNULL, close_fds=True)
+        except OSError as exc:
+            self.process = None
+            self._fail(exc)
+            return
+        self._reader = threading.Thread(target=self._read, name="day13-parser-reader", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        """Results as they come (a thread: the process never blocks on a full pipe while the run commits)."""
+        stream = self.process.stdout
+        try:
+            while True:
+                head = stream.read(DAY13_FRAME.size)
+                if len(head) < DAY13_FRAME.size:
+                    raise EOFError("the parser process ended")
+                body = stream.read(DAY13_FRAME.unpack(head)[0])
+                number, result = pickle.loads(body)
+                with self._arrived:
+                    self._results[number] = result
+                    self._arrived.notify_all()
+        except Exception as exc:  # EOF, a torn frame: every file still waiting is parsed by the run itself
+            if not self._closing:
+                self._fail(exc)
+
+    def _fail(self, exc: BaseException) -> None:
+        with self._arrived:
+            if not self.failed:
+                self.failed = True
+                DAY13_LOG.warning("parser process failed; files parsed in the run's own process",
+                                  extra={"error": type(exc).__name__})
+            self._arrived.notify_all()
+
+    def result(self, number: int, args: tuple):
+        with self._arrived:
+            self._arrived.wait_for(lambda: number in self._results or self.failed)
+            found = self._results.pop(number, None)
+        return found if found is not None else day13_parse_file(*args)
+
+    def __exit__(self, *exc) -> None:
+        if self.process is None:
+            return
+        self._closing = True  # the end-of-file that follows is the normal end, not a failure
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.process.wait(DAY13_PARSER_STOP_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._reader.join()
+
+
+class _Pending:
+    def __init__(self, parser: day13_ProcessParser, number: int, args: tuple):
+        self.parser, self.number, self.args = parser, number, args
+
+    def result(self):
+        return self.parser.result(self.number, self.args)
+
+
+def day13_parser_for(paths: list[Path]) -> day13_InlineParser:
+    """A parser process only for a backlog that pays for its start (~0.1 s); small runs parse inline."""
+    waiting = 0
+    for path in paths:
+        try:
+            waiting += path.stat().st_size
+        except OSError:
+            continue
+    return day13_ProcessParser() if waiting >= DAY13_PARSE_PROCESS_BYTES else day13_InlineParser()
+
+
+def day13_serve(stdin=None, stdout=None) -> int:
+    """The parser process: frames in, frames out, until end-of-file."""
+    stdin, stdout = stdin or sys.stdin.buffer, stdout or sys.stdout.buffer
+    while True:
+        head = stdin.read(DAY13_FRAME.size)
+        if len(head) < DAY13_FRAME.size:
+            return 0
+        number, *args = pickle.loads(stdin.read(DAY13_FRAME.unpack(head)[0]))
+        frame = pickle.dumps((number, day13_parse_file(*args)), protocol=pickle.HIGHEST_PROTOCOL)
+        stdout.write(DAY13_FRAME.pack(len(frame)) + frame)
+        stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(day13_serve())
