@@ -4,7 +4,7 @@
 
 Parsing and normalising are a fifth of a run's work and pure (bytes in, alerts and quarantine rows out), so
 for a backlog of several megabytes a second process does them a few files ahead of the commits and the run
-uses both cores. The run writes (number, source, name, bytes, instant) to the process's stdin and reads
+uses both cores. The run writes (number, source, name, bytes, instant, rules) to the process's stdin and reads
 (number, result) from its stdout, each frame a length-prefixed pickle. The process holds no state, writes no
 log and its stderr goes nowhere (a traceback could show a record's text); if it dies or sends garbage, the
 run parses that file and every later one itself, says so once by error type, and loses nothing. When the
@@ -23,7 +23,8 @@ from pathlib import Path
 
 from day13_INGEST_sources import (DAY13_MAX_FILE_BYTES, day13_Alert, day13_BadRecord, day13_InvalidAlert,
                                   day13_normalise, day13_read_drop_file, day13_read_eml, day13_UnreadableFile)
-from day13_STORE_audit import day13_safe_text
+from day13_RULES_classify import day13_classify
+from day13_STORE_audit import day13_json, day13_safe_text
 
 DAY13_LOG = logging.getLogger("day13.ingest")
 DAY13_QUARANTINE_RAW_CHARS = 20_000  # enough to see what was wrong, bounded for the table
@@ -45,8 +46,10 @@ def _records(source: str, name: str, data: bytes) -> list[tuple[str | None, obje
     return [(None, r) for r in day13_read_drop_file(name, data)]
 
 
-def day13_parse_file(source: str, name: str, data: bytes, now) -> tuple[list[day13_Alert], list[tuple], str, str]:
-    """(alerts, quarantine rows, 'processed' or 'quarantine', an error type for the log or '') of one file's bytes.
+def day13_parse_file(source: str, name: str, data: bytes, now, rules=None) -> tuple[list, list, list, str, str]:
+    """(alerts, first_seen, quarantine rows, 'processed' or 'quarantine', an error type for the log or '') of one
+    file's bytes. first_seen (with rules): each alert's (severity, rationale, labels JSON) if it is new, which
+    is what most alerts are; the run classifies a repeat itself, knowing its count.
 
     Total: a file that cannot be read is quarantined whole, a record that cannot be trusted alone."""
     alerts, quarantined, warning = [], [], ""
@@ -68,12 +71,19 @@ def day13_parse_file(source: str, name: str, data: bytes, now) -> tuple[list[day
             quarantined.append(day13_quarantine_row(source, f"{name}#{n}", str(exc), record))
         except Exception as exc:  # a record no check foresaw: quarantined alone, the file goes on
             quarantined.append(day13_quarantine_row(source, f"{name}#{n}", f"record rejected: {type(exc).__name__}", record))
-    return alerts, quarantined, destination, warning
+    first_seen = [day13_first_classification(alert, rules) for alert in alerts] if rules is not None else []
+    return alerts, first_seen, quarantined, destination, warning
 
 
-def day13_oversize(source: str, name: str, size: int) -> tuple[list, list, str, str]:
+def day13_first_classification(alert: day13_Alert, rules) -> tuple[str, str, str]:
+    """(severity, rationale, labels JSON) of an alert seen for the first time: what day13_ingest stores for it."""
+    severity, why = day13_classify(alert, 1, rules)
+    return severity, "; ".join(why), day13_json(alert.labels(severity))
+
+
+def day13_oversize(source: str, name: str, size: int) -> tuple[list, list, list, str, str]:
     reason = f"{size:,} bytes is over the {DAY13_MAX_FILE_BYTES:,} byte limit"
-    return [], [day13_quarantine_row(source, name, reason, "")], "quarantine", ""
+    return [], [], [day13_quarantine_row(source, name, reason, "")], "quarantine", ""
 
 
 class day13_Ready:

@@ -97,7 +97,7 @@ def day13_ingest_folder(ctx, folder: Path, source: str) -> None:
             if size > DAY13_MAX_FILE_BYTES:
                 parsed = day13_Ready(day13_oversize(source, path.name, size))
             else:
-                parsed = parser.submit(source, path.name, data, ctx.now())  # one instant per file
+                parsed = parser.submit(source, path.name, data, ctx.now(), ctx.rules)  # one instant per file
             ahead.append((path, digest, parsed))
             while len(ahead) > parser.ahead:
                 _commit_file(ctx, folder, source, *ahead.popleft())
@@ -113,12 +113,12 @@ def _size(path: Path) -> int:
 
 
 def _commit_file(ctx, folder: Path, source: str, path: Path, digest: str | None, parsed) -> None:
-    alerts, quarantined, destination, warning = parsed.result()
+    alerts, first_seen, quarantined, destination, warning = parsed.result()
     if warning:
         DAY13_LOG.warning("file parser failed; file quarantined", extra={"file": day13_safe_text(path.name),
                                                                          "error": warning})
     done = (lambda: ctx.store.file_done(source, path.name, digest, destination, len(alerts), ctx.now())) if digest else None
-    day13_ingest_batch(ctx, alerts, quarantined, also=done)
+    day13_ingest_batch(ctx, alerts, quarantined, also=done, first_seen=first_seen)
     ctx.checkpoint("after_ingest_commit")
     _move(path, folder / destination)
 
@@ -144,8 +144,10 @@ def _move(path: Path, destination: Path) -> None:
             "file": day13_safe_text(path.name), "error": type(exc).__name__})
 
 
-def day13_ingest_batch(ctx, alerts: list[day13_Alert], quarantined: list[tuple], also=None) -> None:
-    """Store alerts and quarantine rows with their audit rows, in one transaction (plus `also`, e.g. the inbox mark)."""
+def day13_ingest_batch(ctx, alerts: list[day13_Alert], quarantined: list[tuple], also=None,
+                       first_seen: list[tuple] | None = None) -> None:
+    """Store alerts and quarantine rows with their audit rows, in one transaction (plus `also`, e.g. the inbox mark).
+    first_seen: each alert's (severity, rationale, labels JSON) as a first occurrence, worked out by the parser."""
     now = ctx.now()
     now_iso = now.isoformat()  # one instant per batch, formatted once
     store, audit, summary = ctx.store, ctx.audit, ctx.summary
@@ -153,7 +155,7 @@ def day13_ingest_batch(ctx, alerts: list[day13_Alert], quarantined: list[tuple],
         known = store.known_alerts(sorted({a.fingerprint for a in alerts}))
         before = _received_before(store, alerts)
         writes = {"received": [], "new": [], "states": [], "updates": {}}
-        for alert in alerts:
+        for n, alert in enumerate(alerts):
             key = (alert.source, alert.source_id)
             previous = before.get(key)
             if previous is not None:
@@ -166,7 +168,7 @@ def day13_ingest_batch(ctx, alerts: list[day13_Alert], quarantined: list[tuple],
                 summary.conflicts += 1
                 continue
             before[key] = alert.content_hash
-            _store(ctx, alert, now, now_iso, known, writes)
+            _store(ctx, alert, now, now_iso, known, writes, first_seen[n] if first_seen else None)
         rows = [(*row, now_iso) for row in quarantined]
         for source, item, reason, _raw, _at in rows:
             audit.record("quarantined", now, alert_id=item, rationale=reason, source=source)
@@ -185,7 +187,7 @@ def _received_before(store, alerts: list[day13_Alert]) -> dict[tuple[str, str], 
             for sid, digest in store.received_hashes(source, ids).items()}
 
 
-def _store(ctx, alert: day13_Alert, now, now_iso: str, known: dict, writes: dict) -> None:
+def _store(ctx, alert: day13_Alert, now, now_iso: str, known: dict, writes: dict, first: tuple | None) -> None:
     summary, audit, rules = ctx.summary, ctx.audit, ctx.rules
     fingerprint, created_iso = alert.fingerprint, alert.created_at.isoformat()
     summary.received += 1
@@ -193,9 +195,12 @@ def _store(ctx, alert: day13_Alert, now, now_iso: str, known: dict, writes: dict
                                alert.content_hash))
     row = known.get(fingerprint)  # (count, severity) or None
     count = (row[0] if row else 0) + 1
-    severity, why = day13_classify(alert, count, rules)
-    rationale = "; ".join(why)
-    labels = day13_json(alert.labels(severity))
+    if count == 1 and first is not None:
+        severity, rationale, labels = first  # classified by the parser (the same rules, the same function)
+    else:
+        severity, why = day13_classify(alert, count, rules)
+        rationale = "; ".join(why)
+        labels = day13_json(alert.labels(severity))
     known[fingerprint] = (count, severity)
     if row is None:
         sla = rules.sla_minutes[severity]

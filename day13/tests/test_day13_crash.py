@@ -109,8 +109,8 @@ def test_a_file_removed_after_its_commit_does_not_abort_the_run(settings, run, d
     drop("b.json", [make_alert(2, entity_id="E2")])
     original = day13_INGEST_stage.day13_ingest_batch
 
-    def batch_then_vanish(ctx, alerts, quarantined, also=None):
-        original(ctx, alerts, quarantined, also)
+    def batch_then_vanish(ctx, alerts, quarantined, also=None, **more):
+        original(ctx, alerts, quarantined, also, **more)
         for path in settings.drop_dir.glob("a.json"):
             path.unlink()  # someone else tidied the folder between our commit and our move
 

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 
 import pytest
 
@@ -140,3 +141,19 @@ def test_a_run_killed_with_kill_9_leaves_no_parser_process_behind(settings, make
     assert db.execute("SELECT COUNT(*) FROM day13_received").fetchone()[0] == 12_000
     db.close()
     assert "audit chain intact" in cli(env, "verify-audit").stdout
+
+
+def test_the_parsers_first_classification_is_what_the_run_would_store_for_a_new_alert(settings, make_alert):
+    from day13_RULES_classify import day13_classify, day13_parse_rules
+    from day13_STORE_audit import day13_json
+
+    rules = day13_parse_rules(settings.rules_path.read_text())
+    records = [make_alert(1), make_alert(2, alert_type="sanctions_hit", match_score="99", jurisdiction="IR"),
+               make_alert(3, amount="2500000", currency="EUR"), make_alert(4, alert_type="never_heard_of")]
+    alerts, first_seen, quarantined, destination, _ = day13_INGEST_parser.day13_parse_file(
+        "file", "a.json", json.dumps(records).encode(), datetime(2026, 11, 22, 10, 5, tzinfo=timezone.utc), rules)
+    assert (len(alerts), quarantined, destination) == (4, [], "processed")
+    for alert, (severity, rationale, labels) in zip(alerts, first_seen, strict=True):
+        expected, why = day13_classify(alert, 1, rules)
+        assert (severity, rationale, labels) == (expected, "; ".join(why), day13_json(alert.labels(expected)))
+    assert len({s for s, _, _ in first_seen}) > 1
