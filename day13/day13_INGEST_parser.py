@@ -5,16 +5,20 @@
 Parsing and normalising are a fifth of a run's work and pure (bytes in, alerts and quarantine rows out), so
 for a backlog of several megabytes a second process does them a few files ahead of the commits and the run
 uses both cores. The run writes (number, source, name, bytes, instant, rules) to the process's stdin and reads
-(number, result) from its stdout, each frame a length-prefixed pickle. The process holds no state, writes no
-log and its stderr goes nowhere (a traceback could show a record's text); if it dies or sends garbage, the
-run parses that file and every later one itself, says so once by error type, and loses nothing. When the
-run ends or is killed, the process reads end-of-file on stdin and exits.
+(number, SHA-256 of the bytes parsed, result) from its stdout, each frame a length-prefixed pickle. The process
+holds no state, writes no log, gets no secret in its environment and its stderr goes nowhere (a traceback could
+show a record's text); if it dies, sends garbage, answers for another file or is silent for DAY13_PARSER_WAIT_S,
+it is killed and the run parses that file and every later one itself, says so once by error type, and loses
+nothing. When the run ends or is killed, the process reads end-of-file on stdin and exits.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 import pickle
+import queue
 import struct
 import subprocess
 import sys
@@ -30,7 +34,16 @@ DAY13_LOG = logging.getLogger("day13.ingest")
 DAY13_QUARANTINE_RAW_CHARS = 20_000  # enough to see what was wrong, bounded for the table
 DAY13_PARSE_PROCESS_BYTES = 4_000_000  # ~10,000 alerts waiting: enough to pay for starting a parser process
 DAY13_PARSE_AHEAD_FILES = 3  # files parsed ahead of the commit: bounds memory to a few DAY13_MAX_FILE_BYTES
+# ... and no more bytes than one biggest file beyond the one committing: a 20 MB file is ~90 MB once parsed, so four
+# of them in the window (and their frames) would be the run's memory times four for no gain (one parse at a time)
+DAY13_PARSE_AHEAD_BYTES = DAY13_MAX_FILE_BYTES
 DAY13_PARSER_STOP_S = 5.0  # how long a parser process gets to exit after its stdin closes, before it is killed
+# a 20 MB file parses in ~4 s: a process silent this long for one file is hung, and a run must never wait for ever
+# (it holds the run lock: every later run would skip)
+DAY13_PARSER_WAIT_S = 120.0
+# the only variables the process inherits: the run's environment holds DAY13_ tokens, webhook URLs and whatever
+# else the operator exported, and a parser needs none of it
+DAY13_PARSER_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH")
 DAY13_FRAME = struct.Struct("<Q")
 
 
@@ -99,10 +112,10 @@ class day13_Ready:
 class day13_InlineParser:
     """Parses in the run's process, when asked: a file is read, committed and moved before the next is read."""
 
-    ahead = 0
+    ahead, ahead_bytes = 0, 0
 
-    def submit(self, *args) -> day13_Ready:
-        return day13_Ready(day13_parse_file(*args))
+    def submit(self, source: str, name: str, data: bytes, now, rules, digest: str = "") -> day13_Ready:
+        return day13_Ready(day13_parse_file(source, name, data, now, rules))
 
     def __enter__(self):
         return self
@@ -114,41 +127,58 @@ class day13_InlineParser:
 class day13_ProcessParser(day13_InlineParser):
     """A parser process a few files ahead of the commits; the first file is parsed here while it starts."""
 
-    ahead = DAY13_PARSE_AHEAD_FILES
+    ahead, ahead_bytes = DAY13_PARSE_AHEAD_FILES, DAY13_PARSE_AHEAD_BYTES
 
     def __init__(self, command: list[str] | None = None):
         self.command = command or [sys.executable, str(Path(__file__).resolve())]
         self.process, self.failed, self._sent, self._closing = None, False, 0, False
         self._results: dict[int, tuple] = {}
         self._arrived = threading.Condition()
+        self._frames: queue.SimpleQueue = queue.SimpleQueue()
         self._reader: threading.Thread | None = None
+        self._writer: threading.Thread | None = None
 
-    def submit(self, *args):
+    def submit(self, source: str, name: str, data: bytes, now, rules, digest: str = ""):
+        args = (source, name, data, now, rules)
         if self.failed:
             return day13_Ready(day13_parse_file(*args))
         if self.process is None:
             self._start()
             return day13_Ready(day13_parse_file(*args))
         number, self._sent = self._sent, self._sent + 1
-        try:
-            frame = pickle.dumps((number, *args), protocol=pickle.HIGHEST_PROTOCOL)
-            self.process.stdin.write(DAY13_FRAME.pack(len(frame)) + frame)
-            self.process.stdin.flush()
-        except (OSError, ValueError) as exc:  # the process is gone (broken pipe)
-            self._fail(exc)
-            return day13_Ready(day13_parse_file(*args))
-        return _Pending(self, number, args)
+        self._frames.put(pickle.dumps((number, *args), protocol=pickle.HIGHEST_PROTOCOL))
+        return _Pending(self, number, args, digest or hashlib.sha256(data).hexdigest())
 
     def _start(self) -> None:
+        env = {name: os.environ[name] for name in DAY13_PARSER_ENV if name in os.environ}
         try:
             self.process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                            stderr=subprocess.DEVNULL, close_fds=True)
+                                            stderr=subprocess.DEVNULL, close_fds=True, env=env)
         except OSError as exc:
             self.process = None
             self._fail(exc)
             return
         self._reader = threading.Thread(target=self._read, name="day13-parser-reader", daemon=True)
+        self._writer = threading.Thread(target=self._write, name="day13-parser-writer", daemon=True)
         self._reader.start()
+        self._writer.start()
+
+    def _write(self) -> None:
+        """Frames to the process (a thread: a process that stops reading fills the pipe, and the run must not block)."""
+        stream = self.process.stdin
+        try:
+            for frame in iter(self._frames.get, None):
+                stream.write(DAY13_FRAME.pack(len(frame)))
+                stream.write(frame)
+                stream.flush()
+        except (OSError, ValueError) as exc:  # the process is gone (broken pipe)
+            if not self._closing:
+                self._fail(exc)
+        finally:
+            try:
+                stream.close()  # end-of-file: the process exits
+            except OSError:
+                pass
 
     def _read(self) -> None:
         """Results as they come (a thread: the process never blocks on a full pipe while the run commits)."""
@@ -159,9 +189,9 @@ class day13_ProcessParser(day13_InlineParser):
                 if len(head) < DAY13_FRAME.size:
                     raise EOFError("the parser process ended")
                 body = stream.read(DAY13_FRAME.unpack(head)[0])
-                number, result = pickle.loads(body)
+                number, digest, result = pickle.loads(body)
                 with self._arrived:
-                    self._results[number] = result
+                    self._results[number] = (digest, result)
                     self._arrived.notify_all()
         except Exception as exc:  # EOF, a torn frame: every file still waiting is parsed by the run itself
             if not self._closing:
@@ -173,36 +203,55 @@ class day13_ProcessParser(day13_InlineParser):
                 self.failed = True
                 DAY13_LOG.warning("parser process failed; files parsed in the run's own process",
                                   extra={"error": type(exc).__name__})
+                if self.process is not None:
+                    self.process.kill()  # hung or confused: nothing it sends later is used
             self._arrived.notify_all()
 
-    def result(self, number: int, args: tuple):
+    def result(self, number: int, args: tuple, digest: str):
         with self._arrived:
-            self._arrived.wait_for(lambda: number in self._results or self.failed)
+            answered = self._arrived.wait_for(lambda: number in self._results or self.failed, DAY13_PARSER_WAIT_S)
             found = self._results.pop(number, None)
-        return found if found is not None else day13_parse_file(*args)
+        if not answered:
+            self._fail(TimeoutError("the parser process did not answer"))
+        elif found is not None:
+            # the bytes it parsed are this file's, and the result has the shape this run reads (a process started
+            # from a newer file on disk, mid-deploy, may not)
+            if found[0] == digest and _well_formed(found[1]):
+                return found[1]
+            self._fail(ValueError("the parser process answered for another file"))
+        return day13_parse_file(*args)
 
     def __exit__(self, *exc) -> None:
         if self.process is None:
             return
         self._closing = True  # the end-of-file that follows is the normal end, not a failure
-        try:
-            self.process.stdin.close()
-        except OSError:
-            pass
+        self._frames.put(None)  # the writer closes stdin after the frames before it
         try:
             self.process.wait(DAY13_PARSER_STOP_S)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self._writer.join()
         self._reader.join()
 
 
+def _well_formed(result) -> bool:
+    """A result as day13_parse_file returns it: committing anything else would store or move the wrong thing."""
+    try:
+        alerts, first_seen, quarantined, destination, warning = result
+    except (TypeError, ValueError):
+        return False
+    return (destination in ("processed", "quarantine") and type(warning) is str and type(quarantined) is list
+            and type(alerts) is list and type(first_seen) is list and len(first_seen) == len(alerts)
+            and all(type(alert) is day13_Alert for alert in alerts))
+
+
 class _Pending:
-    def __init__(self, parser: day13_ProcessParser, number: int, args: tuple):
-        self.parser, self.number, self.args = parser, number, args
+    def __init__(self, parser: day13_ProcessParser, number: int, args: tuple, digest: str):
+        self.parser, self.number, self.args, self.digest = parser, number, args, digest
 
     def result(self):
-        return self.parser.result(self.number, self.args)
+        return self.parser.result(self.number, self.args, self.digest)
 
 
 def day13_parser_for(paths: list[Path]) -> day13_InlineParser:
@@ -224,7 +273,8 @@ def day13_serve(stdin=None, stdout=None) -> int:
         if len(head) < DAY13_FRAME.size:
             return 0
         number, *args = pickle.loads(stdin.read(DAY13_FRAME.unpack(head)[0]))
-        frame = pickle.dumps((number, day13_parse_file(*args)), protocol=pickle.HIGHEST_PROTOCOL)
+        digest = hashlib.sha256(args[2]).hexdigest()  # which file this answers, checked by the run
+        frame = pickle.dumps((number, digest, day13_parse_file(*args)), protocol=pickle.HIGHEST_PROTOCOL)
         stdout.write(DAY13_FRAME.pack(len(frame)) + frame)
         stdout.flush()
 

@@ -51,8 +51,8 @@ def _complete_files(ctx, folder: Path) -> list[Path]:
     return [p for p in names if not p.name.startswith(".") and not p.name.endswith(DAY13_IN_PROGRESS)]
 
 
-def _read_when_settled(ctx, path: Path) -> bytes | None:
-    """The file's bytes if nobody wrote to it for the settle interval and it did not change while read."""
+def _read_when_settled(ctx, path: Path) -> tuple[bytes, tuple] | None:
+    """(the file's bytes, its identity) if nobody wrote to it for the settle interval and it did not change while read."""
     try:
         before = path.stat()
         if time.time() - before.st_mtime < ctx.file_settle_seconds:
@@ -60,7 +60,7 @@ def _read_when_settled(ctx, path: Path) -> bytes | None:
             DAY13_LOG.info("file still being written; taken on a later run", extra={"file": day13_safe_text(path.name)})
             return None
         if before.st_size > DAY13_MAX_FILE_BYTES:
-            return b""  # not read: the reader's size check quarantines it by its stat
+            return b"", _identity(before)  # not read: the reader's size check quarantines it by its stat
         data = path.read_bytes()
         after = path.stat()
     except FileNotFoundError:
@@ -73,7 +73,12 @@ def _read_when_settled(ctx, path: Path) -> bytes | None:
     if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or len(data) != before.st_size:
         ctx.summary.files_waiting += 1
         return None
-    return data
+    return data, _identity(after)
+
+
+def _identity(stat) -> tuple:
+    """Which file, with which content, a name holds: a file renamed over it or written to changes this."""
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
 
 
 def day13_ingest_folder(ctx, folder: Path, source: str) -> None:
@@ -82,10 +87,12 @@ def day13_ingest_folder(ctx, folder: Path, source: str) -> None:
     paths = _complete_files(ctx, folder)
     with day13_parser_for(paths) as parser:
         ahead: deque = deque()
+        waiting = 0  # bytes read and not yet committed
         for path in paths:
-            data = _read_when_settled(ctx, path)
-            if data is None:
+            read = _read_when_settled(ctx, path)
+            if read is None:
                 continue
+            data, seen = read
             digest = hashlib.sha256(data).hexdigest() if data else None  # b"": an oversize file, not read
             committed = digest and ctx.store.file_committed(source, path.name, digest)
             if committed:  # killed between commit and move: only the move is left (re-reading would quarantine twice)
@@ -97,10 +104,11 @@ def day13_ingest_folder(ctx, folder: Path, source: str) -> None:
             if size > DAY13_MAX_FILE_BYTES:
                 parsed = day13_Ready(day13_oversize(source, path.name, size))
             else:
-                parsed = parser.submit(source, path.name, data, ctx.now(), ctx.rules)  # one instant per file
-            ahead.append((path, digest, parsed))
-            while len(ahead) > parser.ahead:
-                _commit_file(ctx, folder, source, *ahead.popleft())
+                parsed = parser.submit(source, path.name, data, ctx.now(), ctx.rules, digest)  # one instant per file
+            ahead.append((path, digest, parsed, seen, len(data)))
+            waiting += len(data)
+            while len(ahead) > parser.ahead or (len(ahead) > 1 and waiting > parser.ahead_bytes):
+                waiting -= _commit_file(ctx, folder, source, *ahead.popleft())
         while ahead:
             _commit_file(ctx, folder, source, *ahead.popleft())
 
@@ -112,7 +120,8 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _commit_file(ctx, folder: Path, source: str, path: Path, digest: str | None, parsed) -> None:
+def _commit_file(ctx, folder: Path, source: str, path: Path, digest: str | None, parsed, seen: tuple, size: int) -> int:
+    """Commit what was read from the file, then move it if it is still what was read; returns its size."""
     alerts, first_seen, quarantined, destination, warning = parsed.result()
     if warning:
         DAY13_LOG.warning("file parser failed; file quarantined", extra={"file": day13_safe_text(path.name),
@@ -120,7 +129,17 @@ def _commit_file(ctx, folder: Path, source: str, path: Path, digest: str | None,
     done = (lambda: ctx.store.file_done(source, path.name, digest, destination, len(alerts), ctx.now())) if digest else None
     day13_ingest_batch(ctx, alerts, quarantined, also=done, first_seen=first_seen)
     ctx.checkpoint("after_ingest_commit")
-    _move(path, folder / destination)
+    try:
+        unchanged = _identity(path.stat()) == seen
+    except OSError:
+        unchanged = True  # gone: _move says so
+    if unchanged:
+        _move(path, folder / destination)
+    else:  # written to or replaced since it was read (seconds ago, in the window): moving it would file a version never read
+        ctx.summary.files_waiting += 1
+        DAY13_LOG.info("file changed after it was read; what was read is stored, the new content is taken on a later run",
+                       extra={"file": day13_safe_text(path.name)})
+    return size
 
 
 def _free_name(destination: Path, name: str) -> Path:

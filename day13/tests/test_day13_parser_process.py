@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 
@@ -15,7 +16,7 @@ import pytest
 
 import day13_INGEST_parser
 import day13_INGEST_stage
-from day13_INGEST_parser import day13_ProcessParser
+from day13_INGEST_parser import day13_InlineParser, day13_ProcessParser
 
 ORCHESTRATOR = day13_INGEST_parser.Path(day13_INGEST_parser.__file__).with_name("day13_ORCHESTRATOR_alert_triage.py")
 PARSER = str(day13_INGEST_parser.Path(day13_INGEST_parser.__file__).resolve())
@@ -157,3 +158,149 @@ def test_the_parsers_first_classification_is_what_the_run_would_store_for_a_new_
         expected, why = day13_classify(alert, 1, rules)
         assert (severity, rationale, labels) == (expected, "; ".join(why), day13_json(alert.labels(expected)))
     assert len({s for s, _, _ in first_seen}) > 1
+
+
+# --- attacks on the look-ahead window: a parser process that never answers, one that answers for another file,
+# one that would inherit the run's secrets, files changed between their read and their move, the window's memory
+
+DAY13_DIR = str(day13_INGEST_parser.Path(day13_INGEST_parser.__file__).resolve().parent)
+
+
+def _big_files(drop, make_alert, files: int = 6, alerts: int = 400) -> None:
+    """Files whose frames do not fit a pipe's 64 KiB buffer: a write to a process that reads nothing blocks."""
+    for f in range(files):
+        drop(f"alerts_{f:02d}.json", [make_alert(f * 1000 + n, entity_id=f"E{f}-{n}", description="x" * 300)
+                                      for n in range(alerts)])
+
+
+def test_a_parser_process_that_never_answers_costs_a_bounded_wait_and_nothing_else(settings, drop, make_alert, run,
+                                                                                    monkeypatch):
+    monkeypatch.setattr(day13_INGEST_parser, "DAY13_PARSER_WAIT_S", 1.0, raising=False)
+    _big_files(drop, make_alert)
+    hung = "import sys, time; sys.stdin.buffer.read(8); time.sleep(600)"
+    chosen = _with_parser(monkeypatch, lambda: day13_ProcessParser([sys.executable, "-c", hung]))
+    done = []
+    worker = threading.Thread(target=lambda: done.append(run()), daemon=True)
+    worker.start()
+    worker.join(30)
+    try:
+        assert done, "the run waits forever for a parser process that never answers"
+        assert done[0].new_alerts == 6 * 400
+        assert chosen[0].failed and chosen[0].process.poll() is not None  # killed, not left behind
+    finally:
+        if chosen and chosen[0].process is not None and chosen[0].process.poll() is None:
+            chosen[0].process.kill()
+
+
+# answers each file with the result of its neighbour (numbers 0<->1, 2<->3 ...), whatever the protocol's frame is
+DAY13_SWAPPING_PARSER = f"""
+import pickle, struct, sys
+sys.path.insert(0, {DAY13_DIR!r})
+import day13_INGEST_parser
+
+class Swapping:
+    def __init__(self, out):
+        self.out = out
+    def write(self, data):
+        number, *rest = pickle.loads(data[8:])
+        frame = pickle.dumps((number ^ 1, *rest))
+        self.out.write(struct.pack("<Q", len(frame)) + frame)
+    def flush(self):
+        self.out.flush()
+
+day13_INGEST_parser.day13_serve(sys.stdin.buffer, Swapping(sys.stdout.buffer))
+"""
+
+
+def test_a_result_for_another_file_is_never_committed_as_this_one(settings, tmp_path, drop, make_alert, run, monkeypatch):
+    _backlog(drop, make_alert, files=7)  # 9 files: the first parsed in the run, 8 sent to the process (4 pairs)
+    chosen = _with_parser(monkeypatch, lambda: day13_ProcessParser([sys.executable, "-c", DAY13_SWAPPING_PARSER]))
+    run()
+    with_process = _stored(settings)
+    monkeypatch.undo()
+
+    inline = settings.model_copy(update={"audit_log_path": tmp_path / "inline.db", "drop_dir": tmp_path / "drop_inline"})
+
+    def drop_inline(name, content):
+        inline.drop_dir.mkdir(exist_ok=True)
+        (inline.drop_dir / name).write_bytes(content)
+    _backlog(drop_inline, make_alert, files=7)
+    monkeypatch.setattr(day13_INGEST_parser, "DAY13_PARSE_PROCESS_BYTES", 10**12)
+    run(audit_log_path=inline.audit_log_path, drop_dir=inline.drop_dir)
+    assert with_process == _stored(inline)  # every file committed with its own alerts and moved where they say
+    assert chosen[0].failed
+
+
+def test_a_parser_process_gets_no_secret_from_the_runs_environment(settings, tmp_path, drop, make_alert, run,
+                                                                   monkeypatch):
+    monkeypatch.setenv("DAY13_API_TOKEN", "tok-7f3a9c1e5b2d4f60")
+    monkeypatch.setenv("DAY13_TICKET_API_TOKEN", "tkt-0b9e8d7c6a5f4e31")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-1c2d3e4f5a6b7c8d")
+    dump = tmp_path / "parser_env.json"
+    command = f"import json, os; open({str(dump)!r}, 'w').write(json.dumps(dict(os.environ)))"
+    _backlog(drop, make_alert)
+    _with_parser(monkeypatch, lambda: day13_ProcessParser([sys.executable, "-c", command]))
+    assert run().new_alerts == 6 * 40 + 1
+    text = dump.read_text()
+    assert not any(name.startswith("DAY13_") for name in json.loads(text))
+    assert "tok-7f3a" not in text and "tkt-0b9e" not in text and "aws-1c2d" not in text
+
+
+class _WindowParser(day13_InlineParser):
+    """Parses in the run, but is asked ahead like the process, and writes to a file while it sits in the window."""
+
+    ahead = 3
+
+    def __init__(self, on_submit=None):
+        self.on_submit, self.submitted, self.waiting, self.most = on_submit or (lambda n: None), 0, 0, 0
+
+    def submit(self, *args, **kwargs):
+        self.on_submit(self.submitted)
+        self.submitted += 1
+        size = len(args[2])
+        self.waiting += size
+        self.most = max(self.most, self.waiting)
+        done = super().submit(*args, **kwargs)
+        parser = self
+
+        class Counted:
+            def result(self):
+                parser.waiting -= size
+                return done.result()
+        return Counted()
+
+
+@pytest.mark.parametrize("change", ["replaced", "rewritten_in_place", "appended"])
+def test_a_file_changed_after_its_read_is_not_moved_unread(settings, drop, make_alert, run, monkeypatch, db, change):
+    first = drop("alerts_00.json", [make_alert(1, entity_id="OLD-1")])
+    for f in range(1, 4):
+        drop(f"alerts_{f:02d}.json", [make_alert(10 * f, entity_id=f"E{f}")])
+    newer = [make_alert(1, entity_id="OLD-1"), make_alert(2, entity_id="NEW-2")]
+
+    def writer(submitted: int) -> None:
+        if submitted != 2:  # alerts_00.json was read, and waits in the window for its commit
+            return
+        if change == "replaced":  # the hand-off convention: a new file renamed over the old name
+            (settings.drop_dir / ".next").write_text(json.dumps(newer))
+            (settings.drop_dir / ".next").replace(first)
+        elif change == "rewritten_in_place":
+            first.write_text(json.dumps(newer))
+        else:
+            first.write_text(json.dumps([make_alert(1, entity_id="OLD-1")])[:-1] + ", "
+                             + json.dumps(make_alert(2, entity_id="NEW-2")) + "]")
+
+    _with_parser(monkeypatch, lambda: _WindowParser(writer))
+    run()
+    run()  # the changed file: taken on a later run
+    entities = {r[0] for r in db.execute("SELECT entity_id FROM day13_alerts")}
+    assert {"OLD-1", "NEW-2", "E1", "E2", "E3"} <= entities  # the second version's alert was stored, not moved unread
+    assert not [p for p in settings.drop_dir.iterdir() if p.is_file()]
+
+
+def test_the_window_holds_at_most_one_big_file_beyond_the_one_committing(settings, drop, make_alert, run, monkeypatch):
+    _big_files(drop, make_alert, files=6, alerts=100)
+    sizes = [p.stat().st_size for p in sorted(settings.drop_dir.iterdir())]
+    chosen = _with_parser(monkeypatch, _WindowParser)
+    monkeypatch.setattr(_WindowParser, "ahead_bytes", max(sizes), raising=False)
+    assert run().new_alerts == 6 * 100
+    assert chosen[0].most <= 2 * max(sizes) < 4 * min(sizes)  # 20 MB files: two in memory, not four
