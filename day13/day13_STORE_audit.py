@@ -105,6 +105,9 @@ DAY13_INDEXES = """
 CREATE INDEX IF NOT EXISTS day13_notifications_pending ON day13_notifications (pending_since) WHERE status = 'pending';
 CREATE UNIQUE INDEX IF NOT EXISTS day13_tickets_key ON day13_tickets (idempotency_key);
 """
+# A message's rows are found by (receiver, group_key): the primary key's prefix in this version's layout; the layout
+# from before (keyed by fingerprint, receiver) needs an index, or every delivered message reads the whole table.
+DAY13_LEGACY_GROUP_INDEX = "CREATE INDEX IF NOT EXISTS day13_notifications_group ON day13_notifications (receiver, group_key)"
 DAY13_AUDIT_COLUMNS = ("at", "actor", "action", "fingerprint", "alert_id", "rules_version", "routing_version",
                        "rationale", "details")
 DAY13_STORE_LOG = logging.getLogger("day13.store")
@@ -312,6 +315,9 @@ class day13_Store:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
         _move_alert_state(db)
         db.executescript(DAY13_INDEXES)
+        key = [r["name"] for r in sorted(db.execute("PRAGMA table_info(day13_notifications)"), key=lambda r: r["pk"]) if r["pk"]]
+        if key[:2] != ["receiver", "group_key"]:
+            db.execute(DAY13_LEGACY_GROUP_INDEX)
         return cls(db, day13_Checkpointer(path) if background_checkpoint else None)
 
     def close(self) -> None:

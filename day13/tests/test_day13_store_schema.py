@@ -148,3 +148,41 @@ def test_alerts_are_routed_in_chunks_each_exactly_once(settings, db, drop, make_
     routed = [r[0] for r in db.execute("SELECT fingerprint FROM day13_audit WHERE action IN ('routed', 'inhibited', 'silenced')")]
     assert len(routed) == len(set(routed)) == 7
     assert db.execute("SELECT COUNT(*) FROM day13_alert_state WHERE state = 'stored'").fetchone()[0] == 0
+
+
+DAY13_OLD_NOTIFICATIONS = """
+CREATE TABLE day13_notifications (
+    fingerprint TEXT NOT NULL, receiver TEXT NOT NULL, status TEXT NOT NULL, group_key TEXT NOT NULL,
+    pending_since TEXT, last_sent_at TEXT, sent_count INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT, PRIMARY KEY (fingerprint, receiver));
+"""
+
+
+def test_a_message_is_marked_sent_by_its_groups_rows_in_either_notifications_layout(tmp_path):
+    """outbox_sent and group_in_outbox find a group's rows by (receiver, group_key): in the layout from before that is
+    not the primary key, and without an index every delivered message would read every notification ever written."""
+    steps = {}
+    for layout in ("earlier", "current"):
+        path = tmp_path / f"{layout}.db"
+        if layout == "earlier":
+            old = sqlite3.connect(path)
+            old.executescript(DAY13_OLD_NOTIFICATIONS)
+            old.close()
+        store = day13_Store.open(path)
+        with store.transaction():
+            store.db.executemany("INSERT INTO day13_notifications (fingerprint, receiver, status, group_key, outbox_id)"
+                                 " VALUES (?, 'r', 'sent', ?, ?)", [(f"f{n:06d}", f"g{n % 100}", n % 100) for n in range(20_000)])
+            store.db.executemany("INSERT INTO day13_notifications (fingerprint, receiver, status, group_key, outbox_id)"
+                                 " VALUES (?, 'r', 'queued', 'target', 7)", [(f"t{n}",) for n in range(3)])
+            store.db.executemany("INSERT INTO day13_alert_state (fingerprint, state) VALUES (?, 'routed')",
+                                 [(f"t{n}",) for n in range(3)])
+        counted = [0]
+        store.db.set_progress_handler(lambda: counted.__setitem__(0, counted[0] + 1), 100)
+        with store.transaction():
+            store.outbox_sent(7, "notify", "r", "target", datetime(2026, 11, 22, 10, 5))
+        store.db.set_progress_handler(None, 100)
+        steps[layout] = counted[0]
+        assert store.state_counts() == {"notified": 3}
+        assert {r[0] for r in store.db.execute("SELECT status FROM day13_notifications WHERE group_key = 'target'")} == {"sent"}
+        store.close()
+    assert steps["earlier"] <= 10 * steps["current"] + 20  # not a read of all 20,000 rows (~2,000 ticks)
