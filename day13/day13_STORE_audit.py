@@ -243,7 +243,10 @@ def _legacy_state_columns(db: sqlite3.Connection) -> list[str]:
 
 
 def _checkpoint_connection(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+    # mode=rw: never creates a database. The run's file removed or moved away must not leave an empty one at the
+    # path (the next run would take it for a fresh, intact audit trail), nor meet the old WAL there.
+    return sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=rw", uri=True, isolation_level=None, timeout=30,
+                           check_same_thread=False)
 
 
 class day13_Checkpointer:

@@ -76,3 +76,14 @@ def test_a_checkpoint_thread_that_cannot_work_says_so_once_by_type_and_the_run_g
     db = sqlite3.connect(settings.audit_log_path)
     assert db.execute("SELECT COUNT(*) FROM day13_audit").fetchone()[0] == 30
     db.close()
+
+
+def test_the_checkpoint_thread_never_creates_a_database_where_the_runs_was_removed(settings, caplog):
+    caplog.set_level(logging.INFO, logger="day13")
+    with ExitStack() as stack:
+        store = day13_open_run_store(settings, stack)
+        settings.audit_log_path.unlink()  # removed (or moved away) under a running run
+        _commit_audit_rows(store, 10)
+        assert _wait_for(lambda: store.checkpointer.last is not None or not store.checkpointer.alive())
+    # an empty database left at the path would be opened by the next run as a fresh, "intact" audit trail
+    assert not settings.audit_log_path.exists()
