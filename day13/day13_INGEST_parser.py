@@ -43,7 +43,7 @@ DAY13_PARSER_STOP_S = 5.0  # how long a parser process gets to exit after its st
 DAY13_PARSER_WAIT_S = 120.0
 # the only variables the process inherits: the run's environment holds DAY13_ tokens, webhook URLs and whatever
 # else the operator exported, and a parser needs none of it
-DAY13_PARSER_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH")
+DAY13_PARSER_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "LD_LIBRARY_PATH")
 DAY13_FRAME = struct.Struct("<Q")
 
 
