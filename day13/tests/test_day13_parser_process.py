@@ -81,11 +81,24 @@ def test_a_parser_process_stores_exactly_what_the_runs_own_parse_stores(settings
     assert len(with_process["quarantine"]) == 6 * 2 + 2 and len(with_process["alerts"]) == 6 * 40 + 1
 
 
+DAY13_MISSHAPEN_ANSWER = f"""
+import hashlib, pickle, struct, sys
+sys.path.insert(0, {str(day13_INGEST_parser.Path(PARSER).parent)!r})
+head = sys.stdin.buffer.read(8)
+number, source, name, data, now, rules = pickle.loads(sys.stdin.buffer.read(struct.unpack("<Q", head)[0]))
+frame = pickle.dumps((number, hashlib.sha256(data).hexdigest(), ([], [], [], "../../elsewhere", "")))
+sys.stdout.buffer.write(struct.pack("<Q", len(frame)) + frame)
+sys.stdout.flush()
+sys.stdin.buffer.read()
+"""
+
+
 @pytest.mark.parametrize("command", [
     "import sys; sys.exit(3)",  # dies at once
     "import sys; sys.stdin.buffer.read(8); sys.stdout.buffer.write(b'\\xff' * 8 + b'garbage'); sys.stdout.flush()",
     "import os, sys; sys.stdin.buffer.read(8); os.kill(os.getpid(), 9)",  # killed mid-file
-], ids=["exits", "garbage", "killed"])
+    DAY13_MISSHAPEN_ANSWER,  # the right file, a result this run cannot read (a newer parser file on disk, mid-deploy)
+], ids=["exits", "garbage", "killed", "misshapen"])
 def test_a_parser_process_that_fails_costs_one_warning_by_type_and_nothing_else(settings, drop, make_alert, run,
                                                                                  monkeypatch, caplog, capfd, command):
     _backlog(drop, make_alert)
