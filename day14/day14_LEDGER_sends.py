@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -52,6 +53,7 @@ CREATE TABLE IF NOT EXISTS day14_send_recipients (
 DAY14_OLD_COLUMNS = ("report, report_date, recipients, status, message_id, claimed_at, finished_at, attempts, sends,"
                      " server_reply, accepted, refused, error")
 DAY14_NOT_OWED = ("delivered", "refused", "ambiguous")
+DAY14_LOCK_TIMEOUT_S = 30  # how long a run waits for another run's lock on the ledger before it gives up
 
 
 DAY14_ANY_RECIPIENTS = "*"  # rows keyed per day: who is owed is the per-recipient table's business
@@ -81,28 +83,52 @@ _KEY = "report=? AND report_date=? AND recipients=?"
 class day14_SendLedger:
     def __init__(self, path: Path):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self.db = sqlite3.connect(path, isolation_level=None, timeout=DAY14_LOCK_TIMEOUT_S)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self._use_wal()
         self._migrate()
         self.db.executescript(DAY14_LEDGER_SCHEMA)
 
+    def _use_wal(self) -> None:
+        """Switch to WAL, waiting for another run that holds the lock (cron and the scheduler at 07:00).
+
+        A new ledger is still in rollback mode, so the switch writes its header: SQLite upgrades a read lock
+        to a write lock for that and answers "database is locked" at once, without the busy timeout, when
+        another run writes. Retried here for as long as the busy timeout would wait; a ledger already in
+        WAL mode needs no write and passes first time.
+        """
+        deadline = time.monotonic() + DAY14_LOCK_TIMEOUT_S
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.02)
+
     def _migrate(self) -> None:
         """Ledgers written before per-recipient outcomes: rebuild day14_sends with the new states and note."""
-        found = self.db.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name='day14_sends'").fetchone()
-        if found is None or "'partial'" in found[0]:
+        if not self._needs_migration():
             return
-        self.db.executescript(
-            "BEGIN IMMEDIATE; ALTER TABLE day14_sends RENAME TO day14_sends_v1;"
-            + DAY14_LEDGER_SCHEMA
-            + f"INSERT INTO day14_sends ({DAY14_OLD_COLUMNS}) SELECT {DAY14_OLD_COLUMNS} FROM day14_sends_v1;"
-            " DROP TABLE day14_sends_v1;")
+        self.db.execute("BEGIN IMMEDIATE")
         try:
-            self._carry_over_v1_sends()
+            if self._needs_migration():  # decided again under the lock: another run may have migrated meanwhile
+                statements = ["ALTER TABLE day14_sends RENAME TO day14_sends_v1",
+                              *(s for s in DAY14_LEDGER_SCHEMA.split(";") if s.strip()),
+                              f"INSERT INTO day14_sends ({DAY14_OLD_COLUMNS}) SELECT {DAY14_OLD_COLUMNS} FROM day14_sends_v1",
+                              "DROP TABLE day14_sends_v1"]
+                for statement in statements:  # one by one: executescript would commit the open transaction
+                    self.db.execute(statement)
+                self._carry_over_v1_sends()
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
+
+    def _needs_migration(self) -> bool:
+        found = self.db.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name='day14_sends'").fetchone()
+        return found is not None and "'partial'" not in found[0]
 
     def _carry_over_v1_sends(self) -> None:
         """Rows keyed by the old sorted-envelope key also count for the per-day key, so a day sent before
