@@ -405,6 +405,7 @@ def _crash_while_reading(monkeypatch) -> None:
     def read_input(path):
         raise KeyError(f"row 7 src_ip={CRASH_VALUE} postgresql://u:{CRASH_SECRET}@db/x {path}")
     monkeypatch.setattr(day12_PIPELINE_run, "day12_read_input", read_input)
+    _keep_logging_as_it_was(monkeypatch)
 
 
 def _assert_one_crash_line(run_env: Path, err: str, out: str, message: str) -> None:
@@ -446,3 +447,13 @@ def test_a_drop_folder_pass_that_crashes_logs_one_line_and_once_exits_5(run_env,
     assert scheduler.day12_scheduled_job() is None  # nothing raised to APScheduler: the next pass runs as planned
     out, err = capfd.readouterr()
     _assert_one_crash_line(run_env, err, out, "drop folder pass crashed")
+
+
+def _keep_logging_as_it_was(monkeypatch) -> None:
+    """The run sets up the day12 logger with a terminal handler on this test's captured stderr, closed after the test:
+    the handlers and propagation it had before come back then, so later tests do not log into a closed stream."""
+    import logging
+
+    logger = logging.getLogger("day12")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "propagate", logger.propagate)
