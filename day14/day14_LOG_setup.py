@@ -54,6 +54,14 @@ def day14_setup_logging(log_path: Path | None, level: int = logging.INFO) -> Non
         root.addHandler(to_file)
 
 
+def _in_day14(filename: str) -> bool:
+    """A file of day14's own code: the day folder itself, not tests/ and not a library. Never raises."""
+    try:
+        return Path(filename).resolve().parent == _DAY14_DIR
+    except (OSError, RuntimeError, ValueError):
+        return False
+
+
 def day14_crash_fields(exc: BaseException) -> dict[str, str]:
     """An unexpected exception as fields a log line may carry: its type, and where it happened (module:function:line
     of the innermost frame in day14's own code, else of the innermost frame). Never its text, which can quote a data
@@ -64,7 +72,7 @@ def day14_crash_fields(exc: BaseException) -> dict[str, str]:
     tb = exc.__traceback__
     while tb is not None:
         last = tb
-        if Path(tb.tb_frame.f_code.co_filename).resolve().parent == _DAY14_DIR:  # not tests/, not a library
+        if _in_day14(tb.tb_frame.f_code.co_filename):
             ours = tb
         tb = tb.tb_next
     chosen = ours or last

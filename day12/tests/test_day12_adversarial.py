@@ -449,6 +449,23 @@ def test_a_drop_folder_pass_that_crashes_logs_one_line_and_once_exits_5(run_env,
     _assert_one_crash_line(run_env, err, out, "drop folder pass crashed")
 
 
+def test_crash_fields_fall_back_to_the_innermost_frame_and_never_carry_the_text():
+    """Raised in a library called from outside day12's code (here: a test): the innermost frame names the place;
+    an exception never raised has no place. The text ("secret") is in neither."""
+    import json
+    import re
+
+    from day12_LOG_setup import day12_crash_fields
+
+    try:
+        json.loads('{"password": "secret"')
+    except ValueError as exc:
+        fields = day12_crash_fields(exc)
+    assert fields["error_type"] == "json.decoder.JSONDecodeError"
+    assert re.fullmatch(r"decoder:raw_decode:\d+", fields["place"]), fields
+    assert day12_crash_fields(KeyError("secret")) == {"error_type": "KeyError", "place": "unknown"}
+
+
 def _keep_logging_as_it_was(monkeypatch) -> None:
     """The run sets up the day12 logger with a terminal handler on this test's captured stderr, closed after the test:
     the handlers and propagation it had before come back then, so later tests do not log into a closed stream."""

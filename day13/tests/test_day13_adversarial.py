@@ -401,6 +401,23 @@ def test_an_unexpected_error_is_one_line_and_exit_3_with_no_value_or_traceback(
         assert "Traceback" not in text and 'File "' not in text and secret not in text and value not in text
 
 
+def test_crash_fields_fall_back_to_the_innermost_frame_and_never_carry_the_text():
+    """Raised in a library called from outside day13's code (here: a test): the innermost frame names the place;
+    an exception never raised has no place. The text ("secret") is in neither."""
+    import json
+    import re
+
+    from day13_LOG_setup import day13_crash_fields
+
+    try:
+        json.loads('{"password": "secret"')
+    except ValueError as exc:
+        fields = day13_crash_fields(exc)
+    assert fields["error_type"] == "json.decoder.JSONDecodeError"
+    assert re.fullmatch(r"decoder:raw_decode:\d+", fields["place"]), fields
+    assert day13_crash_fields(KeyError("secret")) == {"error_type": "KeyError", "place": "unknown"}
+
+
 def _keep_logging_as_it_was(monkeypatch) -> None:
     """The run sets up the day13 logger with a terminal handler on this test's captured stderr, closed after the test:
     the handlers and propagation it had before come back then, so later tests do not log into a closed stream."""

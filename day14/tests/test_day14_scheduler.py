@@ -180,6 +180,23 @@ def test_scheduler_helpers_live_under_a_role_of_the_vocabulary():
     assert "from day14_RUNTIME_signals import" in (day14_dir / "day14_SCHEDULER_daily.py").read_text()
 
 
+def test_crash_fields_fall_back_to_the_innermost_frame_and_never_carry_the_text():
+    """Raised in a library called from outside day14's code (here: a test): the innermost frame names the place;
+    an exception never raised has no place. The text ("secret") is in neither."""
+    import json
+    import re
+
+    from day14_LOG_setup import day14_crash_fields
+
+    try:
+        json.loads('{"password": "secret"')
+    except ValueError as exc:
+        fields = day14_crash_fields(exc)
+    assert fields["error_type"] == "json.decoder.JSONDecodeError"
+    assert re.fullmatch(r"decoder:raw_decode:\d+", fields["place"]), fields
+    assert day14_crash_fields(KeyError("secret")) == {"error_type": "KeyError", "place": "unknown"}
+
+
 def _keep_logging_as_it_was(monkeypatch) -> None:
     """The run sets up the day14 logger with a terminal handler on this test's captured stderr, closed after the test:
     the handlers and propagation it had before come back then, so later tests do not log into a closed stream."""
