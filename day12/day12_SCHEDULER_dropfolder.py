@@ -22,8 +22,9 @@ from day12_CRON_entries import day12_add_cron_arguments, day12_cron_command
 DAY12_JOB_ID = "day12_drop_folder_validation"
 
 
-def day12_scheduled_job() -> None:
-    """One pass with fresh settings; whatever goes wrong is logged here and the next pass runs as planned."""
+def day12_one_pass(settings=None) -> int:
+    """One pass (fresh settings unless given), its worst exit code. Nothing is raised: a crash is one line with the
+    error's type and place, never its text (5), so the scheduler simply runs the next pass."""
     from day12_CONFIG_settings import day12_ConfigError, day12_load_settings
     from day12_LOG_setup import day12_log_crash
 
@@ -31,11 +32,18 @@ def day12_scheduled_job() -> None:
     try:
         from day12_PIPELINE_run import day12_validate_drop_folder
 
-        day12_validate_drop_folder(day12_load_settings())
+        codes = day12_validate_drop_folder(day12_load_settings() if settings is None else settings)
     except day12_ConfigError as exc:
         log.error("configuration rejected; this pass skipped", extra={"error": str(exc)})
-    except Exception as exc:  # one line with its type and place, never its text, and no traceback from APScheduler
+        return 2
+    except Exception as exc:
         day12_log_crash(log, "drop folder pass crashed", exc)
+        return 5
+    return 2 if codes is None else max(codes.values(), default=0)  # None: the folder is missing (logged)
+
+
+def day12_scheduled_job() -> None:
+    day12_one_pass()
 
 
 def day12_build_scheduler(settings, job=day12_scheduled_job):
@@ -67,15 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         return code
     day12_setup_logging(settings.results_dir.parent / "logs" / "day12_validation.log")
     if args.once:
-        from day12_LOG_setup import day12_log_crash
-        from day12_PIPELINE_run import day12_validate_drop_folder
-
-        try:
-            codes = day12_validate_drop_folder(settings)
-        except Exception as exc:  # one line with its type and place, never its text
-            day12_log_crash(logging.getLogger("day12.dropfolder"), "drop folder pass crashed", exc)
-            return 5
-        return 2 if codes is None else max(codes.values(), default=0)  # None: the folder is missing (logged)
+        return day12_one_pass(settings)
     scheduler = day12_build_scheduler(settings)
     try:
         scheduler.start()

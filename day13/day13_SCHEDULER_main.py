@@ -41,8 +41,7 @@ def day13_build_scheduler(settings, job=day13_scheduled_triage):
 
 
 def day13_log_job_events(scheduler) -> None:
-    """One line per job event; a job that raised by its type and place (day13_crash_fields), never its text, and
-    APScheduler's own traceback of it silenced. The scheduler goes on to the next run either way."""
+    """One line per job event; a job that raised: its type and place, never its text or APScheduler's traceback."""
     from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
 
     from day13_LOG_setup import day13_crash_fields
