@@ -1,6 +1,7 @@
 """Structured logging: one key=value line per event, UTC timestamps, to stderr and a log file.
 
-Tracebacks go to the log file only; the terminal gets the one-line reason.
+Tracebacks go to the log file only; the terminal gets the one-line reason. An exception nothing handled is one
+line anywhere: its type and place (day12_log_crash), never its text or a traceback.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import re
 import time
 from pathlib import Path
 
+_DAY12_DIR = Path(__file__).resolve().parent
 _STANDARD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
@@ -58,3 +60,37 @@ def day12_setup_logging(log_path: Path | None, level: int = logging.INFO) -> Non
         to_file = logging.handlers.RotatingFileHandler(log_path, maxBytes=5_000_000, backupCount=3, encoding="utf-8")
         to_file.setFormatter(day12_KeyValueFormatter(with_tracebacks=True))
         root.addHandler(to_file)
+
+
+def _in_day12(filename: str) -> bool:
+    """A file of day12's own code: the day folder itself, not tests/ and not a library. Never raises."""
+    try:
+        return Path(filename).resolve().parent == _DAY12_DIR
+    except (OSError, RuntimeError, ValueError):
+        return False
+
+
+def day12_crash_fields(exc: BaseException) -> dict[str, str]:
+    """An unexpected exception as fields a log line may carry: its type, and where it happened (module:function:line
+    of the innermost frame in day12's own code, else of the innermost frame). Never its text, which can quote a data
+    value, a path or a secret, and never a traceback (it quotes source lines and paths)."""
+    kind = type(exc)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    ours = last = None
+    tb = exc.__traceback__
+    while tb is not None:
+        last = tb
+        if _in_day12(tb.tb_frame.f_code.co_filename):
+            ours = tb
+        tb = tb.tb_next
+    chosen = ours or last
+    place = "unknown" if chosen is None else (f"{Path(chosen.tb_frame.f_code.co_filename).stem}:"
+                                              f"{chosen.tb_frame.f_code.co_name}:{chosen.tb_lineno}")
+    return {"error_type": name, "place": place}
+
+
+def day12_log_crash(log: logging.Logger, message: str, exc: BaseException) -> None:
+    """One ERROR line for an exception nothing handled: type and place only (day12_crash_fields)."""
+    if not logging.getLogger("day12").handlers:  # it crashed before logging was set up
+        day12_setup_logging(None)
+    log.error(message, extra=day12_crash_fields(exc))

@@ -8,11 +8,13 @@
 
 Exit codes: 0 all expectations passed (or the input is unchanged since the last success); 1 only
 warning/info expectations failed; 2 configuration rejected or bad usage (as in the other days); 3 an
-input could not be read; 4 a critical expectation failed. Ordinary runs write to DAY12_RUN_DIR (ignored).
+input could not be read; 4 a critical expectation failed; 5 crashed (an error nothing handled: one log line with
+its type and place, never its text or a traceback). Ordinary runs write to DAY12_RUN_DIR (ignored).
 """
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -27,14 +29,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--demo", action="store_true", help="validate generated clean and dirty samples, rebuild Data Docs")
     args = parser.parse_args(argv)
     from day12_CONFIG_settings import day12_ConfigError, day12_load_settings
-    from day12_LOG_setup import day12_setup_logging
+    from day12_LOG_setup import day12_log_crash, day12_setup_logging
 
     try:
         settings = day12_load_settings()
+        day12_setup_logging(settings.results_dir.parent / "logs" / "day12_validation.log")
+        return day12_run(parser, args, settings)
     except day12_ConfigError as exc:
         print(f"configuration rejected: {exc}", file=sys.stderr)
         return 2
-    day12_setup_logging(settings.results_dir.parent / "logs" / "day12_validation.log")
+    except Exception as exc:  # nothing handled it: one line with its type and place, never its text
+        day12_log_crash(logging.getLogger("day12"), "run crashed", exc)
+        return 5
+
+
+def day12_run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings) -> int:
     if not args.source:
         args.input = args.input or ([settings.data_source_path] if settings.data_source_path else None)
     if not (args.input or args.source or args.demo):
@@ -53,5 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         outcome = day12_run_files(settings, args.input, dataset=args.dataset, force=args.force)
     print(outcome.message)
     return outcome.exit_code
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -7,11 +7,14 @@ Runbook
 
 Each CSV or Parquet file in DAY12_DROP_FOLDER is validated once per content: an unchanged file is
 skipped (change detection by content hash), a changed one is validated again. max_instances=1 and
-coalesce keep a slow validation from overlapping the next tick.
+coalesce keep a slow validation from overlapping the next tick. A pass that crashes (an error nothing
+handled) is one log line with the error's type and place, never its text; `--once` then exits 5 and the
+scheduler runs the next pass as planned.
 """
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from day12_CRON_entries import day12_add_cron_arguments, day12_cron_command
@@ -19,11 +22,28 @@ from day12_CRON_entries import day12_add_cron_arguments, day12_cron_command
 DAY12_JOB_ID = "day12_drop_folder_validation"
 
 
-def day12_scheduled_job() -> None:
-    from day12_CONFIG_settings import day12_load_settings
-    from day12_PIPELINE_run import day12_validate_drop_folder
+def day12_one_pass(settings=None) -> int:
+    """One pass (fresh settings unless given), its worst exit code. Nothing is raised: a crash is one line with the
+    error's type and place, never its text (5), so the scheduler simply runs the next pass."""
+    from day12_CONFIG_settings import day12_ConfigError, day12_load_settings
+    from day12_LOG_setup import day12_log_crash
 
-    day12_validate_drop_folder(day12_load_settings())
+    log = logging.getLogger("day12.dropfolder")
+    try:
+        from day12_PIPELINE_run import day12_validate_drop_folder
+
+        codes = day12_validate_drop_folder(day12_load_settings() if settings is None else settings)
+    except day12_ConfigError as exc:
+        log.error("configuration rejected; this pass skipped", extra={"error": str(exc)})
+        return 2
+    except Exception as exc:
+        day12_log_crash(log, "drop folder pass crashed", exc)
+        return 5
+    return 2 if codes is None else max(codes.values(), default=0)  # None: the folder is missing (logged)
+
+
+def day12_scheduled_job() -> None:
+    day12_one_pass()
 
 
 def day12_build_scheduler(settings, job=day12_scheduled_job):
@@ -55,10 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         return code
     day12_setup_logging(settings.results_dir.parent / "logs" / "day12_validation.log")
     if args.once:
-        from day12_PIPELINE_run import day12_validate_drop_folder
-
-        codes = day12_validate_drop_folder(settings)
-        return 2 if codes is None else max(codes.values(), default=0)  # None: the folder is missing (logged)
+        return day12_one_pass(settings)
     scheduler = day12_build_scheduler(settings)
     try:
         scheduler.start()

@@ -7,7 +7,8 @@
 
 Exit codes: 0 done (also when another run held the lock); 1 the audit chain is broken; 2 configuration
 unusable (bad setting, a rules/routing file rejected with no earlier version, or `serve` asked to bind
-a non-loopback address with no sender credential).
+a non-loopback address with no sender credential); 3 crashed (an error nothing handled: one log line
+with its type and place, never its text or a traceback).
 """
 from __future__ import annotations
 
@@ -36,14 +37,21 @@ def day13_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = day13_parser().parse_args(argv)
     from day13_CONFIG_settings import day13_ConfigError, day13_load_settings
-    from day13_LOG_setup import day13_setup_logging
+    from day13_LOG_setup import day13_log_crash, day13_setup_logging
 
     try:
         settings = day13_load_settings()
+        day13_setup_logging(settings.log_path)
+        return day13_dispatch(args, settings)
     except day13_ConfigError as exc:
         print(f"configuration rejected: {exc}", file=sys.stderr)
         return 2
-    day13_setup_logging(settings.log_path)
+    except Exception as exc:  # nothing handled it: one line with its type and place, never its text
+        day13_log_crash(logging.getLogger("day13"), "run crashed", exc)
+        return 3
+
+
+def day13_dispatch(args: argparse.Namespace, settings) -> int:
     import day13_COMMANDS_cli as commands
     from day13_RUNTIME_wiring import day13_ConfigUnusable
 

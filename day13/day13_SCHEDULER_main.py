@@ -41,7 +41,10 @@ def day13_build_scheduler(settings, job=day13_scheduled_triage):
 
 
 def day13_log_job_events(scheduler) -> None:
+    """One line per job event; a job that raised: its type and place, never its text or APScheduler's traceback."""
     from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
+
+    from day13_LOG_setup import day13_crash_fields
 
     log = logging.getLogger("day13.scheduler")
     messages = {EVENT_JOB_EXECUTED: (logging.INFO, "job finished"), EVENT_JOB_ERROR: (logging.ERROR, "job raised"),
@@ -50,8 +53,10 @@ def day13_log_job_events(scheduler) -> None:
 
     def listener(event) -> None:
         level, message = messages[event.code]
-        log.log(level, message, extra={"job_id": event.job_id, "error": repr(getattr(event, "exception", None) or "")})
+        crash = day13_crash_fields(event.exception) if event.code == EVENT_JOB_ERROR else {}
+        log.log(level, message, extra={"job_id": event.job_id, **crash})
 
+    logging.getLogger("apscheduler.executors").setLevel(logging.CRITICAL)  # its traceback quotes the error's text
     scheduler.add_listener(listener, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
 
 

@@ -10,19 +10,24 @@ DAY14_LOG = logging.getLogger("day14.scheduler")
 
 
 def day14_log_job_events(scheduler) -> None:
+    """One line per job event; a job that raised by its type and place (day14_crash_fields), never its text, and
+    APScheduler's own traceback of it silenced. The scheduler goes on to the next run either way."""
     from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
+
+    from day14_LOG_setup import day14_crash_fields
 
     def listener(event) -> None:
         fields = {"job_id": event.job_id, "scheduled_for": str(getattr(event, "scheduled_run_time", ""))}
         if event.code == EVENT_JOB_EXECUTED:
             DAY14_LOG.info("job finished", extra=fields)
         elif event.code == EVENT_JOB_ERROR:
-            DAY14_LOG.error("job raised", extra={**fields, "error": repr(event.exception)})
+            DAY14_LOG.error("job raised", extra={**fields, **day14_crash_fields(event.exception)})
         elif event.code == EVENT_JOB_MISSED:
             DAY14_LOG.warning("job missed its time beyond the grace period", extra=fields)
         else:
             DAY14_LOG.warning("job still running; this run skipped", extra=fields)
 
+    logging.getLogger("apscheduler.executors").setLevel(logging.CRITICAL)  # its traceback quotes the error's text
     scheduler.add_listener(listener, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
 
 

@@ -2,6 +2,7 @@
 that must be refused rather than misread, and crashes and races that must lose nothing and leave nothing behind."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -392,3 +393,84 @@ def test_a_checkpoint_run_of_its_own_caller_waits_for_the_run_folder(tmp_path):
         if run.ident:
             run.join(timeout=300)
     assert outcome and outcome[0].exit_code == 0  # and it ran once the other process let go
+
+
+CRASH_SECRET, CRASH_VALUE = "Pw-" + uuid.uuid4().hex[:12], "203.0.113.77"  # what an unexpected error's text may quote
+
+
+def _crash_while_reading(monkeypatch) -> None:
+    """An error nothing foresaw, deep in a run, whose text quotes a password and a data value."""
+    import day12_PIPELINE_run
+
+    def read_input(path):
+        raise KeyError(f"row 7 src_ip={CRASH_VALUE} postgresql://u:{CRASH_SECRET}@db/x {path}")
+    monkeypatch.setattr(day12_PIPELINE_run, "day12_read_input", read_input)
+    _keep_logging_as_it_was(monkeypatch)
+
+
+def _assert_one_crash_line(run_env: Path, err: str, out: str, message: str) -> None:
+    log = (run_env / "logs" / "day12_validation.log").read_text()
+    for text in (err, log):
+        (line,) = [line for line in text.splitlines() if "crashed" in line]
+        assert f'msg="{message}"' in line and "error_type=KeyError" in line
+        assert re.search(r" place=day12_PIPELINE_run:day12_load_input:\d+( |$)", line), line
+    for text in (out, err, log):
+        assert "Traceback" not in text and 'File "' not in text
+        assert CRASH_SECRET not in text and CRASH_VALUE not in text and "row 7" not in text
+
+
+def test_an_unexpected_error_is_one_line_and_exit_5_with_no_value_or_traceback(tmp_path, run_env, monkeypatch, capfd):
+    """An exception no code handled escaped main as a traceback: its text (a password, a row's value) on the terminal
+    and the traceback in the log file."""
+    path = tmp_path / "events.csv"
+    path.write_text("\n".join(_events_lines()) + "\n")
+    _crash_while_reading(monkeypatch)
+    assert orchestrator.main(["--input", str(path), "--force"]) == 5
+    out, err = capfd.readouterr()
+    _assert_one_crash_line(run_env, err, out, "run crashed")
+
+
+def test_a_drop_folder_pass_that_crashes_logs_one_line_and_once_exits_5(run_env, monkeypatch, capfd):
+    """--once let the exception out as a traceback; the scheduler's job handed it to APScheduler, which printed one."""
+    import day12_SCHEDULER_dropfolder as scheduler
+    from day12_LOG_setup import day12_setup_logging
+
+    drop = run_env / "drop"
+    drop.mkdir(parents=True)
+    (drop / "events.csv").write_text("\n".join(_events_lines()) + "\n")
+    _crash_while_reading(monkeypatch)
+    assert scheduler.main(["--once"]) == 5
+    out, err = capfd.readouterr()
+    _assert_one_crash_line(run_env, err, out, "drop folder pass crashed")
+    (run_env / "logs" / "day12_validation.log").unlink()
+    day12_setup_logging(run_env / "logs" / "day12_validation.log")  # as the scheduler's main does before it starts
+    assert scheduler.day12_scheduled_job() is None  # nothing raised to APScheduler: the next pass runs as planned
+    out, err = capfd.readouterr()
+    _assert_one_crash_line(run_env, err, out, "drop folder pass crashed")
+
+
+def test_crash_fields_fall_back_to_the_innermost_frame_and_never_carry_the_text():
+    """Raised in a library called from outside day12's code (here: a test): the innermost frame names the place;
+    an exception never raised has no place. The text ("secret") is in neither."""
+    import json
+    import re
+
+    from day12_LOG_setup import day12_crash_fields
+
+    try:
+        json.loads('{"password": "secret"')
+    except ValueError as exc:
+        fields = day12_crash_fields(exc)
+    assert fields["error_type"] == "json.decoder.JSONDecodeError"
+    assert re.fullmatch(r"decoder:raw_decode:\d+", fields["place"]), fields
+    assert day12_crash_fields(KeyError("secret")) == {"error_type": "KeyError", "place": "unknown"}
+
+
+def _keep_logging_as_it_was(monkeypatch) -> None:
+    """The run sets up the day12 logger with a terminal handler on this test's captured stderr, closed after the test:
+    the handlers and propagation it had before come back then, so later tests do not log into a closed stream."""
+    import logging
+
+    logger = logging.getLogger("day12")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "propagate", logger.propagate)

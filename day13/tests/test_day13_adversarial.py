@@ -368,3 +368,61 @@ def test_an_email_giving_a_field_twice_is_quarantined_never_resolved_silently(se
     summary = run()
     assert summary.new_alerts == 0 and summary.quarantined == 1
     assert _quarantine(db) == [("m.eml#1", "alert: key 'alert_type' is given twice")]
+
+
+def test_an_unexpected_error_is_one_line_and_exit_3_with_no_value_or_traceback(
+        settings, cli_env, drop, make_alert, monkeypatch, capfd):
+    """An exception no code handled escaped main as a traceback: its text (here a password and an account) on the
+    terminal, and the traceback in the log file."""
+    import re
+    import uuid
+
+    import day13_ORCHESTRATOR_alert_triage as orchestrator
+    import day13_ROUTE_stage
+
+    secret, value = "Pw-" + uuid.uuid4().hex[:12], "ACC-77-SECRET-IBAN"
+
+    def broken_index(*args):
+        raise KeyError(f"account_id={value} smtp://ops:{secret}@mail.example")
+    for name, text in cli_env(settings).items():
+        if name.startswith("DAY13_"):
+            monkeypatch.setenv(name, text)
+    monkeypatch.setattr(day13_ROUTE_stage, "day13_InhibitionIndex", broken_index)
+    _keep_logging_as_it_was(monkeypatch)
+    drop("alerts.json", [make_alert(1, account_id=value)])
+    assert orchestrator.main(["run"]) == 3
+    out, err = capfd.readouterr()
+    log = settings.log_path.read_text(encoding="utf-8")
+    for text in (err, log):
+        (line,) = [line for line in text.splitlines() if "crashed" in line]
+        assert 'msg="run crashed"' in line and "error_type=KeyError" in line
+        assert re.search(r" place=day13_ROUTE_stage:day13_route:\d+( |$)", line), line
+    for text in (out, err, log):
+        assert "Traceback" not in text and 'File "' not in text and secret not in text and value not in text
+
+
+def test_crash_fields_fall_back_to_the_innermost_frame_and_never_carry_the_text():
+    """Raised in a library called from outside day13's code (here: a test): the innermost frame names the place;
+    an exception never raised has no place. The text ("secret") is in neither."""
+    import json
+    import re
+
+    from day13_LOG_setup import day13_crash_fields
+
+    try:
+        json.loads('{"password": "secret"')
+    except ValueError as exc:
+        fields = day13_crash_fields(exc)
+    assert fields["error_type"] == "json.decoder.JSONDecodeError"
+    assert re.fullmatch(r"decoder:raw_decode:\d+", fields["place"]), fields
+    assert day13_crash_fields(KeyError("secret")) == {"error_type": "KeyError", "place": "unknown"}
+
+
+def _keep_logging_as_it_was(monkeypatch) -> None:
+    """The run sets up the day13 logger with a terminal handler on this test's captured stderr, closed after the test:
+    the handlers and propagation it had before come back then, so later tests do not log into a closed stream."""
+    import logging
+
+    logger = logging.getLogger("day13")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "propagate", logger.propagate)

@@ -48,6 +48,57 @@ def test_the_job_never_overlaps_and_late_runs_coalesce():
 
 
 
+def test_a_job_that_raises_is_logged_by_type_and_place_without_a_traceback(tmp_path, monkeypatch, capfd, caplog):
+    """The listener logged repr(exception), quoting its text, and APScheduler logged the traceback as well."""
+    import logging
+    import re
+    import threading
+    import uuid
+
+    from apscheduler.events import EVENT_JOB_ERROR
+
+    import day14_PIPELINE_report
+    from day14_LOG_setup import day14_setup_logging
+    from day14_RUNTIME_signals import day14_log_job_events
+
+    secret = "Pw-" + uuid.uuid4().hex[:12]
+
+    def broken_ledger(path):
+        raise PermissionError(f"{path}: smtp://reports:{secret}@mail.example")
+    monkeypatch.setenv("DAY14_LEDGER_PATH", str(tmp_path / "ledger-SECRET-PATH.sqlite"))
+    monkeypatch.setenv("DAY14_LOG_PATH", str(tmp_path / "run.log"))
+    monkeypatch.setattr(day14_PIPELINE_report, "day14_SendLedger", broken_ledger)
+    _keep_logging_as_it_was(monkeypatch)
+    settings = day14_load_settings(env_file=None)
+    day14_setup_logging(settings.log_path)  # as the scheduler's main does
+    executors = logging.getLogger("apscheduler.executors")
+    silenced_before = executors.level  # the scheduler setup silences it: as it was after this test
+    scheduler = day14_build_scheduler(settings, day14_PIPELINE_report.day14_scheduled_job, run_now=True)
+    day14_log_job_events(scheduler)
+    failed = threading.Semaphore(0)
+    scheduler.add_listener(lambda event: failed.release(), EVENT_JOB_ERROR)
+    runner = threading.Thread(target=scheduler.start, daemon=True)
+    runner.start()
+    try:
+        assert failed.acquire(timeout=60)  # run_now: the first run is at once
+        scheduler.modify_job(DAY14_JOB_ID, next_run_time=datetime.now(timezone.utc))
+        assert failed.acquire(timeout=60)  # and the scheduler went on to the next one
+        assert scheduler.running and scheduler.get_job(DAY14_JOB_ID) is not None
+    finally:
+        scheduler.shutdown(wait=True)
+        runner.join(10)
+        executors.setLevel(silenced_before)
+    out, err = capfd.readouterr()
+    log = (tmp_path / "run.log").read_text(encoding="utf-8")
+    for text in (err, log):
+        lines = [line for line in text.splitlines() if "job raised" in line]
+        assert len(lines) == 2 and all("error_type=PermissionError" in line for line in lines), lines
+        assert all(re.search(r" place=day14_PIPELINE_report:day14_run_from_settings:\d+( |$)", line) for line in lines)
+    assert not [r for r in caplog.records if r.exc_info]  # APScheduler's own "raised an exception" + traceback
+    for text in (out, err, log, caplog.text):
+        assert "Traceback" not in text and secret not in text and "SECRET-PATH" not in text
+
+
 def test_sigterm_stops_the_scheduler_after_the_running_job(tmp_path, smtp_server, scripted):
     """A real scheduler process mid-send gets SIGTERM: the send completes and is recorded, then it exits 0."""
     import asyncio
@@ -127,3 +178,30 @@ def test_scheduler_helpers_live_under_a_role_of_the_vocabulary():
     assert not list(day14_dir.glob("day14_SCHEDULE_*.py"))
     assert callable(day14_RUNTIME_signals.day14_log_job_events) and callable(day14_RUNTIME_signals.day14_stop_on_signals)
     assert "from day14_RUNTIME_signals import" in (day14_dir / "day14_SCHEDULER_daily.py").read_text()
+
+
+def test_crash_fields_fall_back_to_the_innermost_frame_and_never_carry_the_text():
+    """Raised in a library called from outside day14's code (here: a test): the innermost frame names the place;
+    an exception never raised has no place. The text ("secret") is in neither."""
+    import json
+    import re
+
+    from day14_LOG_setup import day14_crash_fields
+
+    try:
+        json.loads('{"password": "secret"')
+    except ValueError as exc:
+        fields = day14_crash_fields(exc)
+    assert fields["error_type"] == "json.decoder.JSONDecodeError"
+    assert re.fullmatch(r"decoder:raw_decode:\d+", fields["place"]), fields
+    assert day14_crash_fields(KeyError("secret")) == {"error_type": "KeyError", "place": "unknown"}
+
+
+def _keep_logging_as_it_was(monkeypatch) -> None:
+    """The run sets up the day14 logger with a terminal handler on this test's captured stderr, closed after the test:
+    the handlers and propagation it had before come back then, so later tests do not log into a closed stream."""
+    import logging
+
+    logger = logging.getLogger("day14")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "propagate", logger.propagate)
