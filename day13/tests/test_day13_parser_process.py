@@ -20,6 +20,7 @@ from day13_INGEST_parser import day13_InlineParser, day13_ProcessParser
 
 ORCHESTRATOR = day13_INGEST_parser.Path(day13_INGEST_parser.__file__).with_name("day13_ORCHESTRATOR_alert_triage.py")
 PARSER = str(day13_INGEST_parser.Path(day13_INGEST_parser.__file__).resolve())
+DAY13_DIR = str(day13_INGEST_parser.Path(PARSER).parent)  # on the stand-in parsers' PYTHONPATH (the one variable they keep)
 
 
 def _backlog(drop, make_alert, files: int = 6) -> None:
@@ -81,9 +82,8 @@ def test_a_parser_process_stores_exactly_what_the_runs_own_parse_stores(settings
     assert len(with_process["quarantine"]) == 6 * 2 + 2 and len(with_process["alerts"]) == 6 * 40 + 1
 
 
-DAY13_MISSHAPEN_ANSWER = f"""
+DAY13_MISSHAPEN_ANSWER = """
 import hashlib, pickle, struct, sys
-sys.path.insert(0, {str(day13_INGEST_parser.Path(PARSER).parent)!r})
 head = sys.stdin.buffer.read(8)
 number, source, name, data, now, rules = pickle.loads(sys.stdin.buffer.read(struct.unpack("<Q", head)[0]))
 frame = pickle.dumps((number, hashlib.sha256(data).hexdigest(), ([], [], [], "../../elsewhere", "")))
@@ -102,6 +102,7 @@ sys.stdin.buffer.read()
 def test_a_parser_process_that_fails_costs_one_warning_by_type_and_nothing_else(settings, drop, make_alert, run,
                                                                                  monkeypatch, caplog, capfd, command):
     _backlog(drop, make_alert)
+    monkeypatch.setenv("PYTHONPATH", DAY13_DIR)
     chosen = _with_parser(monkeypatch, lambda: day13_ProcessParser([sys.executable, "-c", command]))
     caplog.set_level(logging.INFO, logger="day13")
     summary = run()
@@ -176,9 +177,6 @@ def test_the_parsers_first_classification_is_what_the_run_would_store_for_a_new_
 # --- attacks on the look-ahead window: a parser process that never answers, one that answers for another file,
 # one that would inherit the run's secrets, files changed between their read and their move, the window's memory
 
-DAY13_DIR = str(day13_INGEST_parser.Path(day13_INGEST_parser.__file__).resolve().parent)
-
-
 def _big_files(drop, make_alert, files: int = 6, alerts: int = 400) -> None:
     """Files whose frames do not fit a pipe's 64 KiB buffer: a write to a process that reads nothing blocks."""
     for f in range(files):
@@ -206,9 +204,8 @@ def test_a_parser_process_that_never_answers_costs_a_bounded_wait_and_nothing_el
 
 
 # answers each file with the result of its neighbour (numbers 0<->1, 2<->3 ...), whatever the protocol's frame is
-DAY13_SWAPPING_PARSER = f"""
+DAY13_SWAPPING_PARSER = """
 import pickle, struct, sys
-sys.path.insert(0, {DAY13_DIR!r})
 import day13_INGEST_parser
 
 class Swapping:
@@ -227,6 +224,7 @@ day13_INGEST_parser.day13_serve(sys.stdin.buffer, Swapping(sys.stdout.buffer))
 
 def test_a_result_for_another_file_is_never_committed_as_this_one(settings, tmp_path, drop, make_alert, run, monkeypatch):
     _backlog(drop, make_alert, files=7)  # 9 files: the first parsed in the run, 8 sent to the process (4 pairs)
+    monkeypatch.setenv("PYTHONPATH", DAY13_DIR)
     chosen = _with_parser(monkeypatch, lambda: day13_ProcessParser([sys.executable, "-c", DAY13_SWAPPING_PARSER]))
     run()
     with_process = _stored(settings)
