@@ -9,7 +9,8 @@ uses both cores. The run writes (number, source, name, bytes, instant, rules) to
 holds no state, writes no log, gets no secret in its environment and its stderr goes nowhere (a traceback could
 show a record's text); if it dies, sends garbage, answers for another file or is silent for DAY13_PARSER_WAIT_S,
 it is killed and the run parses that file and every later one itself, says so once by error type, and loses
-nothing. When the run ends or is killed, the process reads end-of-file on stdin and exits.
+nothing. When the run ends or is killed, the process reads end-of-file on stdin and exits; busy with a file when
+its run is killed, it notices within DAY13_PARENT_CHECK_S that its parent is gone and exits.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from day13_INGEST_sources import (DAY13_MAX_FILE_BYTES, day13_Alert, day13_BadRecord, day13_InvalidAlert,
@@ -44,6 +46,7 @@ DAY13_PARSER_WAIT_S = 120.0
 # the only variables the process inherits: the run's environment holds DAY13_ tokens, webhook URLs and whatever
 # else the operator exported, and a parser needs none of it
 DAY13_PARSER_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "LD_LIBRARY_PATH")
+DAY13_PARENT_CHECK_S = 1.0  # how soon a parser process notices its run was killed while it was busy with a file
 DAY13_FRAME = struct.Struct("<Q")
 
 
@@ -265,8 +268,20 @@ def day13_parser_for(paths: list[Path]) -> day13_InlineParser:
     return day13_ProcessParser() if waiting >= DAY13_PARSE_PROCESS_BYTES else day13_InlineParser()
 
 
+def day13_exit_with_parent(every_s: float = DAY13_PARENT_CHECK_S) -> None:
+    """Exit as soon as the run that started this process is gone. End-of-file on stdin says so only between files;
+    a process busy with a big file when its run is killed would otherwise parse on as an orphan."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(0)  # nothing to flush or hand back: the run that would read it is gone
+    threading.Thread(target=watch, name="day13-parser-parent", daemon=True).start()
+
+
 def day13_serve(stdin=None, stdout=None) -> int:
-    """The parser process: frames in, frames out, until end-of-file."""
+    """The parser process: frames in, frames out, until end-of-file (or its run is gone)."""
     stdin, stdout = stdin or sys.stdin.buffer, stdout or sys.stdout.buffer
     while True:
         head = stdin.read(DAY13_FRAME.size)
@@ -280,4 +295,5 @@ def day13_serve(stdin=None, stdout=None) -> int:
 
 
 if __name__ == "__main__":
+    day13_exit_with_parent()
     sys.exit(day13_serve())

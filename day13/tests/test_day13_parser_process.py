@@ -315,3 +315,36 @@ def test_the_window_holds_at_most_one_big_file_beyond_the_one_committing(setting
     monkeypatch.setattr(_WindowParser, "ahead_bytes", max(sizes), raising=False)
     assert run().new_alerts == 6 * 100
     assert chosen[0].most <= 2 * max(sizes) < 4 * min(sizes)  # 20 MB files: two in memory, not four
+
+
+def test_a_parser_process_busy_on_a_file_exits_when_its_run_is_killed(tmp_path):
+    """End-of-file on stdin is read only between files: a parser still busy (a huge or pathological file) when its
+    run is killed must notice the run is gone by itself, not parse on as an orphan."""
+    busy = ("import day13_INGEST_parser, time; day13_INGEST_parser.day13_exit_with_parent(0.1)\n"
+            "while True: time.sleep(0.001)")  # parsing for ever
+    run = ("import subprocess, sys, time\n"
+           f"child = subprocess.Popen([sys.executable, '-c', {busy!r}], stdin=subprocess.PIPE)\n"
+           "print(child.pid, flush=True); time.sleep(120)")
+    parent = subprocess.Popen([sys.executable, "-c", run], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": DAY13_DIR})
+    child = int(parent.stdout.readline())
+    time.sleep(0.5)
+    assert _alive(child)  # busy parsing
+    parent.kill()  # kill -9 of the run
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(child):
+        time.sleep(0.05)
+    try:
+        assert not _alive(child), "the parser process outlived its run"
+    finally:
+        if _alive(child):
+            os.kill(child, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
