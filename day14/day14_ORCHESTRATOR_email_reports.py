@@ -28,7 +28,7 @@ def day14_parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = day14_parse_args(argv)
     from day14_CONFIG_settings import DAY14_DIR, day14_ConfigError, day14_load_settings
-    from day14_LOG_setup import day14_setup_logging
+    from day14_LOG_setup import day14_log_crash, day14_setup_logging
     from day14_RUNTIME_signals import day14_finish_send_on_sigterm
 
     demo = {"transport": "smtp", "smtp_host": None, "data_dir": None,
@@ -39,15 +39,15 @@ def main(argv: list[str] | None = None) -> int:
         day14_setup_logging(None)
         logging.getLogger("day14").error("configuration rejected", extra={"error": str(exc)})
         return 2
-    day14_setup_logging(settings.log_path)
-    from day14_PIPELINE_report import day14_run_from_settings
-
     stop = day14_finish_send_on_sigterm()
     try:
+        day14_setup_logging(settings.log_path)
+        from day14_PIPELINE_report import day14_run_from_settings
+
         outcome = day14_run_from_settings(settings, report_date=args.date, force=args.force, preview_dir=args.preview,
                                           should_stop=stop.is_set)
-    except Exception:  # e.g. an unwritable preview folder or ledger: one line here, the traceback in the log file
-        logging.getLogger("day14").error("run crashed", exc_info=True)
+    except Exception as exc:  # nothing handled it (an unwritable log, preview folder or ledger): one line with its
+        day14_log_crash(logging.getLogger("day14"), "run crashed", exc)  # type and place, never its text
         return 1
     if stop.is_set():
         logging.getLogger("day14").warning("SIGTERM received; the running send was finished and recorded first",

@@ -11,10 +11,14 @@ The trigger runs in the network's own time zone, so 07:00 stays 07:00 across day
 max_instances=1 and coalesce=True: a slow day never overlaps the next, and a machine that slept through
 several send times sends once when it wakes (within the misfire grace). The send ledger makes any extra
 run harmless anyway: a report already sent for the date is not sent again.
+
+Exit codes: 0 stopped (or printed); 1 crashed (one log line with the error's type and place, never its text);
+2 configuration error.
 """
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from datetime import datetime, timedelta, timezone
 
@@ -48,14 +52,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-now", action="store_true", help="send once now, then keep the daily schedule")
     args = parser.parse_args(argv)
     from day14_CONFIG_settings import DAY14_DIR, day14_ConfigError, day14_load_settings
-    from day14_LOG_setup import day14_setup_logging
+    from day14_LOG_setup import day14_log_crash
 
     try:
         settings = day14_load_settings()
     except day14_ConfigError as exc:
         print(f"configuration rejected: {exc}", file=sys.stderr)
         return 2
-    if (code := day14_cron_command(args, settings, DAY14_DIR.parent)) is not None:
+    try:
+        return day14_serve(args, settings, DAY14_DIR.parent)
+    except Exception as exc:  # nothing handled it (e.g. an unwritable log): one line with type and place, never text
+        day14_log_crash(logging.getLogger("day14"), "scheduler crashed", exc)
+        return 1
+
+
+def day14_serve(args: argparse.Namespace, settings, repo_root) -> int:
+    """--print-cron/--install-cron/--uninstall-cron, --next N, or the daily schedule until SIGTERM/Ctrl-C."""
+    from day14_LOG_setup import day14_setup_logging
+
+    if (code := day14_cron_command(args, settings, repo_root)) is not None:
         return code
     if args.next:
         trigger, moment = day14_trigger(settings), datetime.now(timezone.utc)

@@ -349,7 +349,7 @@ def test_a_multi_line_or_forged_reply_cannot_split_the_log_or_the_ledger(run, ca
     assert outcome.status == "sent" and "\n" not in reply and "\r" not in reply and "queued as Q1" in reply
     from day14_LOG_setup import day14_KeyValueFormatter
 
-    formatter = day14_KeyValueFormatter(with_tracebacks=False)
+    formatter = day14_KeyValueFormatter()
     assert all("\n" not in formatter.format(record) for record in caplog.records)
 
 

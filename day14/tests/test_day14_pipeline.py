@@ -126,13 +126,52 @@ def test_orchestrator_preview_by_command_line(tmp_path):
     assert "nothing sent" in proc.stdout
 
 
-def test_orchestrator_crash_is_one_line_and_exit_1(tmp_path):
-    import os
+def _crash_line(text: str, message: str = "run crashed") -> str:
+    """The one line naming the crash: its type and place, never its text (nor a traceback after it)."""
+    import re
 
-    blocker = tmp_path / "not-a-folder"
+    (line,) = [line for line in text.splitlines() if "crashed" in line]
+    assert f'msg="{message}"' in line and re.search(r" error_type=\S+ place=\S+:\S+:\d+( |$)", line), line
+    return line
+
+
+def test_orchestrator_crash_is_one_line_and_exit_1(tmp_path):
+    """The crash was logged with exc_info: its text on the terminal (here quoting a planted secret in the preview
+    folder's name) and the whole traceback in the log file. Now one line with type and place, in both."""
+    import os
+    import re
+    import uuid
+
+    secret = "Pw-" + uuid.uuid4().hex[:12]
+    blocker = tmp_path / f"smtp-ops-{secret}"
     blocker.write_text("a file where the preview folder should be")
     proc = _orchestrator("--preview", str(blocker), "--date", "2026-11-22",
                          env={**os.environ, "DAY14_LOG_PATH": str(tmp_path / "run.log")})
+    log = (tmp_path / "run.log").read_text()
     assert proc.returncode == 1
-    assert "run crashed" in proc.stderr and "Traceback" not in proc.stderr
-    assert "Traceback" in (tmp_path / "run.log").read_text()  # the detail is kept for whoever debugs it
+    for text in (proc.stderr, log):
+        line = _crash_line(text)
+        assert re.search(r" error_type=FileExistsError place=day14_PIPELINE_report:day14_write_preview:\d+$", line)
+    for text in (proc.stdout, proc.stderr, log):
+        assert "Traceback" not in text and 'File "' not in text and secret not in text
+
+
+@pytest.mark.parametrize("script", ["day14_ORCHESTRATOR_email_reports.py", "day14_SCHEDULER_daily.py"])
+def test_an_unusable_log_path_is_one_line_and_exit_1_with_no_value_or_traceback(tmp_path, script):
+    """Setting up the log file raised outside any handler: Python's traceback on the terminal, quoting the path
+    (here carrying a planted secret). Now the one crash line on the terminal, exit 1."""
+    import os
+    import uuid
+
+    secret = "Pw-" + uuid.uuid4().hex[:12]
+    blocker = tmp_path / f"ops-{secret}"
+    blocker.write_text("a file where the log folder should be")
+    env = {**os.environ, "DAY14_LOG_PATH": str(blocker / "logs" / "run.log")}
+    proc = subprocess.run([sys.executable, str(ROOT / "day14" / script)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert proc.returncode == 1, proc.stderr
+    message = "scheduler crashed" if "SCHEDULER" in script else "run crashed"
+    line = _crash_line(proc.stderr, message)
+    assert "error_type=NotADirectoryError place=day14_LOG_setup:day14_setup_logging:" in line
+    for text in (proc.stdout, proc.stderr):
+        assert "Traceback" not in text and 'File "' not in text and secret not in text

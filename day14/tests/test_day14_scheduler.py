@@ -99,6 +99,35 @@ def test_a_job_that_raises_is_logged_by_type_and_place_without_a_traceback(tmp_p
         assert "Traceback" not in text and secret not in text and "SECRET-PATH" not in text
 
 
+def test_a_logged_exception_is_never_its_text_or_a_traceback_in_the_terminal_or_the_file(tmp_path, capfd):
+    """Any log call with exc_info wrote the whole traceback to the log file and the error's text to the terminal:
+    the one crash path tested elsewhere was not the only way in. Now either is the type and place, nothing else."""
+    import logging
+    import re
+    import uuid
+
+    import pytest
+
+    from day14_LOG_setup import day14_setup_logging
+
+    secret = "Pw-" + uuid.uuid4().hex[:12]
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _keep_logging_as_it_was(monkeypatch)
+        day14_setup_logging(tmp_path / "run.log")
+        try:
+            raise ConnectionRefusedError(f"smtp://reports:{secret}@mail.example")
+        except ConnectionRefusedError:
+            logging.getLogger("day14.test").error("could not connect", exc_info=True)
+        for handler in logging.getLogger("day14").handlers:
+            handler.close()
+    _, err = capfd.readouterr()
+    log = (tmp_path / "run.log").read_text(encoding="utf-8")
+    for text in (err, log):
+        (line,) = [line for line in text.splitlines() if "could not connect" in line]
+        assert re.search(r" error_type=ConnectionRefusedError place=test_day14_scheduler:test_\w+:\d+$", line), line
+        assert "Traceback" not in text and 'File "' not in text and secret not in text and "error=" not in text
+
+
 def test_sigterm_stops_the_scheduler_after_the_running_job(tmp_path, smtp_server, scripted):
     """A real scheduler process mid-send gets SIGTERM: the send completes and is recorded, then it exits 0."""
     import asyncio
