@@ -1,7 +1,7 @@
 """Structured logging: one key=value line per event, UTC timestamps, to stderr and a log file.
 
-Tracebacks go to the log file only; the terminal gets the one-line reason. An exception nothing handled is one
-line anywhere: its type and place (day13_crash_fields), never its text or a traceback.
+An exception is one line anywhere, the terminal and the log file alike: its type and place (day13_crash_fields),
+never its text or a traceback (both can quote a data value, a path or a password).
 """
 from __future__ import annotations
 
@@ -28,19 +28,13 @@ def _value(value) -> str:
 class day13_KeyValueFormatter(logging.Formatter):
     converter = time.gmtime
 
-    def __init__(self, with_tracebacks: bool):
-        super().__init__()
-        self.with_tracebacks = with_tracebacks
-
     def format(self, record: logging.LogRecord) -> str:
         fields = {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRIBUTES}
         line = (f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')}Z level={record.levelname} "
                 f"logger={record.name} msg={_value(record.getMessage())}")
         line += "".join(f" {key}={_value(value)}" for key, value in fields.items())
-        if record.exc_info and self.with_tracebacks:
-            line += "\n" + self.formatException(record.exc_info)
-        elif record.exc_info:
-            line += f" error={_value(record.exc_info[1])}"
+        if record.exc_info and record.exc_info[1] is not None:  # whoever logged it with exc_info: type and place only
+            line += "".join(f" {key}={_value(value)}" for key, value in day13_crash_fields(record.exc_info[1]).items())
         return line
 
 
@@ -50,12 +44,12 @@ def day13_setup_logging(log_path: Path | None, level: int = logging.INFO) -> Non
     root.handlers.clear()
     root.propagate = False
     terminal = logging.StreamHandler()
-    terminal.setFormatter(day13_KeyValueFormatter(with_tracebacks=False))
+    terminal.setFormatter(day13_KeyValueFormatter())
     root.addHandler(terminal)
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         to_file = logging.handlers.RotatingFileHandler(log_path, maxBytes=5_000_000, backupCount=3, encoding="utf-8")
-        to_file.setFormatter(day13_KeyValueFormatter(with_tracebacks=True))
+        to_file.setFormatter(day13_KeyValueFormatter())
         root.addHandler(to_file)
 
 

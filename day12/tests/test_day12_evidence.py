@@ -42,7 +42,7 @@ def committed() -> list[str]:
 def test_the_sample_log_has_the_lines_and_fields_of_a_fresh_run(committed, settings, tmp_path):
     lines = []
     handler = logging.Handler()
-    handler.emit = lambda record: lines.append(day12_KeyValueFormatter(with_tracebacks=False).format(record))
+    handler.emit = lambda record: lines.append(day12_KeyValueFormatter().format(record))
     root = logging.getLogger("day12")
     before = root.level
     root.addHandler(handler)
