@@ -87,13 +87,13 @@ def day13_parse_file(source: str, name: str, data: bytes, now, rules=None) -> tu
             quarantined.append(day13_quarantine_row(source, f"{name}#{n}", str(exc), record))
         except Exception as exc:  # a record no check foresaw: quarantined alone, the file goes on
             quarantined.append(day13_quarantine_row(source, f"{name}#{n}", f"record rejected: {type(exc).__name__}", record))
-    first_seen = [day13_first_classification(alert, rules) for alert in alerts] if rules is not None else []
+    first_seen = [day13_classification(alert, 1, rules) for alert in alerts] if rules is not None else []
     return alerts, first_seen, quarantined, destination, warning
 
 
-def day13_first_classification(alert: day13_Alert, rules) -> tuple[str, str, str]:
-    """(severity, rationale, labels JSON) of an alert seen for the first time: what day13_ingest stores for it."""
-    severity, why = day13_classify(alert, 1, rules)
+def day13_classification(alert: day13_Alert, count: int, rules) -> tuple[str, str, str]:
+    """(severity, rationale, labels JSON) of an alert seen count times: what day13_ingest stores for it."""
+    severity, why = day13_classify(alert, count, rules)
     return severity, "; ".join(why), day13_json(alert.labels(severity))
 
 
@@ -117,7 +117,7 @@ class day13_InlineParser:
 
     ahead, ahead_bytes = 0, 0
 
-    def submit(self, source: str, name: str, data: bytes, now, rules, digest: str = "") -> day13_Ready:
+    def submit(self, source: str, name: str, data: bytes, now, rules, digest: str) -> day13_Ready:
         return day13_Ready(day13_parse_file(source, name, data, now, rules))
 
     def __enter__(self):
@@ -141,7 +141,7 @@ class day13_ProcessParser(day13_InlineParser):
         self._reader: threading.Thread | None = None
         self._writer: threading.Thread | None = None
 
-    def submit(self, source: str, name: str, data: bytes, now, rules, digest: str = ""):
+    def submit(self, source: str, name: str, data: bytes, now, rules, digest: str):
         args = (source, name, data, now, rules)
         if self.failed:
             return day13_Ready(day13_parse_file(*args))
@@ -150,7 +150,7 @@ class day13_ProcessParser(day13_InlineParser):
             return day13_Ready(day13_parse_file(*args))
         number, self._sent = self._sent, self._sent + 1
         self._frames.put(pickle.dumps((number, *args), protocol=pickle.HIGHEST_PROTOCOL))
-        return _Pending(self, number, args, digest or hashlib.sha256(data).hexdigest())
+        return _Pending(self, number, args, digest)
 
     def _start(self) -> None:
         env = {name: os.environ[name] for name in DAY13_PARSER_ENV if name in os.environ}

@@ -16,10 +16,10 @@ from collections import deque
 from datetime import timedelta
 from pathlib import Path
 
-from day13_INGEST_parser import day13_oversize, day13_parser_for, day13_quarantine_row, day13_Ready
+from day13_INGEST_parser import (day13_classification, day13_oversize, day13_parser_for, day13_quarantine_row,
+                                 day13_Ready)
 from day13_INGEST_sources import DAY13_MAX_FILE_BYTES, day13_Alert, day13_load_json, day13_normalise
-from day13_RULES_classify import day13_classify
-from day13_STORE_audit import day13_json, day13_safe_text
+from day13_STORE_audit import day13_safe_text
 
 DAY13_LOG = logging.getLogger("day13.ingest")
 DAY13_IN_PROGRESS = (".tmp", ".part")  # the hand-off convention: writers rename into place when done
@@ -100,9 +100,8 @@ def day13_ingest_folder(ctx, folder: Path, source: str) -> None:
                 DAY13_LOG.info("file committed by an earlier run; moved now", extra={"file": day13_safe_text(path.name)})
                 _move(path, folder / committed["moved_to"])
                 continue
-            size = 0 if data else _size(path)
-            if size > DAY13_MAX_FILE_BYTES:
-                parsed = day13_Ready(day13_oversize(source, path.name, size))
+            if not data and seen[2] > DAY13_MAX_FILE_BYTES:  # its size, from the stat the read already took
+                parsed = day13_Ready(day13_oversize(source, path.name, seen[2]))
             else:
                 parsed = parser.submit(source, path.name, data, ctx.now(), ctx.rules, digest)  # one instant per file
             ahead.append((path, digest, parsed, seen, len(data)))
@@ -111,13 +110,6 @@ def day13_ingest_folder(ctx, folder: Path, source: str) -> None:
                 waiting -= _commit_file(ctx, folder, source, *ahead.popleft())
         while ahead:
             _commit_file(ctx, folder, source, *ahead.popleft())
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 def _commit_file(ctx, folder: Path, source: str, path: Path, digest: str | None, parsed, seen: tuple, size: int) -> int:
@@ -214,12 +206,8 @@ def _store(ctx, alert: day13_Alert, now, now_iso: str, known: dict, writes: dict
                                alert.content_hash))
     row = known.get(fingerprint)  # (count, severity) or None
     count = (row[0] if row else 0) + 1
-    if count == 1 and first is not None:
-        severity, rationale, labels = first  # classified by the parser (the same rules, the same function)
-    else:
-        severity, why = day13_classify(alert, count, rules)
-        rationale = "; ".join(why)
-        labels = day13_json(alert.labels(severity))
+    # a new alert was classified by the parser (the same function, the same rules); a repeat here, knowing its count
+    severity, rationale, labels = first if count == 1 and first is not None else day13_classification(alert, count, rules)
     known[fingerprint] = (count, severity)
     if row is None:
         sla = rules.sla_minutes[severity]

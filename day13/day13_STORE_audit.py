@@ -465,11 +465,11 @@ class day13_Store:
             (key, kind, receiver, group_key, title, day13_json(lines), more, day13_json(fingerprints), at.isoformat()))
         return cursor.lastrowid
 
-    def group_in_outbox(self, outbox_id: int, receiver: str, group_key: str) -> int:
+    def group_in_outbox(self, outbox_id: int, receiver: str, group_key: str) -> None:
         """Every pending notification of the group (the rows pending_notifications just read, in this transaction)
         now waits in that outbox message: one range update of the group's rows, not one statement per alert."""
-        return self.db.execute("UPDATE day13_notifications SET status = 'queued', outbox_id = ? WHERE receiver = ?"
-                               " AND group_key = ? AND status = 'pending'", (outbox_id, receiver, group_key)).rowcount
+        self.db.execute("UPDATE day13_notifications SET status = 'queued', outbox_id = ? WHERE receiver = ?"
+                        " AND group_key = ? AND status = 'pending'", (outbox_id, receiver, group_key))
 
     def group_flushed(self, receiver: str, group_key: str, at: datetime) -> None:
         self.db.execute("INSERT INTO day13_groups (receiver, group_key, last_sent_at) VALUES (?, ?, ?)"
