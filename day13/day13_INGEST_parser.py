@@ -25,10 +25,9 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta
 from pathlib import Path
 
-from day13_INGEST_sources import (DAY13_MAX_FILE_BYTES, day13_Alert, day13_BadRecord, day13_InvalidAlert, day13_Prepared,
+from day13_INGEST_sources import (DAY13_MAX_FILE_BYTES, day13_Alert, day13_BadRecord, day13_InvalidAlert,
                                   day13_normalise, day13_read_drop_file, day13_read_eml, day13_UnreadableFile)
 from day13_RULES_classify import day13_classify
 from day13_STORE_audit import day13_json, day13_safe_text
@@ -64,8 +63,8 @@ def _records(source: str, name: str, data: bytes) -> list[tuple[str | None, obje
 
 
 def day13_parse_file(source: str, name: str, data: bytes, now, rules=None) -> tuple[list, list, list, str, str]:
-    """(alerts, prepared, quarantine rows, 'processed' or 'quarantine', an error type for the log or '') of one
-    file's bytes. prepared (with rules): each alert's rows as a first occurrence at `now` (day13_prepare), which
+    """(alerts, first_seen, quarantine rows, 'processed' or 'quarantine', an error type for the log or '') of one
+    file's bytes. first_seen (with rules): each alert's (severity, rationale, labels JSON) if it is new, which
     is what most alerts are; the run classifies a repeat itself, knowing its count.
 
     Total: a file that cannot be read is quarantined whole, a record that cannot be trusted alone."""
@@ -88,29 +87,8 @@ def day13_parse_file(source: str, name: str, data: bytes, now, rules=None) -> tu
             quarantined.append(day13_quarantine_row(source, f"{name}#{n}", str(exc), record))
         except Exception as exc:  # a record no check foresaw: quarantined alone, the file goes on
             quarantined.append(day13_quarantine_row(source, f"{name}#{n}", f"record rejected: {type(exc).__name__}", record))
-    prepared = day13_prepare(alerts, now, rules) if rules is not None else []
-    return alerts, prepared, quarantined, destination, warning
-
-
-def day13_prepare(alerts: list[day13_Alert], now: datetime, rules) -> list[day13_Prepared]:
-    """Each alert's rows as day13_ingest stores a first occurrence taken at `now`: received, alert, state, audit texts."""
-    now_iso, prepared = now.isoformat(), []
-    for alert in alerts:
-        severity, rationale, labels = day13_classification(alert, 1, rules)
-        created_iso, sla = alert.created_at.isoformat(), rules.sla_minutes[severity]
-        deadline = alert.created_at + timedelta(minutes=sla)
-        late_minutes = (now - alert.created_at).total_seconds() / 60
-        breached = now > deadline
-        prepared.append(day13_Prepared(
-            severity, rationale, labels,
-            (alert.source, alert.source_id, alert.fingerprint, alert.alert_id, created_iso, now_iso, alert.content_hash),
-            (alert.fingerprint, alert.alert_type, alert.entity_id, severity, rationale, labels, created_iso, now_iso,
-             now_iso, now_iso, sla, rules.version, deadline.isoformat()),
-            int(breached),
-            day13_json({"occurrence": 1, "severity": severity, "source": alert.source, "source_id": alert.source_id,
-                        "triage_minutes": round(late_minutes, 1)}),
-            f"{severity} SLA is {sla} min; triaged after {late_minutes:.0f} min" if breached else ""))
-    return prepared
+    first_seen = [day13_classification(alert, 1, rules) for alert in alerts] if rules is not None else []
+    return alerts, first_seen, quarantined, destination, warning
 
 
 def day13_classification(alert: day13_Alert, count: int, rules) -> tuple[str, str, str]:
@@ -263,14 +241,12 @@ class day13_ProcessParser(day13_InlineParser):
 def _well_formed(result) -> bool:
     """A result as day13_parse_file returns it: committing anything else would store or move the wrong thing."""
     try:
-        alerts, prepared, quarantined, destination, warning = result
-        return (destination in ("processed", "quarantine") and type(warning) is str and type(quarantined) is list
-                and type(alerts) is list and type(prepared) is list and len(prepared) == len(alerts)
-                and all(type(alert) is day13_Alert for alert in alerts)
-                and all(type(p) is day13_Prepared and p.new[0] == a.fingerprint
-                        and p.received[:3] == (a.source, a.source_id, a.fingerprint) for p, a in zip(prepared, alerts)))
-    except Exception:  # a shape this run cannot even look into
+        alerts, first_seen, quarantined, destination, warning = result
+    except (TypeError, ValueError):
         return False
+    return (destination in ("processed", "quarantine") and type(warning) is str and type(quarantined) is list
+            and type(alerts) is list and type(first_seen) is list and len(first_seen) == len(alerts)
+            and all(type(alert) is day13_Alert for alert in alerts))
 
 
 class _Pending:

@@ -154,19 +154,6 @@ class day13_Alert(NamedTuple):
                 "customer_id": self.customer_id, "fingerprint": self.fingerprint}
 
 
-class day13_Prepared(NamedTuple):
-    """An alert's rows as a first occurrence at the instant its file was taken (day13_prepare, in the parser),
-    so the run's own thread only chains and writes them. A repeat is classified again by the run, knowing its count."""
-    severity: str
-    rationale: str
-    labels: str  # JSON
-    received: tuple  # its day13_received row
-    new: tuple  # its day13_alerts row
-    breached: int  # past its SLA when taken
-    ingested: str  # details JSON of its 'ingested' audit row
-    breach: str  # rationale of its 'sla_breached' audit row ('' when not breached)
-
-
 def day13_fingerprint(*identity) -> str:
     """Identity fields (DAY13_IDENTITY, in order); ids, timestamps and the channel are left out on purpose."""
     return hashlib.sha256("\x1f".join("" if v is None else str(v) for v in identity).encode()).hexdigest()[:32]

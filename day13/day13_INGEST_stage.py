@@ -13,11 +13,12 @@ import logging
 import shutil
 import time
 from collections import deque
+from datetime import timedelta
 from pathlib import Path
 
-from day13_INGEST_parser import (day13_classification, day13_oversize, day13_parser_for, day13_prepare,
-                                 day13_quarantine_row, day13_Ready)
-from day13_INGEST_sources import DAY13_MAX_FILE_BYTES, day13_Alert, day13_load_json, day13_normalise, day13_Prepared
+from day13_INGEST_parser import (day13_classification, day13_oversize, day13_parser_for, day13_quarantine_row,
+                                 day13_Ready)
+from day13_INGEST_sources import DAY13_MAX_FILE_BYTES, day13_Alert, day13_load_json, day13_normalise
 from day13_STORE_audit import day13_safe_text
 
 DAY13_LOG = logging.getLogger("day13.ingest")
@@ -99,12 +100,11 @@ def day13_ingest_folder(ctx, folder: Path, source: str) -> None:
                 DAY13_LOG.info("file committed by an earlier run; moved now", extra={"file": day13_safe_text(path.name)})
                 _move(path, folder / committed["moved_to"])
                 continue
-            taken = ctx.now()  # one instant per file: its rows, prepared by the parser, and its commit share it
             if not data and seen[2] > DAY13_MAX_FILE_BYTES:  # its size, from the stat the read already took
                 parsed = day13_Ready(day13_oversize(source, path.name, seen[2]))
             else:
-                parsed = parser.submit(source, path.name, data, taken, ctx.rules, digest)
-            ahead.append((path, digest, parsed, seen, len(data), taken))
+                parsed = parser.submit(source, path.name, data, ctx.now(), ctx.rules, digest)  # one instant per file
+            ahead.append((path, digest, parsed, seen, len(data)))
             waiting += len(data)
             while len(ahead) > parser.ahead or (len(ahead) > 1 and waiting > parser.ahead_bytes):
                 waiting -= _commit_file(ctx, folder, source, *ahead.popleft())
@@ -112,15 +112,14 @@ def day13_ingest_folder(ctx, folder: Path, source: str) -> None:
             _commit_file(ctx, folder, source, *ahead.popleft())
 
 
-def _commit_file(ctx, folder: Path, source: str, path: Path, digest: str | None, parsed, seen: tuple, size: int,
-                 taken) -> int:
+def _commit_file(ctx, folder: Path, source: str, path: Path, digest: str | None, parsed, seen: tuple, size: int) -> int:
     """Commit what was read from the file, then move it if it is still what was read; returns its size."""
-    alerts, prepared, quarantined, destination, warning = parsed.result()
+    alerts, first_seen, quarantined, destination, warning = parsed.result()
     if warning:
         DAY13_LOG.warning("file parser failed; file quarantined", extra={"file": day13_safe_text(path.name),
                                                                          "error": warning})
     done = (lambda: ctx.store.file_done(source, path.name, digest, destination, len(alerts), ctx.now())) if digest else None
-    day13_ingest_batch(ctx, alerts, quarantined, also=done, prepared=prepared, now=taken)
+    day13_ingest_batch(ctx, alerts, quarantined, also=done, first_seen=first_seen)
     ctx.checkpoint("after_ingest_commit")
     try:
         unchanged = _identity(path.stat()) == seen
@@ -157,13 +156,11 @@ def _move(path: Path, destination: Path) -> None:
 
 
 def day13_ingest_batch(ctx, alerts: list[day13_Alert], quarantined: list[tuple], also=None,
-                       prepared: list[day13_Prepared] | None = None, now=None) -> None:
+                       first_seen: list[tuple] | None = None) -> None:
     """Store alerts and quarantine rows with their audit rows, in one transaction (plus `also`, e.g. the inbox mark).
-    prepared: each alert's rows as a first occurrence at `now` (the instant its file was taken), from the parser."""
-    now = now or ctx.now()
+    first_seen: each alert's (severity, rationale, labels JSON) as a first occurrence, worked out by the parser."""
+    now = ctx.now()
     now_iso = now.isoformat()  # one instant per batch, formatted once
-    if not prepared and alerts:  # the API inbox: prepared here, by the same function
-        prepared = day13_prepare(alerts, now, ctx.rules)
     store, audit, summary = ctx.store, ctx.audit, ctx.summary
     with store.transaction(audit):
         known = store.known_alerts(sorted({a.fingerprint for a in alerts}))
@@ -182,7 +179,7 @@ def day13_ingest_batch(ctx, alerts: list[day13_Alert], quarantined: list[tuple],
                 summary.conflicts += 1
                 continue
             before[key] = alert.content_hash
-            _store(ctx, alert, now, now_iso, known, writes, prepared[n])
+            _store(ctx, alert, now, now_iso, known, writes, first_seen[n] if first_seen else None)
         rows = [(*row, now_iso) for row in quarantined]
         for source, item, reason, _raw, _at in rows:
             audit.record("quarantined", now, alert_id=item, rationale=reason, source=source)
@@ -201,31 +198,41 @@ def _received_before(store, alerts: list[day13_Alert]) -> dict[tuple[str, str], 
             for sid, digest in store.received_hashes(source, ids).items()}
 
 
-def _store(ctx, alert: day13_Alert, now, now_iso: str, known: dict, writes: dict, prepared: day13_Prepared) -> None:
-    summary, audit, fingerprint = ctx.summary, ctx.audit, alert.fingerprint
+def _store(ctx, alert: day13_Alert, now, now_iso: str, known: dict, writes: dict, first: tuple | None) -> None:
+    summary, audit, rules = ctx.summary, ctx.audit, ctx.rules
+    fingerprint, created_iso = alert.fingerprint, alert.created_at.isoformat()
     summary.received += 1
-    writes["received"].append(prepared.received)
+    writes["received"].append((alert.source, alert.source_id, fingerprint, alert.alert_id, created_iso, now_iso,
+                               alert.content_hash))
     row = known.get(fingerprint)  # (count, severity) or None
-    if row is None:  # a first occurrence: its rows as prepared for this instant
-        known[fingerprint] = (1, prepared.severity)
-        writes["new"].append(prepared.new)
-        writes["states"].append((fingerprint, prepared.breached))
+    count = (row[0] if row else 0) + 1
+    # a new alert was classified by the parser (the same function, the same rules); a repeat here, knowing its count
+    severity, rationale, labels = first if count == 1 and first is not None else day13_classification(alert, count, rules)
+    known[fingerprint] = (count, severity)
+    if row is None:
+        sla = rules.sla_minutes[severity]
+        deadline = alert.created_at + timedelta(minutes=sla)
+        breached = now > deadline
+        writes["new"].append((fingerprint, alert.alert_type, alert.entity_id, severity, rationale, labels,
+                              created_iso, now_iso, now_iso, now_iso, sla, rules.version, deadline.isoformat()))
+        writes["states"].append((fingerprint, int(breached)))
         # one row for one event: a new alert is stored with its classification (a 'classified' row of its own
         # is written when a repeat changes the severity)
-        audit.record_json("ingested", now, fingerprint, alert.alert_id, prepared.rationale, prepared.ingested)
+        audit.record("ingested", now, fingerprint=fingerprint, alert_id=alert.alert_id, rationale=rationale,
+                     source=alert.source, source_id=alert.source_id, occurrence=count, severity=severity,
+                     triage_minutes=round((now - alert.created_at).total_seconds() / 60, 1))
         summary.new_alerts += 1
-        summary.severities[prepared.severity] += 1
-        if prepared.breached:
+        summary.severities[severity] += 1
+        if breached:
             summary.sla_breaches += 1
-            audit.record_json("sla_breached", now, fingerprint, alert.alert_id, prepared.breach, "{}")
-        return
-    count = row[0] + 1
-    severity, rationale, labels = day13_classification(alert, count, ctx.rules)
-    known[fingerprint] = (count, severity)
-    audit.record("ingested", now, fingerprint=fingerprint, alert_id=alert.alert_id, source=alert.source,
-                 source_id=alert.source_id, occurrence=count)
-    summary.duplicates += 1
-    writes["updates"][fingerprint] = (count, now_iso, severity, rationale, labels, fingerprint)  # last one wins
-    if severity != row[1]:
-        audit.record("classified", now, fingerprint=fingerprint, alert_id=alert.alert_id,
-                     rationale=rationale, severity=severity, previous=row[1])
+            audit.record("sla_breached", now, fingerprint=fingerprint, alert_id=alert.alert_id,
+                         rationale=f"{severity} SLA is {sla} min; triaged after "
+                                   f"{(now - alert.created_at).total_seconds() / 60:.0f} min")
+    else:
+        audit.record("ingested", now, fingerprint=fingerprint, alert_id=alert.alert_id, source=alert.source,
+                     source_id=alert.source_id, occurrence=count)
+        summary.duplicates += 1
+        writes["updates"][fingerprint] = (count, now_iso, severity, rationale, labels, fingerprint)  # last one wins
+        if severity != row[1]:
+            audit.record("classified", now, fingerprint=fingerprint, alert_id=alert.alert_id,
+                         rationale=rationale, severity=severity, previous=row[1])

@@ -166,16 +166,12 @@ class day13_Audit:
 
     def record(self, action: str, at: datetime, *, fingerprint: str = "", alert_id: str = "", rationale: str = "",
                **details) -> None:
-        self.record_json(action, at, fingerprint, alert_id, rationale, day13_json(details) if details else "{}")
-
-    def record_json(self, action: str, at: datetime, fingerprint: str, alert_id: str, rationale: str, details: str) -> None:
-        """record() with the details already JSON (day13_json of the same dict: a parser prepared them)."""
         if action not in DAY13_ACTION_SET:
             raise ValueError(f"unknown audit action {action!r}")
         if at is not self._last_at:  # one run stamps thousands of rows with the same instant
             self._last_at, self._last_iso = at, at.isoformat()
         values = (self._last_iso, self.actor, action, fingerprint or "", alert_id or "", self.rules_version or "",
-                  self.routing_version or "", rationale or "", details)
+                  self.routing_version or "", rationale or "", day13_json(details) if details else "{}")
         prev = self._head if self._head is not None else self.head()
         # _row_hash inlined (a run hashes five rows per alert): the same text (None as ""), so verification agrees
         self._head = head = sha256("\x1e".join((prev, *values)).encode()).hexdigest()

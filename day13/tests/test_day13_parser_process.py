@@ -91,19 +91,6 @@ sys.stdout.buffer.write(struct.pack("<Q", len(frame)) + frame)
 sys.stdout.flush()
 sys.stdin.buffer.read()
 """
-# the right file, parsed right, but its rows prepared for other alerts (here: the next alert's): stored as they came,
-# an alert would carry another's classification, labels and received row
-DAY13_CROSSED_ROWS = """
-import hashlib, pickle, struct, sys
-import day13_INGEST_parser
-head = sys.stdin.buffer.read(8)
-number, *args = pickle.loads(sys.stdin.buffer.read(struct.unpack("<Q", head)[0]))
-alerts, prepared, *rest = day13_INGEST_parser.day13_parse_file(*args)
-frame = pickle.dumps((number, hashlib.sha256(args[2]).hexdigest(), (alerts, prepared[1:] + prepared[:1], *rest)))
-sys.stdout.buffer.write(struct.pack("<Q", len(frame)) + frame)
-sys.stdout.flush()
-sys.stdin.buffer.read()
-"""
 
 
 @pytest.mark.parametrize("command", [
@@ -111,8 +98,7 @@ sys.stdin.buffer.read()
     "import sys; sys.stdin.buffer.read(8); sys.stdout.buffer.write(b'\\xff' * 8 + b'garbage'); sys.stdout.flush()",
     "import os, sys; sys.stdin.buffer.read(8); os.kill(os.getpid(), 9)",  # killed mid-file
     DAY13_MISSHAPEN_ANSWER,  # the right file, a result this run cannot read (a newer parser file on disk, mid-deploy)
-    DAY13_CROSSED_ROWS,
-], ids=["exits", "garbage", "killed", "misshapen", "crossed"])
+], ids=["exits", "garbage", "killed", "misshapen"])
 def test_a_parser_process_that_fails_costs_one_warning_by_type_and_nothing_else(settings, drop, make_alert, run,
                                                                                  monkeypatch, caplog, capfd, command):
     _backlog(drop, make_alert)
@@ -172,46 +158,20 @@ def test_a_run_killed_with_kill_9_leaves_no_parser_process_behind(settings, make
     assert "audit chain intact" in cli(env, "verify-audit").stdout
 
 
-def test_the_parsers_prepared_rows_are_what_the_run_stores_for_a_new_alert(settings, make_alert, drop, run, db,
-                                                                          monkeypatch):
-    """A parser prepares each alert's rows as a first occurrence (classification, SLA, breach, audit texts): the run
-    stores exactly those for a new alert, stamped with the instant its file was taken, and its own for a repeat."""
+def test_the_parsers_first_classification_is_what_the_run_would_store_for_a_new_alert(settings, make_alert):
     from day13_RULES_classify import day13_classify, day13_parse_rules
     from day13_STORE_audit import day13_json
 
     rules = day13_parse_rules(settings.rules_path.read_text())
-    records = [make_alert(1, created_at="2026-11-01T00:00:00Z"),  # weeks late: past every SLA
-               make_alert(2, alert_type="sanctions_hit", match_score="99", jurisdiction="IR"),
-               make_alert(3, amount="2500000", currency="EUR"), make_alert(4, alert_type="never_heard_of"),
-               make_alert(5, entity_id="ENT-5", created_at="2026-11-22T10:04:30Z")]  # taken 30 s after: within its SLA
-    alerts, prepared, quarantined, destination, _ = day13_INGEST_parser.day13_parse_file(
+    records = [make_alert(1), make_alert(2, alert_type="sanctions_hit", match_score="99", jurisdiction="IR"),
+               make_alert(3, amount="2500000", currency="EUR"), make_alert(4, alert_type="never_heard_of")]
+    alerts, first_seen, quarantined, destination, _ = day13_INGEST_parser.day13_parse_file(
         "file", "a.json", json.dumps(records).encode(), datetime(2026, 11, 22, 10, 5, tzinfo=timezone.utc), rules)
-    assert (len(alerts), quarantined, destination) == (5, [], "processed")
-    for alert, rows in zip(alerts, prepared, strict=True):
+    assert (len(alerts), quarantined, destination) == (4, [], "processed")
+    for alert, (severity, rationale, labels) in zip(alerts, first_seen, strict=True):
         expected, why = day13_classify(alert, 1, rules)
-        assert rows[:3] == (expected, "; ".join(why), day13_json(alert.labels(expected)))
-    assert len({p.severity for p in prepared}) > 1
-
-    taken = []
-    original = day13_INGEST_parser.day13_prepare
-
-    def spy(alerts, now, rules):
-        taken.append(now.isoformat())
-        return original(alerts, now, rules)
-    monkeypatch.setattr(day13_INGEST_parser, "day13_prepare", spy)
-    drop("alerts.json", records + [make_alert(6, entity_id=records[0]["entity_id"])])  # a repeat of the first
-    run()
-    assert len(taken) == 1
-    stored = db.execute("SELECT first_seen, last_seen, triaged_at FROM day13_alerts").fetchall()
-    assert {tuple(r) for r in stored} == {(taken[0],) * 3} and len(stored) == 5
-    assert {r[0] for r in db.execute("SELECT received_at FROM day13_received")} == {taken[0]}
-    ingested = db.execute("SELECT at, details FROM day13_audit WHERE action = 'ingested' ORDER BY seq").fetchall()
-    assert {r[0] for r in ingested} == {taken[0]} and len(ingested) == 6
-    assert [json.loads(r[1])["occurrence"] for r in ingested] == [1, 1, 1, 1, 1, 2]
-    assert (prepared[0].breached, prepared[4].breached, prepared[4].breach) == (1, 0, "")
-    breaches = db.execute("SELECT COUNT(*) FROM day13_audit WHERE action = 'sla_breached'").fetchone()[0]
-    assert breaches == sum(p.breached for p in prepared) == db.execute(
-        "SELECT SUM(sla_breached) FROM day13_alert_state").fetchone()[0]
+        assert (severity, rationale, labels) == (expected, "; ".join(why), day13_json(alert.labels(expected)))
+    assert len({s for s, _, _ in first_seen}) > 1
 
 
 # --- attacks on the look-ahead window: a parser process that never answers, one that answers for another file,
