@@ -29,7 +29,7 @@ from pathlib import Path
 
 from day13_INGEST_sources import (DAY13_MAX_FILE_BYTES, day13_Alert, day13_BadRecord, day13_InvalidAlert,
                                   day13_normalise, day13_read_drop_file, day13_read_eml, day13_UnreadableFile)
-from day13_RULES_classify import day13_classify
+from day13_RULES_classify import DAY13_SEVERITIES, day13_classify
 from day13_STORE_audit import day13_json, day13_safe_text
 
 DAY13_LOG = logging.getLogger("day13.ingest")
@@ -239,14 +239,28 @@ class day13_ProcessParser(day13_InlineParser):
 
 
 def _well_formed(result) -> bool:
-    """A result as day13_parse_file returns it: committing anything else would store or move the wrong thing."""
+    """A result as day13_parse_file returns it: committing anything else would store or move the wrong thing, or stop
+    the run at a row it cannot unpack (a process started from a newer file on disk, mid-deploy). Never raises."""
     try:
         alerts, first_seen, quarantined, destination, warning = result
-    except (TypeError, ValueError):
+        return (destination in ("processed", "quarantine") and type(warning) is str and type(quarantined) is list
+                and type(alerts) is list and type(first_seen) is list and len(first_seen) == len(alerts)
+                and all(type(alert) is day13_Alert for alert in alerts)
+                and all(_classified(alert, first) for alert, first in zip(alerts, first_seen))
+                and all(type(row) is tuple and len(row) == 4 and all(type(v) is str for v in row) for row in quarantined))
+    except Exception:
         return False
-    return (destination in ("processed", "quarantine") and type(warning) is str and type(quarantined) is list
-            and type(alerts) is list and type(first_seen) is list and len(first_seen) == len(alerts)
-            and all(type(alert) is day13_Alert for alert in alerts))
+
+
+def _classified(alert: day13_Alert, first) -> bool:
+    """(severity, rationale, labels JSON) of this alert: a severity the rules know, text fields, and labels that name
+    this alert's fingerprint and that severity (checked by their text, not by redoing the work the process did)."""
+    if type(first) is not tuple or len(first) != 3:
+        return False
+    severity, rationale, labels = first
+    return (type(severity) is str and severity in DAY13_SEVERITIES and type(rationale) is str and type(labels) is str
+            and labels[:1] == "{" and labels[-1:] == "}" and f'"fingerprint":"{alert.fingerprint}"' in labels
+            and f'"severity":"{severity}"' in labels)
 
 
 class _Pending:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -172,6 +172,117 @@ def test_the_parsers_first_classification_is_what_the_run_would_store_for_a_new_
         expected, why = day13_classify(alert, 1, rules)
         assert (severity, rationale, labels) == (expected, "; ".join(why), day13_json(alert.labels(expected)))
     assert len({s for s, _, _ in first_seen}) > 1
+
+
+# --- a parser answer whose classifications are not its alerts' own, and the instant a parse takes
+
+def _tampering(change: str) -> str:
+    """A stand-in parser process: the right file, parsed right, its first-occurrence classifications changed."""
+    return f"""
+import hashlib, pickle, struct, sys
+import day13_INGEST_parser
+while True:
+    head = sys.stdin.buffer.read(8)
+    if len(head) < 8:
+        break
+    number, *args = pickle.loads(sys.stdin.buffer.read(struct.unpack("<Q", head)[0]))
+    alerts, first_seen, *rest = day13_INGEST_parser.day13_parse_file(*args)
+    {change}
+    frame = pickle.dumps((number, hashlib.sha256(args[2]).hexdigest(), (alerts, first_seen, *rest)))
+    sys.stdout.buffer.write(struct.pack("<Q", len(frame)) + frame)
+    sys.stdout.flush()
+"""
+
+
+@pytest.mark.parametrize("change", [
+    "first_seen = first_seen[1:] + first_seen[:1]",  # each alert stored with the next one's severity and labels
+    "first_seen = [f[:2] for f in first_seen]",  # a version without labels: the run would crash unpacking it
+    "first_seen = [('Urgent', *f[1:]) for f in first_seen]",  # a severity these rules have no SLA for
+    "first_seen = [(f[0], f[1], json.loads(f[2])) for f in first_seen]",  # labels not JSON text (SQLite refuses a dict)
+    "first_seen = [(f[0], f[1], f[2] + ' ') for f in first_seen]",  # labels that are not day13_json's text
+    "rest[0] = [q[:3] for q in rest[0]]",  # quarantine rows without the raw text: the run would crash unpacking them
+], ids=["crossed", "two_fields", "unknown_severity", "labels_not_text", "labels_respelled", "quarantine_row_short"])
+def test_a_parser_answer_whose_rows_are_not_its_alerts_is_refused(settings, tmp_path, drop, make_alert, run,
+                                                                             monkeypatch, caplog, change):
+    _backlog(drop, make_alert)
+    monkeypatch.setenv("PYTHONPATH", DAY13_DIR)
+    chosen = _with_parser(monkeypatch, lambda: day13_ProcessParser(
+        [sys.executable, "-c", "import json\n" + _tampering(change)]))
+    caplog.set_level(logging.INFO, logger="day13")
+    run()  # neither a crash nor a classification the run would not store
+    assert chosen[0].failed
+    assert len([r for r in caplog.records if r.getMessage().startswith("parser process failed")]) == 1
+    with_process = _stored(settings)
+    monkeypatch.undo()
+
+    monkeypatch.setattr(day13_INGEST_parser, "DAY13_PARSE_PROCESS_BYTES", 10**12)
+    inline = settings.model_copy(update={"audit_log_path": tmp_path / "inline.db", "drop_dir": tmp_path / "drop_inline"})
+
+    def drop_inline(name, content):
+        inline.drop_dir.mkdir(exist_ok=True)
+        (inline.drop_dir / name).write_bytes(content)
+    _backlog(drop_inline, make_alert)
+    run(audit_log_path=inline.audit_log_path, drop_dir=inline.drop_dir)
+    assert with_process == _stored(inline)
+
+
+def _while_parsing(monkeypatch, during) -> None:
+    """Inline parses, with `during()` called while a file is parsed (time passes, another process writes)."""
+    original = day13_INGEST_parser.day13_parse_file
+
+    def parse(*args, **kwargs):
+        during()
+        return original(*args, **kwargs)
+    monkeypatch.setattr(day13_INGEST_parser, "DAY13_PARSE_PROCESS_BYTES", 10**12)
+    monkeypatch.setattr(day13_INGEST_parser, "day13_parse_file", parse)
+
+
+def test_audit_time_never_goes_backwards_when_the_api_appends_while_a_file_is_parsed(settings, drop, make_alert, run,
+                                                                                    clock, db, monkeypatch):
+    from day13_STORE_audit import day13_Store, day13_verify_audit
+
+    drop("a.json", [make_alert(1), make_alert(2, entity_id="ENT-2")])
+
+    def api_rejects_a_sender():  # what day13_API_alerts does for a wrong credential, 30 s into the parse
+        clock.now += timedelta(seconds=30)
+        store = day13_Store.open(settings.audit_log_path)
+        try:
+            audit = store.audit("day13-api")
+            with store.transaction(audit):
+                audit.record("auth_rejected", clock.now, rationale="missing or wrong sender credential", remote="1.2.3.4")
+        finally:
+            store.close()
+    _while_parsing(monkeypatch, api_rejects_a_sender)
+    run()
+    rows = db.execute("SELECT seq, at, action FROM day13_audit ORDER BY seq").fetchall()
+    assert [r["action"] for r in rows].count("ingested") == 2 and "auth_rejected" in [r["action"] for r in rows]
+    assert day13_verify_audit(db)[1] is None  # the API's row is chained in between
+    ats = [r["at"] for r in rows]
+    assert ats == sorted(ats), [tuple(r) for r in rows]
+
+
+def test_an_alert_whose_sla_passes_while_its_file_is_parsed_is_stored_as_breached(settings, drop, make_alert, run,
+                                                                                 clock, db, monkeypatch):
+    # High (60 min SLA), created 59 min 50 s before the run: its deadline is 10 s after the file is taken
+    created = clock.now - timedelta(minutes=59, seconds=50)
+    drop("a.json", [make_alert(1, created_at=created.strftime("%Y-%m-%dT%H:%M:%SZ"))])
+    stored_at = []
+
+    def a_minute_passes():
+        clock.now += timedelta(minutes=1)
+        stored_at.append(clock.now.isoformat())
+    _while_parsing(monkeypatch, a_minute_passes)
+    run()
+    row = db.execute("SELECT a.severity, a.triaged_at, s.sla_breached FROM day13_alerts a JOIN day13_alert_state s"
+                     " USING (fingerprint)").fetchone()
+    assert row["severity"] == "High"
+    # stored (triaged) a minute after it was taken, 50 s past its deadline: not 'triaged in time'
+    assert (row["triaged_at"], row["sla_breached"]) == (stored_at[0], 1)
+    ingested = json.loads(db.execute("SELECT details FROM day13_audit WHERE action = 'ingested'").fetchone()[0])
+    assert ingested["triage_minutes"] > 60
+    # breached at triage (not only found later by the escalation stage, which misses it once the alert is notified)
+    breaches = [r[0] for r in db.execute("SELECT rationale FROM day13_audit WHERE action = 'sla_breached' ORDER BY seq")]
+    assert breaches[0] == "High SLA is 60 min; triaged after 61 min", breaches
 
 
 # --- attacks on the look-ahead window: a parser process that never answers, one that answers for another file,
