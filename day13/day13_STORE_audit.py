@@ -307,7 +307,9 @@ class day13_Store:
         db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
+        # FULL: every COMMIT syncs the WAL. A commit is acted on at once (its file moved to processed/, the API's 202),
+        # and NORMAL syncs only at checkpoints: a power cut could take the commit and keep the move.
+        db.execute("PRAGMA synchronous=FULL")
         # A run writes megabytes of audit rows per file: checkpoint the WAL every ~40 MB rather than every 4 MB,
         # and keep the primary-key pages of a 50k-alert run in a 64 MB cache.
         db.execute("PRAGMA wal_autocheckpoint=10000")

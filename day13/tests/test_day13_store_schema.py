@@ -186,3 +186,21 @@ def test_a_message_is_marked_sent_by_its_groups_rows_in_either_notifications_lay
         assert {r[0] for r in store.db.execute("SELECT status FROM day13_notifications WHERE group_key = 'target'")} == {"sent"}
         store.close()
     assert steps["earlier"] <= 10 * steps["current"] + 20  # not a read of all 20,000 rows (~2,000 ticks)
+
+
+def test_a_commit_is_on_disk_before_anything_acts_on_it(settings):
+    """A file moves to processed/ and the API answers 202 right after their commit: that commit must survive a power
+    cut, not only a killed process. WAL with synchronous=NORMAL syncs only at checkpoints, so a power cut can take the
+    last commits while the move (or the sender's discard) survives; FULL syncs the WAL in every COMMIT."""
+    from contextlib import ExitStack
+
+    from day13_RUNTIME_wiring import day13_open_run_store
+    from day13_STORE_audit import day13_Store
+
+    store = day13_Store.open(settings.audit_log_path)  # the API's and the tools' store
+    try:
+        assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    finally:
+        store.close()
+    with ExitStack() as stack:  # a triage run's store
+        assert day13_open_run_store(settings, stack).db.execute("PRAGMA synchronous").fetchone()[0] == 2
