@@ -8,7 +8,7 @@
 Exit codes: 0 done (also when another run held the lock); 1 the audit chain is broken; 2 configuration
 unusable (bad setting, a rules/routing file rejected with no earlier version, or `serve` asked to bind
 a non-loopback address with no sender credential); 3 crashed (an error nothing handled: one log line
-with its type and place, never its text or a traceback).
+with its type and place, never its text or a traceback); 130 interrupted (Ctrl-C: one log line).
 """
 from __future__ import annotations
 
@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     except day13_ConfigError as exc:
         print(f"configuration rejected: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: the open transaction rolled back and the lock is free, as after a crash
+        logging.getLogger("day13").warning("interrupted; what was not committed is done by the next run")
+        return 130
     except Exception as exc:  # nothing handled it: one line with its type and place, never its text
         day13_log_crash(logging.getLogger("day13"), "run crashed", exc)
         return 3

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     day13_add_cron_arguments(parser)
     args = parser.parse_args(argv)
     from day13_CONFIG_settings import DAY13_DIR, day13_ConfigError, day13_load_settings
-    from day13_LOG_setup import day13_setup_logging
+    from day13_LOG_setup import day13_log_crash, day13_setup_logging
 
     try:
         settings = day13_load_settings()
@@ -74,15 +74,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if (code := day13_cron_command(args, settings, DAY13_DIR.parent)) is not None:
         return code
-    day13_setup_logging(settings.log_path)
     from day13_SCHEDULER_main import day13_scheduled_triage  # by module name, not __main__: a job APScheduler can name
 
-    scheduler = day13_build_scheduler(settings, day13_scheduled_triage)
-    day13_log_job_events(scheduler)
     try:
+        day13_setup_logging(settings.log_path)
+        scheduler = day13_build_scheduler(settings, day13_scheduled_triage)
+        day13_log_job_events(scheduler)
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         pass
+    except Exception as exc:  # e.g. an unwritable log folder: one line with its type and place, never a traceback
+        day13_log_crash(logging.getLogger("day13"), "scheduler could not start", exc)
+        return 3
     return 0
 
 

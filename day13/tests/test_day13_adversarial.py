@@ -426,3 +426,49 @@ def _keep_logging_as_it_was(monkeypatch) -> None:
     logger = logging.getLogger("day13")
     monkeypatch.setattr(logger, "handlers", [])
     monkeypatch.setattr(logger, "propagate", logger.propagate)
+
+
+def test_ctrl_c_during_a_run_is_one_line_exit_130_and_the_next_run_finishes_the_work(
+        settings, cli_env, drop, make_alert, monkeypatch, capfd, db):
+    """Ctrl-C (KeyboardInterrupt, not an Exception) went past main's catch-all as a traceback. Interrupted mid-routing,
+    the routing transaction rolls back and the run lock is released: the next run routes those alerts."""
+    import day13_ORCHESTRATOR_alert_triage as orchestrator
+    import day13_ROUTE_stage
+
+    for name, text in cli_env(settings).items():
+        if name.startswith("DAY13_"):
+            monkeypatch.setenv(name, text)
+    _keep_logging_as_it_was(monkeypatch)
+    drop("alerts.json", [make_alert(1), make_alert(2, entity_id="ENT-2")])
+    with monkeypatch.context() as patch:
+        def ctrl_c(*args):
+            raise KeyboardInterrupt
+        patch.setattr(day13_ROUTE_stage, "_route_one", ctrl_c)
+        assert orchestrator.main(["run"]) == 130
+    out, err = capfd.readouterr()
+    log = settings.log_path.read_text(encoding="utf-8")
+    for text in (err, log):
+        (line,) = [line for line in text.splitlines() if "interrupted" in line]
+        assert "level=WARNING" in line
+    for text in (out, err, log):
+        assert "Traceback" not in text and 'File "' not in text
+    assert [tuple(r) for r in db.execute("SELECT state, COUNT(*) FROM day13_alert_state GROUP BY state")] == [("stored", 2)]
+    assert orchestrator.main(["run"]) == 0  # the lock was released; the stored alerts are routed now
+    assert db.execute("SELECT COUNT(*) FROM day13_alert_state WHERE state = 'stored'").fetchone()[0] == 0
+
+
+def test_a_scheduler_that_cannot_start_is_one_line_and_exit_3(settings, cli_env, monkeypatch, capfd):
+    """Logging set-up and the scheduler's construction ran outside main's catch-all: their errors were tracebacks."""
+    import day13_SCHEDULER_main as scheduler_main
+
+    for name, text in cli_env(settings).items():
+        if name.startswith("DAY13_"):
+            monkeypatch.setenv(name, text)
+    _keep_logging_as_it_was(monkeypatch)
+
+    def broken(*args, **kwargs):
+        raise OSError("cannot open /secret/path/Pw-123456789")
+    monkeypatch.setattr(scheduler_main, "day13_build_scheduler", broken)
+    assert scheduler_main.main([]) == 3
+    out, err = capfd.readouterr()
+    assert "error_type=OSError" in err and "Traceback" not in err + out and "Pw-123456789" not in err + out
