@@ -115,7 +115,7 @@ def _send(ctx, row) -> None:
             ctx.summary.notifications_sent += 1
         return
     with ctx.store.transaction(ctx.audit):
-        ctx.store.outbox_failed(row["id"], error, permanent, sorted(delivered))
+        ctx.store.outbox_failed(row["id"], row["receiver"], row["group_key"], error, permanent, sorted(delivered))
         ctx.audit.record_each("notify_failed", now, fingerprints, rationale=error, receiver=row["receiver"],
                               outbox_id=row["id"], retried=not permanent)
     ctx.summary.notifications_failed += 1

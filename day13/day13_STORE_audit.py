@@ -497,13 +497,16 @@ class day13_Store:
                         " AND NOT EXISTS (SELECT 1 FROM day13_notifications n WHERE n.fingerprint = day13_alert_state.fingerprint"
                         " AND n.status IN ('pending', 'queued'))", (receiver, group_key, outbox_id))
 
-    def outbox_failed(self, outbox_id: int, error: str, permanent: bool, delivered: list[str] = ()) -> None:
+    def outbox_failed(self, outbox_id: int, receiver: str, group_key: str, error: str, permanent: bool,
+                      delivered: list[str] = ()) -> None:
         """Transient: stays pending for the next run. Permanent: marked failed, its notifications too.
         `delivered`: the receiver's targets this message did reach, skipped when it is retried."""
         self.db.execute("UPDATE day13_outbox SET status = ?, attempts = attempts + 1, last_error = ?, delivered = ?"
                         " WHERE id = ?", ("failed" if permanent else "pending", error, day13_json(list(delivered)), outbox_id))
+        # the group's rows (its primary-key range, as in outbox_sent), the message's own picked by outbox_id
         self.db.execute("UPDATE day13_notifications SET attempts = attempts + 1, last_error = ?, status = ?"
-                        " WHERE outbox_id = ?", (error, "failed" if permanent else "queued", outbox_id))
+                        " WHERE receiver = ? AND group_key = ? AND outbox_id = ?",
+                        (error, "failed" if permanent else "queued", receiver, group_key, outbox_id))
 
     def notification_status(self, receiver: str) -> list[sqlite3.Row]:
         return self.db.execute("SELECT fingerprint, status, last_error, sent_count FROM day13_notifications"

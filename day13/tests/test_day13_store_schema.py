@@ -204,3 +204,36 @@ def test_a_commit_is_on_disk_before_anything_acts_on_it(settings):
         store.close()
     with ExitStack() as stack:  # a triage run's store
         assert day13_open_run_store(settings, stack).db.execute("PRAGMA synchronous").fetchone()[0] == 2
+
+
+def test_a_failed_message_finds_its_rows_by_its_group_not_by_reading_every_notification(tmp_path):
+    """outbox_failed picked a message's rows by outbox_id alone, which no index holds: with a receiver down, every
+    run read every notification ever written once per failed message."""
+    steps = {}
+    for layout in ("earlier", "current"):
+        path = tmp_path / f"{layout}.db"
+        if layout == "earlier":
+            old = sqlite3.connect(path)
+            old.executescript(DAY13_OLD_NOTIFICATIONS)
+            old.close()
+        store = day13_Store.open(path)
+        with store.transaction():
+            store.db.executemany("INSERT INTO day13_notifications (fingerprint, receiver, status, group_key, outbox_id)"
+                                 " VALUES (?, 'r', 'sent', ?, ?)", [(f"f{n:06d}", f"g{n % 100}", n % 100) for n in range(20_000)])
+            store.db.executemany("INSERT INTO day13_notifications (fingerprint, receiver, status, group_key, outbox_id)"
+                                 " VALUES (?, 'r', 'queued', 'target', 7)", [(f"t{n}",) for n in range(3)])
+            store.db.execute("INSERT INTO day13_outbox (id, idempotency_key, kind, receiver, group_key, title, lines, more,"
+                             " fingerprints, created_at) VALUES (7, 'k', 'notify', 'r', 'target', 't', '[]', 0, '[]', 'x')")
+        counted = [0]
+        store.db.set_progress_handler(lambda: counted.__setitem__(0, counted[0] + 1), 100)
+        with store.transaction():
+            store.outbox_failed(7, "r", "target", "transient: 503", False, ["slack_configs[0]"])
+        store.db.set_progress_handler(None, 100)
+        steps[layout] = counted[0]
+        rows = store.db.execute("SELECT status, attempts, last_error FROM day13_notifications WHERE group_key = 'target'")
+        assert {tuple(r) for r in rows} == {("queued", 1, "transient: 503")}
+        assert store.db.execute("SELECT COUNT(*) FROM day13_notifications WHERE last_error IS NOT NULL").fetchone()[0] == 3
+        assert tuple(store.db.execute("SELECT status, delivered FROM day13_outbox WHERE id = 7").fetchone()) == (
+            "pending", '["slack_configs[0]"]')
+        store.close()
+    assert steps["earlier"] <= 10 * steps["current"] + 20 and steps["current"] < 200  # not a read of 20,000 rows
