@@ -81,10 +81,10 @@ def _orchestrator(day: str) -> Path:
 
 
 def _stated_exit_codes(text: str) -> dict[int, str]:
-    """'Exit codes: 0 a; 1 b; 2 c.' → {0: 'a', 1: 'b', 2: 'c'}."""
+    """'Exit codes: 0 a; 1 b; 130 c.' → {0: 'a', 1: 'b', 130: 'c'}."""
     match = re.search(r"Exit codes: (.*?)(?:\n\s*\n|\Z)", text, re.S)
     assert match, "no 'Exit codes:' statement"
-    parts = re.split(r"(?:^|;\s*)(\d)\s", " ".join(match.group(1).split()))
+    parts = re.split(r"(?:^|;\s*)(\d+)\s", " ".join(match.group(1).split()))
     return {int(code): meaning.strip(" .") for code, meaning in zip(parts[1::2], parts[2::2])}
 
 
