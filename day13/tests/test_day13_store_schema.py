@@ -237,3 +237,33 @@ def test_a_failed_message_finds_its_rows_by_its_group_not_by_reading_every_notif
             "pending", '["slack_configs[0]"]')
         store.close()
     assert steps["earlier"] <= 10 * steps["current"] + 20 and steps["current"] < 200  # not a read of 20,000 rows
+
+
+def test_a_new_database_has_16_kib_pages_and_an_existing_one_keeps_its_own(tmp_path):
+    """A run appends ~200,000 audit rows per 50,000 alerts: 16 KiB pages write them to the WAL in a quarter of the
+    frames (and syscalls) 4 KiB pages took. A database created before keeps its page size (WAL cannot change it)."""
+    fresh = day13_Store.open(tmp_path / "new.db")
+    try:
+        assert fresh.db.execute("PRAGMA page_size").fetchone()[0] == 16384
+    finally:
+        fresh.close()
+    old = sqlite3.connect(tmp_path / "old.db")
+    old.execute("PRAGMA page_size=4096")
+    old.execute("PRAGMA journal_mode=WAL")
+    old.execute("CREATE TABLE t (x)")
+    old.close()
+    existing = day13_Store.open(tmp_path / "old.db")
+    try:
+        assert existing.db.execute("PRAGMA page_size").fetchone()[0] == 4096
+        with existing.transaction():
+            existing.db.execute("INSERT INTO day13_quarantine (source, item, reason, raw, at) VALUES ('f', 'i', 'r', '', 'x')")
+        assert existing.count("day13_quarantine") == 1
+    finally:
+        existing.close()
+    for path in (tmp_path / "new.db", tmp_path / "old.db"):  # the automatic checkpoint after ~40 MB of WAL in both
+        store = day13_Store.open(path)
+        try:
+            pages = store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+            assert pages * store.db.execute("PRAGMA page_size").fetchone()[0] == 40 * 2**20
+        finally:
+            store.close()
