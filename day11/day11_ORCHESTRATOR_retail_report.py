@@ -49,7 +49,12 @@ def day11_main(args: argparse.Namespace) -> int:
     except day11_ConfigError as exc:
         print(f"configuration rejected: {exc}", file=sys.stderr)
         return 2
-    day11_setup_logging(settings.output_dir / "day11_execution.log")
+    try:
+        day11_setup_logging(settings.output_dir / "day11_execution.log")
+    except OSError as exc:  # the terminal handler is set up first: one line there, not a traceback
+        logging.getLogger("day11.report").error("log file unusable; nothing sent", extra={
+            "error_type": type(exc).__name__, "error": exc.strerror or ""})
+        return 1
     from day11_PIPELINE_report import day11_default_date, day11_run
 
     report_date = args.date or settings.report_date or day11_default_date(datetime.now(timezone.utc))

@@ -144,3 +144,14 @@ def test_a_real_sigint_while_slack_holds_the_post_is_exit_130_one_line_and_an_am
     _no_traceback(out, err, log)
     rows = dict(sqlite3.connect(ledger).execute("SELECT channel, state FROM day11_claims").fetchall())
     assert rows == {"slack": "ambiguous"}
+
+
+def test_an_unusable_log_folder_is_one_line_and_exit_1_without_a_traceback(run_env, monkeypatch, capfd):
+    """Setting up the log file raised outside any handler: Python's traceback on the terminal."""
+    (run_env / "blocker").write_text("a file where the output folder should be")
+    monkeypatch.setenv("DAY11_OUTPUT_DIR", str(run_env / "blocker" / "out"))
+    assert orchestrator.main(["--date", str(DAY)]) == 1
+    out, err = capfd.readouterr()
+    (line,) = [line for line in err.splitlines() if "log file" in line]
+    assert " level=ERROR " in line and "error_type=NotADirectoryError" in line, line
+    assert "Traceback" not in out + err
