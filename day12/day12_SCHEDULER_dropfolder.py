@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return day12_serve(args)
     except KeyboardInterrupt:  # a --once pass, or the start-up before the scheduler runs: it printed a traceback
-        day12_log_interrupted(log, DAY12_INTERRUPTED if args.once else "interrupted before the scheduler started")
+        day12_log_interrupted(log, DAY12_INTERRUPTED if args.once else "interrupted before the scheduler started; nothing was validated")
         return DAY12_EXIT_INTERRUPTED
     except Exception as exc:  # an unwritable log folder, a scheduler that cannot be built: type and place, never text
         day12_log_crash(log, "drop folder pass crashed" if args.once else "scheduler crashed before it started", exc)
