@@ -77,3 +77,10 @@ def day11_setup_logging(log_path: Path | None, level: int = logging.INFO) -> Non
         to_file = logging.handlers.RotatingFileHandler(log_path, maxBytes=5_000_000, backupCount=3, encoding="utf-8")
         to_file.setFormatter(day11_KeyValueFormatter(with_tracebacks=True))
         root.addHandler(to_file)
+
+
+def day11_log_interrupted(log: logging.Logger, message: str, **fields) -> None:
+    """Ctrl-C (KeyboardInterrupt): one WARNING line and no traceback, which says nothing a user needs."""
+    if not logging.getLogger("day11").handlers:  # interrupted before logging was set up
+        day11_setup_logging(None)
+    log.warning(message, extra=fields)

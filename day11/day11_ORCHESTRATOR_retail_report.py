@@ -7,7 +7,8 @@
 The Python mirror of day11/workflows (the n8n export): same inputs, same KPIs, same message.
 Exit codes: 0 delivered (or already delivered for that date); 1 a delivery failed (Slack's or the
 SMTP server's reply is logged) or the run crashed; 2 configuration rejected; 3 source data unusable
-(or the Google token endpoint failed); 4 a delivery's outcome is unknown (sent, no answer: not re-sent).
+(or the Google token endpoint failed); 4 a delivery's outcome is unknown (sent, no answer: not re-sent);
+130 interrupted (Ctrl-C): one warning line, no traceback; a delivery it stopped mid-send is recorded ambiguous.
 """
 from __future__ import annotations
 
@@ -17,12 +18,27 @@ import sys
 from datetime import date, datetime, timezone
 
 
+DAY11_EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports a process ended by SIGINT (128 + 2)
+DAY11_INTERRUPTED = ("interrupted; the next run sends what this one did not (a delivery stopped mid-send is recorded "
+                     "ambiguous: check, then --force)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Send the retail daily performance report.")
     parser.add_argument("--date", type=date.fromisoformat, help="report date YYYY-MM-DD (default: yesterday, UTC)")
     parser.add_argument("--force", action="store_true", help="deliver again even if the ledger says delivered")
     parser.add_argument("--demo", action="store_true", help="local stand-ins for every external system, demo ledger")
     args = parser.parse_args(argv)
+    try:
+        return day11_main(args)
+    except KeyboardInterrupt:  # a BaseException: past the crash handler below, it printed a traceback
+        from day11_LOG_setup import day11_log_interrupted
+
+        day11_log_interrupted(logging.getLogger("day11.report"), DAY11_INTERRUPTED)
+        return DAY11_EXIT_INTERRUPTED
+
+
+def day11_main(args: argparse.Namespace) -> int:
     from day11_CONFIG_settings import DAY11_DIR, day11_ConfigError, day11_load_settings
     from day11_LOG_setup import day11_setup_logging
 
@@ -33,7 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     except day11_ConfigError as exc:
         print(f"configuration rejected: {exc}", file=sys.stderr)
         return 2
-    day11_setup_logging(settings.output_dir / "day11_execution.log")
+    try:
+        day11_setup_logging(settings.output_dir / "day11_execution.log")
+    except OSError as exc:  # the terminal handler is set up first: one line there, not a traceback
+        logging.getLogger("day11.report").error("log file unusable; nothing sent", extra={
+            "error_type": type(exc).__name__, "error": exc.strerror or ""})
+        return 1
     from day11_PIPELINE_report import day11_default_date, day11_run
 
     report_date = args.date or settings.report_date or day11_default_date(datetime.now(timezone.utc))
@@ -45,7 +66,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(outcome.message)
     return outcome.exit_code
-
 
 if __name__ == "__main__":
     sys.exit(main())

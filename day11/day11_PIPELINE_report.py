@@ -148,6 +148,9 @@ def day11_deliver_once(ledger, report_date: str, channel: str, deliver, run_id: 
     except Exception as exc:  # a bug, not a service answer: whether anything went out is unknown
         DAY11_LOG.exception("delivery crashed", extra={"run_id": run_id, "channel": channel})
         outcome = day11_Delivery(AMBIGUOUS, f"crashed ({type(exc).__name__})")
+    except KeyboardInterrupt:  # Ctrl-C mid-send: unknown as a crash is, not a claim that looks like a run still sending
+        ledger.settle(report_date, channel, run_id, day11_Delivery(AMBIGUOUS, "interrupted (Ctrl-C) while sending"))
+        raise
     ledger.settle(report_date, channel, run_id, outcome)
     if outcome.state != DELIVERED:
         DAY11_LOG.error("delivery not confirmed", extra={"run_id": run_id, "channel": channel, "state": outcome.state,

@@ -53,6 +53,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Daily scheduler for the retail performance report.")
     day11_add_cron_arguments(parser)
     args = parser.parse_args(argv)
+    import logging
+
+    from day11_LOG_setup import day11_log_interrupted, day11_setup_logging
+
+    log = logging.getLogger("day11.scheduler")
+    try:
+        return day11_serve(args)
+    except KeyboardInterrupt:  # before the scheduler ran: a BaseException, it printed a traceback
+        day11_log_interrupted(log, "interrupted before the scheduler started; no report was sent")
+        return 130
+    except Exception as exc:  # an unwritable log folder, a scheduler that cannot be built: one line, not a traceback
+        if not logging.getLogger("day11").handlers:
+            day11_setup_logging(None)
+        log.exception("scheduler crashed before it started", extra={"error_type": type(exc).__name__})
+        return 1
+
+
+def day11_serve(args: argparse.Namespace) -> int:
     from day11_CONFIG_settings import DAY11_DIR, day11_ConfigError, day11_load_settings
     from day11_LOG_setup import day11_setup_logging
 
@@ -67,10 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     scheduler = day11_build_scheduler(settings)
     try:
         scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
+    except (KeyboardInterrupt, SystemExit):  # the foreground scheduler's ordinary stop: the running job finishes
         pass
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -88,3 +88,10 @@ def day12_log_crash(log: logging.Logger, message: str, exc: BaseException) -> No
     if not logging.getLogger("day12").handlers:  # it crashed before logging was set up
         day12_setup_logging(None)
     log.error(message, extra=day12_crash_fields(exc))
+
+
+def day12_log_interrupted(log: logging.Logger, message: str) -> None:
+    """Ctrl-C (KeyboardInterrupt, past every `except Exception`): one WARNING line, never a traceback."""
+    if not logging.getLogger("day12").handlers:  # interrupted before logging was set up
+        day12_setup_logging(None)
+    log.warning(message)

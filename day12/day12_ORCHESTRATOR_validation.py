@@ -9,7 +9,8 @@
 Exit codes: 0 all expectations passed (or the input is unchanged since the last success); 1 only
 warning/info expectations failed; 2 configuration rejected or bad usage (as in the other days); 3 an
 input could not be read; 4 a critical expectation failed; 5 crashed (an error nothing handled: one log line with
-its type and place, never its text or a traceback). Ordinary runs write to DAY12_RUN_DIR (ignored).
+its type and place, never its text or a traceback); 130 interrupted (Ctrl-C: one warning line, no traceback; the
+next run validates again what this one had not recorded as passed). Ordinary runs write to DAY12_RUN_DIR (ignored).
 """
 from __future__ import annotations
 
@@ -17,6 +18,12 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+
+
+DAY12_EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports a process ended by SIGINT (128 + 2)
+# a file counts as passed only once its run has finished (day12_last_success.json); an interrupted run's results
+# file stays "running"
+DAY12_INTERRUPTED = "interrupted; the next run validates again every input this one had not recorded as passed"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--demo", action="store_true", help="validate generated clean and dirty samples, rebuild Data Docs")
     args = parser.parse_args(argv)
     from day12_CONFIG_settings import day12_ConfigError, day12_load_settings
-    from day12_LOG_setup import day12_log_crash, day12_setup_logging
+    from day12_LOG_setup import day12_log_crash, day12_log_interrupted, day12_setup_logging
 
     try:
         settings = day12_load_settings()
@@ -41,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # nothing handled it: one line with its type and place, never its text
         day12_log_crash(logging.getLogger("day12"), "run crashed", exc)
         return 5
+    except KeyboardInterrupt:  # Ctrl-C: a BaseException, past the line above it printed a traceback
+        day12_log_interrupted(logging.getLogger("day12"), DAY12_INTERRUPTED)
+        return DAY12_EXIT_INTERRUPTED
 
 
 def day12_run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings) -> int:

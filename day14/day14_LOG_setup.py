@@ -80,3 +80,10 @@ def day14_log_crash(log: logging.Logger, message: str, exc: BaseException) -> No
     if not logging.getLogger("day14").handlers:  # it crashed before logging was set up
         day14_setup_logging(None)
     log.error(message, extra=day14_crash_fields(exc))
+
+
+def day14_log_interrupted(log: logging.Logger, message: str) -> None:
+    """Ctrl-C (KeyboardInterrupt, past every `except Exception`): one WARNING line, never a traceback."""
+    if not logging.getLogger("day14").handlers:  # interrupted before logging was set up
+        day14_setup_logging(None)
+    log.warning(message)

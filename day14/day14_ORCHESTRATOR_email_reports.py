@@ -5,7 +5,8 @@
     python day14/day14_ORCHESTRATOR_email_reports.py --preview day14/output --date 2026-11-22
 
 Exit codes: 0 sent, already sent or preview written; 1 delivery failed, incomplete or uncertain (or a crash);
-2 configuration error; 3 input data unusable; 4 degraded (sent, but most KPIs have no data).
+2 configuration error; 3 input data unusable; 4 degraded (sent, but most KPIs have no data); 130 interrupted
+(Ctrl-C: one warning line, no traceback; a send it had claimed is taken over by a run after the claim timeout).
 """
 from __future__ import annotations
 
@@ -25,8 +26,26 @@ def day14_parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+DAY14_EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports a process ended by SIGINT (128 + 2)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = day14_parse_args(argv)
+    loaded: list = []  # the settings, once loaded: the interrupt line names their claim timeout
+    try:
+        return day14_main(args, loaded)
+    except KeyboardInterrupt:  # Ctrl-C: a BaseException, past the crash handler it printed a traceback
+        from day14_LOG_setup import day14_log_interrupted
+
+        timeout = f"{loaded[0].claim_timeout_minutes} min" if loaded else "DAY14_CLAIM_TIMEOUT_MINUTES"
+        # a claim taken stays until the claim timeout (as a crash's does); recipients in DATA become ambiguous
+        day14_log_interrupted(logging.getLogger("day14"), (
+            "interrupted; the next run sends to the recipients still owed (if this run had claimed the send: once the "
+            f"claim timeout ({timeout}) has passed), never again to one it was in DATA with (--force does)"))
+        return DAY14_EXIT_INTERRUPTED
+
+
+def day14_main(args: argparse.Namespace, loaded: list) -> int:
     from day14_CONFIG_settings import DAY14_DIR, day14_ConfigError, day14_load_settings
     from day14_LOG_setup import day14_log_crash, day14_setup_logging
     from day14_RUNTIME_signals import day14_finish_send_on_sigterm
@@ -39,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         day14_setup_logging(None)
         logging.getLogger("day14").error("configuration rejected", extra={"error": str(exc)})
         return 2
+    loaded.append(settings)
     stop = day14_finish_send_on_sigterm()
     try:
         day14_setup_logging(settings.log_path)

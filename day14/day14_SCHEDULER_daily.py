@@ -13,7 +13,7 @@ several send times sends once when it wakes (within the misfire grace). The send
 run harmless anyway: a report already sent for the date is not sent again.
 
 Exit codes: 0 stopped (or printed); 1 crashed (one log line with the error's type and place, never its text);
-2 configuration error.
+2 configuration error; 130 Ctrl-C before the scheduler had started (one warning line, no traceback).
 """
 from __future__ import annotations
 
@@ -52,15 +52,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-now", action="store_true", help="send once now, then keep the daily schedule")
     args = parser.parse_args(argv)
     from day14_CONFIG_settings import DAY14_DIR, day14_ConfigError, day14_load_settings
-    from day14_LOG_setup import day14_log_crash
+    from day14_LOG_setup import day14_log_crash, day14_log_interrupted
 
     try:
-        settings = day14_load_settings()
-    except day14_ConfigError as exc:
-        print(f"configuration rejected: {exc}", file=sys.stderr)
-        return 2
-    try:
+        try:
+            settings = day14_load_settings()
+        except day14_ConfigError as exc:
+            print(f"configuration rejected: {exc}", file=sys.stderr)
+            return 2
         return day14_serve(args, settings, DAY14_DIR.parent)
+    except KeyboardInterrupt:  # before the scheduler's own handler is installed (it is once it has started)
+        day14_log_interrupted(logging.getLogger("day14.scheduler"), "interrupted before the scheduler started; nothing was sent")
+        return 130
     except Exception as exc:  # nothing handled it (e.g. an unwritable log): one line with type and place, never text
         day14_log_crash(logging.getLogger("day14"), "scheduler crashed", exc)
         return 1

@@ -1,0 +1,157 @@
+"""Ctrl-C (KeyboardInterrupt) to the entry scripts: exit 130, one WARNING line saying what the next run does, no
+traceback on the terminal or in the log file; a delivery interrupted mid-send is recorded, not left looking in flight."""
+import logging
+import sqlite3
+from datetime import date
+
+import pytest
+
+import day11_ORCHESTRATOR_retail_report as orchestrator
+import day11_PIPELINE_report
+import day11_SCHEDULER_cron as scheduler
+from day11_CONFIG_settings import day11_load_settings
+from day11_PIPELINE_report import day11_run, day11_smtp_sink
+from day11_STANDIN_servers import day11_standin
+
+DAY = date(2026, 11, 22)
+
+
+@pytest.fixture
+def run_env(tmp_path, monkeypatch):
+    """The entry scripts' settings in tmp_path, and the day11 logger put back as it was afterwards."""
+    day11 = logging.getLogger("day11")
+    monkeypatch.setattr(day11, "handlers", [])  # restored afterwards; none before a run sets them up
+    monkeypatch.setattr(day11, "propagate", day11.propagate)
+    monkeypatch.setattr(day11, "level", day11.level)
+    monkeypatch.setenv("DAY11_OUTPUT_DIR", str(tmp_path / "out"))
+    monkeypatch.setenv("DAY11_LEDGER_PATH", str(tmp_path / "state" / "ledger.sqlite"))
+    yield tmp_path
+    for handler in day11.handlers:
+        handler.close()
+
+
+def _interrupt(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+def _main(entry, argv: list[str]) -> int:
+    try:
+        return entry(argv)
+    except KeyboardInterrupt:  # escaping, it stops pytest itself; run as a script, it printed a traceback
+        pytest.fail("KeyboardInterrupt escaped main: Python prints its traceback")
+
+
+def _one_warning(text: str, message: str) -> str:
+    lines = [line for line in text.splitlines() if "interrupted" in line]
+    assert len(lines) == 1, text
+    assert " level=WARNING " in lines[0] and message in lines[0], lines[0]
+    return lines[0]
+
+
+def _no_traceback(*texts: str) -> None:
+    for text in texts:
+        assert "Traceback" not in text and 'File "' not in text and "KeyboardInterrupt" not in text, text
+
+
+def test_ctrl_c_during_a_report_run_is_exit_130_and_one_warning_line_without_a_traceback(run_env, monkeypatch, capfd):
+    monkeypatch.setattr(day11_PIPELINE_report, "day11_run", _interrupt)
+    assert _main(orchestrator.main, ["--date", str(DAY)]) == 130
+    out, err = capfd.readouterr()
+    log = (run_env / "out" / "day11_execution.log").read_text()
+    for text in (err, log):
+        _one_warning(text, "the next run sends what this one did not")
+    _no_traceback(out, err, log)
+
+
+def test_ctrl_c_while_loading_the_settings_is_exit_130_without_a_traceback(run_env, monkeypatch, capfd):
+    import day11_CONFIG_settings
+
+    monkeypatch.setattr(day11_CONFIG_settings, "day11_load_settings", _interrupt)
+    assert _main(orchestrator.main, ["--date", str(DAY)]) == 130
+    out, err = capfd.readouterr()
+    _one_warning(err, "interrupted")
+    _no_traceback(out, err)
+
+
+def test_a_delivery_interrupted_mid_send_is_recorded_ambiguous_not_left_claimed(tmp_path, monkeypatch):
+    """A crash in a delivery settles it ambiguous; Ctrl-C left the claim as if a run were still sending, and the next
+    run skipped that channel with exit 0."""
+    monkeypatch.setattr(day11_PIPELINE_report, "day11_post_slack", _interrupt)
+    settings = day11_load_settings(env_file=None, output_dir=tmp_path / "out", ledger_path=tmp_path / "ledger.sqlite")
+    with day11_standin(DAY, settings.output_dir) as base, day11_smtp_sink(settings.output_dir) as smtp:
+        urls = {"ads": base, "ga4": base, "slack": f"{base}/slack/webhook", "smtp": (*smtp, "none")}
+        with pytest.raises(KeyboardInterrupt):
+            day11_run(settings, report_date=DAY, endpoints=urls, sleeper=lambda s: None)
+        rows = dict(sqlite3.connect(settings.ledger_path).execute("SELECT channel, state FROM day11_claims").fetchall())
+        assert rows == {"slack": "ambiguous"}  # e-mail, after Slack, never claimed: the next run sends it
+        monkeypatch.undo()
+        again = day11_run(settings, report_date=DAY, endpoints=urls, sleeper=lambda s: None)
+    assert again.exit_code == 4 and "email: delivered" in again.message and "slack: outcome unknown" in again.message
+
+
+def test_ctrl_c_before_the_scheduler_starts_is_exit_130_without_a_traceback(run_env, monkeypatch, capfd):
+    monkeypatch.setattr(scheduler, "day11_build_scheduler", _interrupt)
+    assert _main(scheduler.main, []) == 130
+    out, err = capfd.readouterr()
+    log = (run_env / "out" / "day11_execution.log").read_text()
+    for text in (err, log):
+        _one_warning(text, "before the scheduler started")
+    _no_traceback(out, err, log)
+
+
+def test_a_scheduler_start_up_error_is_one_line_on_the_terminal_and_exit_1(run_env, monkeypatch, capfd):
+    """An unwritable log folder or a scheduler that cannot be built escaped main as a traceback on the terminal."""
+    def broken(*args, **kwargs):
+        raise OSError("[Errno 13] Permission denied: '/somewhere/secret-path'")
+
+    monkeypatch.setattr(scheduler, "day11_build_scheduler", broken)
+    assert _main(scheduler.main, []) == 1
+    out, err = capfd.readouterr()
+    (line,) = [line for line in err.splitlines() if "crashed" in line]
+    assert " level=ERROR " in line and "error_type=OSError" in line, line
+    assert "Traceback" not in out + err
+
+
+def test_a_real_sigint_while_slack_holds_the_post_is_exit_130_one_line_and_an_ambiguous_slack(tmp_path):
+    """The ORCHESTRATOR as a person runs it, Ctrl-C (SIGINT) while the Slack post is under way."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from day11_CONFIG_settings import DAY11_DIR
+    from day11_N8N_runtime import day11_standin_env
+    from day11_STANDIN_servers import day11_StandinState
+
+    state = day11_StandinState(slack_script=[("hang", 60)])
+    ledger = tmp_path / "state" / "ledger.sqlite"
+    with day11_standin(DAY, tmp_path / "standin", state=state) as base, day11_smtp_sink(tmp_path / "out") as smtp:
+        env = {**os.environ, **day11_standin_env(base, DAY), "DAY11_OUTPUT_DIR": str(tmp_path / "out"),
+               "DAY11_LEDGER_PATH": str(ledger), "DAY11_SMTP_HOST": smtp[0], "DAY11_SMTP_PORT": str(smtp[1]),
+               "DAY11_SMTP_SECURITY": "none", "DAY11_SLACK_TIMEOUT_S": "90"}
+        run = subprocess.Popen([sys.executable, str(DAY11_DIR / "day11_ORCHESTRATOR_retail_report.py")], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=DAY11_DIR.parent)
+        deadline = time.monotonic() + 60
+        while not state.posts and time.monotonic() < deadline:
+            time.sleep(0.2)
+        run.send_signal(signal.SIGINT)
+        out, err = run.communicate(timeout=60)
+    assert run.returncode == 130, out + err
+    log = (tmp_path / "out" / "day11_execution.log").read_text()
+    for text in (err, log):
+        _one_warning(text, "the next run sends what this one did not")
+    _no_traceback(out, err, log)
+    rows = dict(sqlite3.connect(ledger).execute("SELECT channel, state FROM day11_claims").fetchall())
+    assert rows == {"slack": "ambiguous"}
+
+
+def test_an_unusable_log_folder_is_one_line_and_exit_1_without_a_traceback(run_env, monkeypatch, capfd):
+    """Setting up the log file raised outside any handler: Python's traceback on the terminal."""
+    (run_env / "blocker").write_text("a file where the output folder should be")
+    monkeypatch.setenv("DAY11_OUTPUT_DIR", str(run_env / "blocker" / "out"))
+    assert orchestrator.main(["--date", str(DAY)]) == 1
+    out, err = capfd.readouterr()
+    (line,) = [line for line in err.splitlines() if "log file" in line]
+    assert " level=ERROR " in line and "error_type=NotADirectoryError" in line, line
+    assert "Traceback" not in out + err

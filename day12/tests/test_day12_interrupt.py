@@ -1,0 +1,79 @@
+"""Ctrl-C (KeyboardInterrupt) to the entry scripts: exit 130, one WARNING line saying what the next run does, no
+traceback on the terminal or in the log file (a KeyboardInterrupt is a BaseException: it passed the crash handler)."""
+import logging
+
+import pytest
+
+import day12_ORCHESTRATOR_validation as orchestrator
+import day12_PIPELINE_run
+import day12_SCHEDULER_dropfolder as scheduler
+
+
+@pytest.fixture
+def run_env(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    for name, sub in (("DAY12_RUN_DIR", "runs"), ("DAY12_RESULTS_DIR", "results"), ("DAY12_QUARANTINE_DIR", "quarantine"),
+                      ("DAY12_DROP_FOLDER", "drop")):
+        monkeypatch.setenv(name, str(out / sub))
+    day12 = logging.getLogger("day12")
+    monkeypatch.setattr(day12, "handlers", [])  # restored afterwards: later tests never log into a closed stream
+    monkeypatch.setattr(day12, "propagate", day12.propagate)
+    monkeypatch.setattr(day12, "level", day12.level)
+    (out / "drop").mkdir(parents=True)
+    yield out
+    for handler in day12.handlers:
+        handler.close()
+
+
+def _interrupt(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+def _main(entry, argv: list[str]) -> int:
+    try:
+        return entry(argv)
+    except KeyboardInterrupt:  # escaping, it stops pytest itself; run as a script, it printed a traceback
+        pytest.fail("KeyboardInterrupt escaped main: Python prints its traceback")
+
+
+def _check(run_env, capfd, message: str) -> None:
+    out, err = capfd.readouterr()
+    log_path = run_env / "logs" / "day12_validation.log"
+    texts = (err, log_path.read_text()) if log_path.exists() else (err,)
+    for text in texts:
+        lines = [line for line in text.splitlines() if "interrupted" in line]
+        assert len(lines) == 1 and " level=WARNING " in lines[0] and message in lines[0], text
+    for text in (out, *texts):
+        assert "Traceback" not in text and 'File "' not in text and "KeyboardInterrupt" not in text, text
+
+
+def test_ctrl_c_during_a_validation_run_is_exit_130_and_one_warning_line(run_env, tmp_path, monkeypatch, capfd):
+    monkeypatch.setattr(day12_PIPELINE_run, "day12_run_files", _interrupt)
+    assert _main(orchestrator.main, ["--input", str(tmp_path / "events.csv")]) == 130
+    _check(run_env, capfd, "the next run validates again every input this one had not recorded as passed")
+    assert (run_env / "logs" / "day12_validation.log").exists()
+
+
+def test_ctrl_c_during_a_once_pass_is_exit_130_and_one_warning_line(run_env, monkeypatch, capfd):
+    monkeypatch.setattr(day12_PIPELINE_run, "day12_validate_drop_folder", _interrupt)
+    assert _main(scheduler.main, ["--once"]) == 130
+    _check(run_env, capfd, "the next run validates again every input this one had not recorded as passed")
+
+
+def test_ctrl_c_before_the_scheduler_starts_is_exit_130_and_one_warning_line(run_env, monkeypatch, capfd):
+    monkeypatch.setattr(scheduler, "day12_build_scheduler", _interrupt)
+    assert _main(scheduler.main, []) == 130
+    _check(run_env, capfd, "before the scheduler started")
+
+
+def test_a_scheduler_start_up_error_is_one_crash_line_and_exit_5(run_env, monkeypatch, capfd):
+    """An unwritable log folder or a scheduler that cannot be built escaped main as a traceback quoting its text."""
+    def broken(*args, **kwargs):
+        raise OSError("[Errno 13] Permission denied: '/srv/secret-value'")
+
+    monkeypatch.setattr(scheduler, "day12_build_scheduler", broken)
+    assert scheduler.main([]) == 5
+    out, err = capfd.readouterr()
+    (line,) = [line for line in err.splitlines() if "crashed" in line]
+    assert " level=ERROR " in line and "error_type=OSError" in line and "place=day12_SCHEDULER_dropfolder:" in line, line
+    assert "Traceback" not in out + err and "secret-value" not in out + err
