@@ -89,12 +89,21 @@ def _stated_exit_codes(text: str) -> dict[int, str]:
 
 
 def _literal_returns(path: Path) -> tuple[set[int], set[int]]:
-    """Integer literals `main` returns, and those returned under an `except …ConfigError`."""
+    """Integer literals `main` returns, and those returned under an `except …ConfigError`: in main itself and in the
+    functions of the same file it calls (a main that only wraps its run in a Ctrl-C handler calls a dayXX_main)."""
     tree = ast.parse(path.read_text())
-    main = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "main")
-    returned = {node.value.value for node in ast.walk(main)
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    bodies, waiting = [], ["main"]
+    while waiting:
+        name = waiting.pop()
+        if name in functions and functions[name] not in bodies:
+            bodies.append(functions[name])
+            waiting += [call.func.id for call in ast.walk(functions[name])
+                        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name)]
+    nodes = [node for body in bodies for node in ast.walk(body)]
+    returned = {node.value.value for node in nodes
                 if isinstance(node, ast.Return) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, int)}
-    config = {node.value.value for handler in ast.walk(main) if isinstance(handler, ast.ExceptHandler)
+    config = {node.value.value for handler in nodes if isinstance(handler, ast.ExceptHandler)
               and handler.type is not None and ast.unparse(handler.type).endswith("ConfigError")
               for node in ast.walk(handler) if isinstance(node, ast.Return) and isinstance(node.value, ast.Constant)}
     return returned, config
