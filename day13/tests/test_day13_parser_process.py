@@ -49,6 +49,19 @@ def _stored(settings) -> dict:
         db.close()
 
 
+def _stored_by_the_runs_own_parse(settings, tmp_path, make_alert, run, monkeypatch, files: int = 6) -> dict:
+    """What a run that parses every file itself stores from the same backlog, in a database and folder of its own."""
+    monkeypatch.setattr(day13_INGEST_parser, "DAY13_PARSE_PROCESS_BYTES", 10**12)
+    inline = settings.model_copy(update={"audit_log_path": tmp_path / "inline.db", "drop_dir": tmp_path / "drop_inline"})
+
+    def drop_inline(name, content):
+        inline.drop_dir.mkdir(exist_ok=True)
+        (inline.drop_dir / name).write_bytes(content)
+    _backlog(drop_inline, make_alert, files=files)
+    run(audit_log_path=inline.audit_log_path, drop_dir=inline.drop_dir)
+    return _stored(inline)
+
+
 def _with_parser(monkeypatch, make):
     chosen = []
 
@@ -70,15 +83,7 @@ def test_a_parser_process_stores_exactly_what_the_runs_own_parse_stores(settings
     with_process = _stored(settings)
     monkeypatch.undo()
 
-    monkeypatch.setattr(day13_INGEST_parser, "DAY13_PARSE_PROCESS_BYTES", 10**12)
-    inline = settings.model_copy(update={"audit_log_path": tmp_path / "inline.db", "drop_dir": tmp_path / "drop_inline"})
-
-    def drop_inline(name, content):
-        inline.drop_dir.mkdir(exist_ok=True)
-        (inline.drop_dir / name).write_bytes(content)
-    _backlog(drop_inline, make_alert)
-    run(audit_log_path=inline.audit_log_path, drop_dir=inline.drop_dir)
-    assert _stored(inline) == with_process
+    assert _stored_by_the_runs_own_parse(settings, tmp_path, make_alert, run, monkeypatch) == with_process
     assert len(with_process["quarantine"]) == 6 * 2 + 2 and len(with_process["alerts"]) == 6 * 40 + 1
 
 
@@ -215,15 +220,7 @@ def test_a_parser_answer_whose_rows_are_not_its_alerts_is_refused(settings, tmp_
     with_process = _stored(settings)
     monkeypatch.undo()
 
-    monkeypatch.setattr(day13_INGEST_parser, "DAY13_PARSE_PROCESS_BYTES", 10**12)
-    inline = settings.model_copy(update={"audit_log_path": tmp_path / "inline.db", "drop_dir": tmp_path / "drop_inline"})
-
-    def drop_inline(name, content):
-        inline.drop_dir.mkdir(exist_ok=True)
-        (inline.drop_dir / name).write_bytes(content)
-    _backlog(drop_inline, make_alert)
-    run(audit_log_path=inline.audit_log_path, drop_dir=inline.drop_dir)
-    assert with_process == _stored(inline)
+    assert with_process == _stored_by_the_runs_own_parse(settings, tmp_path, make_alert, run, monkeypatch)
 
 
 def _while_parsing(monkeypatch, during) -> None:
@@ -341,15 +338,8 @@ def test_a_result_for_another_file_is_never_committed_as_this_one(settings, tmp_
     with_process = _stored(settings)
     monkeypatch.undo()
 
-    inline = settings.model_copy(update={"audit_log_path": tmp_path / "inline.db", "drop_dir": tmp_path / "drop_inline"})
-
-    def drop_inline(name, content):
-        inline.drop_dir.mkdir(exist_ok=True)
-        (inline.drop_dir / name).write_bytes(content)
-    _backlog(drop_inline, make_alert, files=7)
-    monkeypatch.setattr(day13_INGEST_parser, "DAY13_PARSE_PROCESS_BYTES", 10**12)
-    run(audit_log_path=inline.audit_log_path, drop_dir=inline.drop_dir)
-    assert with_process == _stored(inline)  # every file committed with its own alerts and moved where they say
+    # every file committed with its own alerts and moved where they say
+    assert with_process == _stored_by_the_runs_own_parse(settings, tmp_path, make_alert, run, monkeypatch, files=7)
     assert chosen[0].failed
 
 

@@ -158,22 +158,29 @@ CREATE TABLE day13_notifications (
 """
 
 
+def _twenty_thousand_notifications(tmp_path, layout: str):
+    """A store in that notifications layout: 20,000 rows in 100 groups, and message 7's three rows in group 'target'."""
+    path = tmp_path / f"{layout}.db"
+    if layout == "earlier":
+        old = sqlite3.connect(path)
+        old.executescript(DAY13_OLD_NOTIFICATIONS)
+        old.close()
+    store = day13_Store.open(path)
+    with store.transaction():
+        store.db.executemany("INSERT INTO day13_notifications (fingerprint, receiver, status, group_key, outbox_id)"
+                             " VALUES (?, 'r', 'sent', ?, ?)", [(f"f{n:06d}", f"g{n % 100}", n % 100) for n in range(20_000)])
+        store.db.executemany("INSERT INTO day13_notifications (fingerprint, receiver, status, group_key, outbox_id)"
+                             " VALUES (?, 'r', 'queued', 'target', 7)", [(f"t{n}",) for n in range(3)])
+    return store
+
+
 def test_a_message_is_marked_sent_by_its_groups_rows_in_either_notifications_layout(tmp_path):
     """outbox_sent and group_in_outbox find a group's rows by (receiver, group_key): in the layout from before that is
     not the primary key, and without an index every delivered message would read every notification ever written."""
     steps = {}
     for layout in ("earlier", "current"):
-        path = tmp_path / f"{layout}.db"
-        if layout == "earlier":
-            old = sqlite3.connect(path)
-            old.executescript(DAY13_OLD_NOTIFICATIONS)
-            old.close()
-        store = day13_Store.open(path)
+        store = _twenty_thousand_notifications(tmp_path, layout)
         with store.transaction():
-            store.db.executemany("INSERT INTO day13_notifications (fingerprint, receiver, status, group_key, outbox_id)"
-                                 " VALUES (?, 'r', 'sent', ?, ?)", [(f"f{n:06d}", f"g{n % 100}", n % 100) for n in range(20_000)])
-            store.db.executemany("INSERT INTO day13_notifications (fingerprint, receiver, status, group_key, outbox_id)"
-                                 " VALUES (?, 'r', 'queued', 'target', 7)", [(f"t{n}",) for n in range(3)])
             store.db.executemany("INSERT INTO day13_alert_state (fingerprint, state) VALUES (?, 'routed')",
                                  [(f"t{n}",) for n in range(3)])
         counted = [0]
@@ -211,17 +218,8 @@ def test_a_failed_message_finds_its_rows_by_its_group_not_by_reading_every_notif
     run read every notification ever written once per failed message."""
     steps = {}
     for layout in ("earlier", "current"):
-        path = tmp_path / f"{layout}.db"
-        if layout == "earlier":
-            old = sqlite3.connect(path)
-            old.executescript(DAY13_OLD_NOTIFICATIONS)
-            old.close()
-        store = day13_Store.open(path)
+        store = _twenty_thousand_notifications(tmp_path, layout)
         with store.transaction():
-            store.db.executemany("INSERT INTO day13_notifications (fingerprint, receiver, status, group_key, outbox_id)"
-                                 " VALUES (?, 'r', 'sent', ?, ?)", [(f"f{n:06d}", f"g{n % 100}", n % 100) for n in range(20_000)])
-            store.db.executemany("INSERT INTO day13_notifications (fingerprint, receiver, status, group_key, outbox_id)"
-                                 " VALUES (?, 'r', 'queued', 'target', 7)", [(f"t{n}",) for n in range(3)])
             store.db.execute("INSERT INTO day13_outbox (id, idempotency_key, kind, receiver, group_key, title, lines, more,"
                              " fingerprints, created_at) VALUES (7, 'k', 'notify', 'r', 'target', 't', '[]', 0, '[]', 'x')")
         counted = [0]
