@@ -81,6 +81,6 @@ def day11_setup_logging(log_path: Path | None, level: int = logging.INFO) -> Non
 
 def day11_log_interrupted(log: logging.Logger, message: str, **fields) -> None:
     """Ctrl-C (KeyboardInterrupt): one WARNING line and no traceback, which says nothing a user needs."""
-    if not logging.getLogger("day11").handlers:  # interrupted before logging was set up
-        day11_setup_logging(None)
+    if not any(isinstance(h.formatter, day11_KeyValueFormatter) for h in logging.getLogger("day11").handlers):
+        day11_setup_logging(None)  # interrupted before logging was set up (a handler someone else left is not ours)
     log.warning(message, extra=fields)

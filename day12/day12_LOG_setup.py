@@ -83,15 +83,21 @@ def day12_crash_fields(exc: BaseException) -> dict[str, str]:
     return {"error_type": name, "place": place}
 
 
+def day12_logging_is_set_up() -> bool:
+    """day12_setup_logging has run: a handler of ours is on the day12 logger (one another library or a test harness
+    left there is not: with only that, a crash or Ctrl-C line would reach no terminal)."""
+    return any(isinstance(h.formatter, day12_KeyValueFormatter) for h in logging.getLogger("day12").handlers)
+
+
 def day12_log_crash(log: logging.Logger, message: str, exc: BaseException) -> None:
     """One ERROR line for an exception nothing handled: type and place only (day12_crash_fields)."""
-    if not logging.getLogger("day12").handlers:  # it crashed before logging was set up
+    if not day12_logging_is_set_up():  # it crashed before logging was set up
         day12_setup_logging(None)
     log.error(message, extra=day12_crash_fields(exc))
 
 
 def day12_log_interrupted(log: logging.Logger, message: str) -> None:
     """Ctrl-C (KeyboardInterrupt, past every `except Exception`): one WARNING line, never a traceback."""
-    if not logging.getLogger("day12").handlers:  # interrupted before logging was set up
+    if not day12_logging_is_set_up():  # interrupted before logging was set up
         day12_setup_logging(None)
     log.warning(message)

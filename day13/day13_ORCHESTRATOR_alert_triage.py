@@ -37,7 +37,7 @@ def day13_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = day13_parser().parse_args(argv)
     from day13_CONFIG_settings import day13_ConfigError, day13_load_settings
-    from day13_LOG_setup import day13_log_crash, day13_setup_logging
+    from day13_LOG_setup import day13_log_crash, day13_log_interrupted, day13_setup_logging
 
     try:
         settings = day13_load_settings()
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration rejected: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: the open transaction rolled back and the lock is free, as after a crash
-        logging.getLogger("day13").warning("interrupted; what was not committed is done by the next run")
+        day13_log_interrupted(logging.getLogger("day13"), "interrupted; what was not committed is done by the next run")
         return 130
     except Exception as exc:  # nothing handled it: one line with its type and place, never its text
         day13_log_crash(logging.getLogger("day13"), "run crashed", exc)

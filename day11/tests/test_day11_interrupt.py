@@ -155,3 +155,18 @@ def test_an_unusable_log_folder_is_one_line_and_exit_1_without_a_traceback(run_e
     (line,) = [line for line in err.splitlines() if "log file" in line]
     assert " level=ERROR " in line and "error_type=NotADirectoryError" in line, line
     assert "Traceback" not in out + err
+
+
+def test_ctrl_c_before_logging_is_set_up_is_one_line_even_with_a_handler_someone_else_left(run_env, monkeypatch, capfd):
+    """Another library (or a test harness in the same process) may have left a handler on the day11 logger: it is not
+    ours, so the terminal line must still be written (it was not: the check was 'any handler at all')."""
+    import io
+
+    import day11_CONFIG_settings
+
+    logging.getLogger("day11").addHandler(logging.StreamHandler(io.StringIO()))
+    monkeypatch.setattr(day11_CONFIG_settings, "day11_load_settings", _interrupt)
+    assert _main(orchestrator.main, ["--date", str(DAY)]) == 130
+    out, err = capfd.readouterr()
+    _one_warning(err, "interrupted")
+    _no_traceback(out, err)

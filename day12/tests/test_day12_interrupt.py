@@ -77,3 +77,16 @@ def test_a_scheduler_start_up_error_is_one_crash_line_and_exit_5(run_env, monkey
     (line,) = [line for line in err.splitlines() if "crashed" in line]
     assert " level=ERROR " in line and "error_type=OSError" in line and "place=day12_SCHEDULER_dropfolder:" in line, line
     assert "Traceback" not in out + err and "secret-value" not in out + err
+
+
+def test_ctrl_c_before_logging_is_set_up_is_one_line_even_with_a_handler_someone_else_left(run_env, monkeypatch, capfd):
+    """A handler another library (or a test harness in the same process) left on the day12 logger is not ours: the
+    terminal line must still be written (the check was 'any handler at all')."""
+    import io
+
+    import day12_CONFIG_settings
+
+    logging.getLogger("day12").addHandler(logging.StreamHandler(io.StringIO()))
+    monkeypatch.setattr(day12_CONFIG_settings, "day12_load_settings", _interrupt)
+    assert _main(orchestrator.main, ["--input", "events.csv"]) == 130
+    _check(run_env, capfd, "interrupted")

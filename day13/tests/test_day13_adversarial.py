@@ -472,3 +472,27 @@ def test_a_scheduler_that_cannot_start_is_one_line_and_exit_3(settings, cli_env,
     assert scheduler_main.main([]) == 3
     out, err = capfd.readouterr()
     assert "error_type=OSError" in err and "Traceback" not in err + out and "Pw-123456789" not in err + out
+
+
+@pytest.mark.parametrize("raised", [KeyboardInterrupt, OSError], ids=["ctrl_c", "crash"])
+def test_before_logging_is_set_up_the_line_reaches_the_terminal_even_with_a_handler_someone_else_left(
+        settings, cli_env, monkeypatch, capfd, raised):
+    """A handler another library (or a test harness in the same process) left on the day13 logger is not ours: with
+    the check 'any handler at all', the crash or Ctrl-C line went only there and the terminal showed nothing."""
+    import io
+    import logging
+
+    import day13_CONFIG_settings
+    import day13_ORCHESTRATOR_alert_triage as orchestrator
+
+    _keep_logging_as_it_was(monkeypatch)
+    logging.getLogger("day13").handlers = [logging.StreamHandler(io.StringIO())]
+
+    def fail(*args, **kwargs):
+        raise raised("/srv/secret-path")
+    monkeypatch.setattr(day13_CONFIG_settings, "day13_load_settings", fail)
+    assert orchestrator.main(["run"]) == (130 if raised is KeyboardInterrupt else 3)
+    out, err = capfd.readouterr()
+    (line,) = [line for line in err.splitlines() if "interrupted" in line or "crashed" in line]
+    assert ("level=WARNING" if raised is KeyboardInterrupt else "error_type=OSError") in line
+    assert "Traceback" not in out + err and "secret-path" not in out + err

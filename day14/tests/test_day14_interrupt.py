@@ -66,3 +66,19 @@ def test_ctrl_c_before_the_scheduler_starts_is_exit_130_and_one_warning_line(run
     monkeypatch.setattr(scheduler, "day14_build_scheduler", _interrupt)
     assert _main(scheduler.main, []) == 130
     _check(run_env, capfd, "before the scheduler started")
+
+
+def test_ctrl_c_before_logging_is_set_up_is_one_line_even_with_a_handler_someone_else_left(run_env, monkeypatch, capfd):
+    """A handler another library (or a test harness in the same process) left on the day14 logger is not ours: the
+    terminal line must still be written (the check was 'any handler at all')."""
+    import io
+
+    import day14_CONFIG_settings
+
+    logging.getLogger("day14").addHandler(logging.StreamHandler(io.StringIO()))
+    monkeypatch.setattr(day14_CONFIG_settings, "day14_load_settings", _interrupt)
+    assert _main(orchestrator.main, ["--date", "2026-11-22"]) == 130
+    out, err = capfd.readouterr()
+    lines = [line for line in err.splitlines() if "interrupted" in line]
+    assert len(lines) == 1 and " level=WARNING " in lines[0], err
+    assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err
