@@ -79,8 +79,14 @@ def day11_setup_logging(log_path: Path | None, level: int = logging.INFO) -> Non
         root.addHandler(to_file)
 
 
+def day11_setup_logging_if_needed() -> None:
+    """Before day11_setup_logging has run (a crash or Ctrl-C that early), set up the terminal. A handler of ours is what
+    counts: one another library or a test harness left on the day11 logger would take the line to no terminal."""
+    if not any(isinstance(h.formatter, day11_KeyValueFormatter) for h in logging.getLogger("day11").handlers):
+        day11_setup_logging(None)
+
+
 def day11_log_interrupted(log: logging.Logger, message: str, **fields) -> None:
     """Ctrl-C (KeyboardInterrupt): one WARNING line and no traceback, which says nothing a user needs."""
-    if not any(isinstance(h.formatter, day11_KeyValueFormatter) for h in logging.getLogger("day11").handlers):
-        day11_setup_logging(None)  # interrupted before logging was set up (a handler someone else left is not ours)
+    day11_setup_logging_if_needed()
     log.warning(message, extra=fields)

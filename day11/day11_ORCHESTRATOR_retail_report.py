@@ -67,5 +67,6 @@ def day11_main(args: argparse.Namespace) -> int:
     print(outcome.message)
     return outcome.exit_code
 
+
 if __name__ == "__main__":
     sys.exit(main())

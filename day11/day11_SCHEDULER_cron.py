@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import logging
 
-    from day11_LOG_setup import day11_log_interrupted, day11_setup_logging
+    from day11_LOG_setup import day11_log_interrupted, day11_setup_logging_if_needed
 
     log = logging.getLogger("day11.scheduler")
     try:
@@ -64,8 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         day11_log_interrupted(log, "interrupted before the scheduler started; no report was sent")
         return 130
     except Exception as exc:  # an unwritable log folder, a scheduler that cannot be built: one line, not a traceback
-        if not logging.getLogger("day11").handlers:
-            day11_setup_logging(None)
+        day11_setup_logging_if_needed()
         log.exception("scheduler crashed before it started", extra={"error_type": type(exc).__name__})
         return 1
 
@@ -88,6 +87,7 @@ def day11_serve(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, SystemExit):  # the foreground scheduler's ordinary stop: the running job finishes
         pass
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -83,21 +83,26 @@ def day12_crash_fields(exc: BaseException) -> dict[str, str]:
     return {"error_type": name, "place": place}
 
 
-def day12_logging_is_set_up() -> bool:
-    """day12_setup_logging has run: a handler of ours is on the day12 logger (one another library or a test harness
-    left there is not: with only that, a crash or Ctrl-C line would reach no terminal)."""
-    return any(isinstance(h.formatter, day12_KeyValueFormatter) for h in logging.getLogger("day12").handlers)
+DAY12_EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports a process ended by SIGINT (128 + 2)
+# a file counts as passed only once its run has finished (day12_last_success.json); an interrupted run's results
+# file stays "running"
+DAY12_INTERRUPTED = "interrupted; the next run validates again every input this one had not recorded as passed"
+
+
+def _set_up_if_needed() -> None:
+    """Before day12_setup_logging has run (a crash or Ctrl-C that early), set up the terminal. A handler of ours is what
+    counts: one another library or a test harness left on the day12 logger would take the line to no terminal."""
+    if not any(isinstance(h.formatter, day12_KeyValueFormatter) for h in logging.getLogger("day12").handlers):
+        day12_setup_logging(None)
 
 
 def day12_log_crash(log: logging.Logger, message: str, exc: BaseException) -> None:
     """One ERROR line for an exception nothing handled: type and place only (day12_crash_fields)."""
-    if not day12_logging_is_set_up():  # it crashed before logging was set up
-        day12_setup_logging(None)
+    _set_up_if_needed()
     log.error(message, extra=day12_crash_fields(exc))
 
 
 def day12_log_interrupted(log: logging.Logger, message: str) -> None:
     """Ctrl-C (KeyboardInterrupt, past every `except Exception`): one WARNING line, never a traceback."""
-    if not day12_logging_is_set_up():  # interrupted before logging was set up
-        day12_setup_logging(None)
+    _set_up_if_needed()
     log.warning(message)

@@ -20,12 +20,6 @@ import sys
 from pathlib import Path
 
 
-DAY12_EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports a process ended by SIGINT (128 + 2)
-# a file counts as passed only once its run has finished (day12_last_success.json); an interrupted run's results
-# file stays "running"
-DAY12_INTERRUPTED = "interrupted; the next run validates again every input this one had not recorded as passed"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Great Expectations data-quality gate for security data.")
     parser.add_argument("--input", type=Path, nargs="+", help="CSV or Parquet file(s) to validate, at most one per dataset")
@@ -36,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--demo", action="store_true", help="validate generated clean and dirty samples, rebuild Data Docs")
     args = parser.parse_args(argv)
     from day12_CONFIG_settings import day12_ConfigError, day12_load_settings
-    from day12_LOG_setup import day12_log_crash, day12_log_interrupted, day12_setup_logging
+    from day12_LOG_setup import (DAY12_EXIT_INTERRUPTED, DAY12_INTERRUPTED, day12_log_crash, day12_log_interrupted,
+                                 day12_setup_logging)
 
     try:
         settings = day12_load_settings()

@@ -61,14 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     day12_add_cron_arguments(parser)
     parser.add_argument("--once", action="store_true", help="one pass over the drop folder, then exit (for cron)")
     args = parser.parse_args(argv)
-    from day12_LOG_setup import day12_log_crash, day12_log_interrupted
-    from day12_ORCHESTRATOR_validation import DAY12_EXIT_INTERRUPTED, DAY12_INTERRUPTED
+    from day12_LOG_setup import DAY12_EXIT_INTERRUPTED, DAY12_INTERRUPTED, day12_log_crash, day12_log_interrupted
 
     log = logging.getLogger("day12.dropfolder")
     try:
         return day12_serve(args)
     except KeyboardInterrupt:  # a --once pass, or the start-up before the scheduler runs: it printed a traceback
-        day12_log_interrupted(log, DAY12_INTERRUPTED if args.once else "interrupted before the scheduler started; nothing was validated")
+        day12_log_interrupted(log, DAY12_INTERRUPTED if args.once
+                              else "interrupted before the scheduler started; nothing was validated")
         return DAY12_EXIT_INTERRUPTED
     except Exception as exc:  # an unwritable log folder, a scheduler that cannot be built: type and place, never text
         day12_log_crash(log, "drop folder pass crashed" if args.once else "scheduler crashed before it started", exc)
@@ -97,6 +97,7 @@ def day12_serve(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, SystemExit):  # the foreground scheduler's ordinary stop: the running job finishes
         pass
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

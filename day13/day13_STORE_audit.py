@@ -118,7 +118,7 @@ DAY13_ACTIONS = ("ingested", "quarantined", "classified", "routed", "notified", 
                  "escalation_queued", "auth_rejected")
 DAY13_ACTION_SET = frozenset(DAY13_ACTIONS)
 DAY13_CHECKPOINT_IDLE_S = 1.0  # how often the checkpoint thread looks for its stop signal when no commit woke it
-DAY13_WAL_CHECKPOINT_BYTES = 40 * 2**20  # SQLite's automatic checkpoint (the safety net) after ~40 MB of WAL
+DAY13_WAL_CHECKPOINT_BYTES = 40 * 2**20  # the automatic checkpoint (the checkpoint thread's safety net): 10x SQLite's
 DAY13_CHUNK = 500  # SQLite's default limit is 999 host parameters per statement
 
 
@@ -314,9 +314,10 @@ class day13_Store:
         # FULL: every COMMIT syncs the WAL. A commit is acted on at once (its file moved to processed/, the API's 202),
         # and NORMAL syncs only at checkpoints: a power cut could take the commit and keep the move.
         db.execute("PRAGMA synchronous=FULL")
-        # A run writes megabytes of audit rows per file: checkpoint the WAL every ~40 MB rather than every 4 MB,
-        # and keep the primary-key pages of a 50k-alert run in a 64 MB cache.
-        db.execute(f"PRAGMA wal_autocheckpoint={DAY13_WAL_CHECKPOINT_BYTES // db.execute('PRAGMA page_size').fetchone()[0]}")
+        # A run writes megabytes of audit rows per file: the automatic checkpoint after DAY13_WAL_CHECKPOINT_BYTES of WAL
+        # (counted in pages, whatever their size), and the primary-key pages of a 50k-alert run in a 64 MB cache.
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        db.execute(f"PRAGMA wal_autocheckpoint={DAY13_WAL_CHECKPOINT_BYTES // page_size}")
         db.execute("PRAGMA cache_size=-65536")
         db.executescript(DAY13_SCHEMA)
         for table, column, definition in DAY13_MIGRATIONS:

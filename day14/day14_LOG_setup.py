@@ -75,21 +75,20 @@ def day14_crash_fields(exc: BaseException) -> dict[str, str]:
     return {"error_type": name, "place": place}
 
 
-def day14_logging_is_set_up() -> bool:
-    """day14_setup_logging has run: a handler of ours is on the day14 logger (one another library or a test harness
-    left there is not: with only that, a crash or Ctrl-C line would reach no terminal)."""
-    return any(isinstance(h.formatter, day14_KeyValueFormatter) for h in logging.getLogger("day14").handlers)
+def _set_up_if_needed() -> None:
+    """Before day14_setup_logging has run (a crash or Ctrl-C that early), set up the terminal. A handler of ours is what
+    counts: one another library or a test harness left on the day14 logger would take the line to no terminal."""
+    if not any(isinstance(h.formatter, day14_KeyValueFormatter) for h in logging.getLogger("day14").handlers):
+        day14_setup_logging(None)
 
 
 def day14_log_crash(log: logging.Logger, message: str, exc: BaseException) -> None:
     """One ERROR line for an exception nothing handled: type and place only (day14_crash_fields)."""
-    if not day14_logging_is_set_up():  # it crashed before logging was set up
-        day14_setup_logging(None)
+    _set_up_if_needed()
     log.error(message, extra=day14_crash_fields(exc))
 
 
 def day14_log_interrupted(log: logging.Logger, message: str) -> None:
     """Ctrl-C (KeyboardInterrupt, past every `except Exception`): one WARNING line, never a traceback."""
-    if not day14_logging_is_set_up():  # interrupted before logging was set up
-        day14_setup_logging(None)
+    _set_up_if_needed()
     log.warning(message)

@@ -298,37 +298,25 @@ def test_a_slack_answer_quoting_the_webhook_path_leaves_no_secret_in_the_ledger_
     assert rows and not any("/slack/webhook" in r or "ya29.tokenLIKE" in r for r in rows), rows
 
 
-def test_a_run_killed_between_claim_and_settle_leaves_a_claim_that_blocks_until_force(tmp_path):
+def test_a_run_killed_between_claim_and_settle_leaves_a_claim_that_blocks_until_force(
+        tmp_path, run_while_slack_holds_the_post):
     """kill -9 while Slack holds the post: the claim stays, a later run sends nothing and says so, --force sends."""
     import signal
     import sqlite3
-    import time
 
-    from day11_N8N_runtime import day11_standin_env
-
-    state = day11_StandinState(slack_script=[("hang", 60)])
-    ledger = tmp_path / "state" / "ledger.sqlite"
-    with day11_standin(DAY, tmp_path / "standin", state=state) as base, day11_smtp_sink(tmp_path / "out") as smtp:
-        env = {**os.environ, **day11_standin_env(base, DAY), "DAY11_OUTPUT_DIR": str(tmp_path / "out"),
-               "DAY11_LEDGER_PATH": str(ledger), "DAY11_SMTP_HOST": smtp[0], "DAY11_SMTP_PORT": str(smtp[1]),
-               "DAY11_SMTP_SECURITY": "none", "DAY11_SLACK_TIMEOUT_S": "90"}
-        run = subprocess.Popen([sys.executable, str(DAY11_DIR / "day11_ORCHESTRATOR_retail_report.py")], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=DAY11_DIR.parent)
-        deadline = time.monotonic() + 60
-        while not state.posts and time.monotonic() < deadline:
-            time.sleep(0.2)
-        run.send_signal(signal.SIGKILL)
-        run.wait(30)
-        assert len(state.posts) == 1
-        rows = dict(sqlite3.connect(ledger).execute("SELECT channel, state FROM day11_claims").fetchall())
-        assert rows == {"slack": "claimed"}  # e-mail goes after Slack: never claimed
-        settings = day11_load_settings(env_file=None, output_dir=tmp_path / "out", ledger_path=ledger)
-        urls = {"ads": base, "ga4": base, "slack": f"{base}/slack/webhook", "smtp": (*smtp, "none")}
-        again = day11_run(settings, report_date=DAY, endpoints=urls, sleeper=lambda s: None)
-        assert "slack: claimed by another run" in again.message and "email: delivered" in again.message
-        assert len(state.posts) == 1
-        forced = day11_run(settings, report_date=DAY, endpoints=urls, force=True, sleeper=lambda s: None)
-        assert "slack: delivered" in forced.message and len(state.posts) == 2
+    run, state, ledger, base, smtp = run_while_slack_holds_the_post
+    run.send_signal(signal.SIGKILL)
+    run.wait(30)
+    assert len(state.posts) == 1
+    rows = dict(sqlite3.connect(ledger).execute("SELECT channel, state FROM day11_claims").fetchall())
+    assert rows == {"slack": "claimed"}  # e-mail goes after Slack: never claimed
+    settings = day11_load_settings(env_file=None, output_dir=tmp_path / "out", ledger_path=ledger)
+    urls = {"ads": base, "ga4": base, "slack": f"{base}/slack/webhook", "smtp": (*smtp, "none")}
+    again = day11_run(settings, report_date=DAY, endpoints=urls, sleeper=lambda s: None)
+    assert "slack: claimed by another run" in again.message and "email: delivered" in again.message
+    assert len(state.posts) == 1
+    forced = day11_run(settings, report_date=DAY, endpoints=urls, force=True, sleeper=lambda s: None)
+    assert "slack: delivered" in forced.message and len(state.posts) == 2
 
 
 def test_the_standins_never_overwrite_a_message_they_received_before(tmp_path):

@@ -112,31 +112,14 @@ def test_a_scheduler_start_up_error_is_one_line_on_the_terminal_and_exit_1(run_e
     assert "Traceback" not in out + err
 
 
-def test_a_real_sigint_while_slack_holds_the_post_is_exit_130_one_line_and_an_ambiguous_slack(tmp_path):
+def test_a_real_sigint_while_slack_holds_the_post_is_exit_130_one_line_and_an_ambiguous_slack(
+        tmp_path, run_while_slack_holds_the_post):
     """The ORCHESTRATOR as a person runs it, Ctrl-C (SIGINT) while the Slack post is under way."""
-    import os
     import signal
-    import subprocess
-    import sys
-    import time
 
-    from day11_CONFIG_settings import DAY11_DIR
-    from day11_N8N_runtime import day11_standin_env
-    from day11_STANDIN_servers import day11_StandinState
-
-    state = day11_StandinState(slack_script=[("hang", 60)])
-    ledger = tmp_path / "state" / "ledger.sqlite"
-    with day11_standin(DAY, tmp_path / "standin", state=state) as base, day11_smtp_sink(tmp_path / "out") as smtp:
-        env = {**os.environ, **day11_standin_env(base, DAY), "DAY11_OUTPUT_DIR": str(tmp_path / "out"),
-               "DAY11_LEDGER_PATH": str(ledger), "DAY11_SMTP_HOST": smtp[0], "DAY11_SMTP_PORT": str(smtp[1]),
-               "DAY11_SMTP_SECURITY": "none", "DAY11_SLACK_TIMEOUT_S": "90"}
-        run = subprocess.Popen([sys.executable, str(DAY11_DIR / "day11_ORCHESTRATOR_retail_report.py")], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=DAY11_DIR.parent)
-        deadline = time.monotonic() + 60
-        while not state.posts and time.monotonic() < deadline:
-            time.sleep(0.2)
-        run.send_signal(signal.SIGINT)
-        out, err = run.communicate(timeout=60)
+    run, _state, ledger, _base, _smtp = run_while_slack_holds_the_post
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=60)
     assert run.returncode == 130, out + err
     log = (tmp_path / "out" / "day11_execution.log").read_text()
     for text in (err, log):

@@ -17,6 +17,16 @@ def settings(tmp_path):
                                quarantine_dir=tmp_path / "quarantine", drop_folder=tmp_path / "drop")
 
 
+@pytest.fixture
+def run_folders(tmp_path, monkeypatch):
+    """The entry scripts' folders (runs, results, quarantine, drop) under tmp_path/out, set as they read them: DAY12_*."""
+    out = tmp_path / "out"
+    for name, sub in (("DAY12_RUN_DIR", "runs"), ("DAY12_RESULTS_DIR", "results"), ("DAY12_QUARANTINE_DIR", "quarantine"),
+                      ("DAY12_DROP_FOLDER", "drop")):
+        monkeypatch.setenv(name, str(out / sub))
+    return out
+
+
 @pytest.fixture(scope="session")
 def sample():
     """sample(dataset, defects=(), size=2000) -> DataFrame of text columns, as the orchestrator reads files."""

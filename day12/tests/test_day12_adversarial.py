@@ -23,11 +23,8 @@ TABLE_SECRETS = ("column.secret@leak.example", "id.owner@leak.example", "555-12-
 
 
 @pytest.fixture
-def run_env(tmp_path, monkeypatch):
-    out = tmp_path / "out"
-    for name, sub in (("DAY12_RUN_DIR", "runs"), ("DAY12_RESULTS_DIR", "results"), ("DAY12_QUARANTINE_DIR", "quarantine"),
-                      ("DAY12_DROP_FOLDER", "drop")):
-        monkeypatch.setenv(name, str(out / sub))
+def run_env(run_folders, monkeypatch):
+    out = run_folders
     monkeypatch.setenv("DAY12_MIN_ROWS_PER_SOURCE", "0")
     monkeypatch.setenv("DAY12_MIN_ROWS", "0")
     return out

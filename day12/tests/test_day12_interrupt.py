@@ -10,11 +10,8 @@ import day12_SCHEDULER_dropfolder as scheduler
 
 
 @pytest.fixture
-def run_env(tmp_path, monkeypatch):
-    out = tmp_path / "out"
-    for name, sub in (("DAY12_RUN_DIR", "runs"), ("DAY12_RESULTS_DIR", "results"), ("DAY12_QUARANTINE_DIR", "quarantine"),
-                      ("DAY12_DROP_FOLDER", "drop")):
-        monkeypatch.setenv(name, str(out / sub))
+def run_env(run_folders, monkeypatch):
+    out = run_folders
     day12 = logging.getLogger("day12")
     monkeypatch.setattr(day12, "handlers", [])  # restored afterwards: later tests never log into a closed stream
     monkeypatch.setattr(day12, "propagate", day12.propagate)
