@@ -20,6 +20,7 @@ _SECRET_SHAPES = re.compile(
     r"|(?:ya29\.[0-9A-Za-z_\-.]+)|(?:1//[0-9A-Za-z_\-]{10,})"  # Google access / refresh tokens
     r"|(?:(?<=Bearer )[^\s\"',]+)")
 DAY11_REDACTED = "[redacted]"
+DAY11_EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports a process ended by SIGINT (128 + 2)
 
 
 def day11_register_secret(value: str | None) -> None:

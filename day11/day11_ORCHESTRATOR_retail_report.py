@@ -17,8 +17,8 @@ import logging
 import sys
 from datetime import date, datetime, timezone
 
+from day11_LOG_setup import DAY11_EXIT_INTERRUPTED
 
-DAY11_EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports a process ended by SIGINT (128 + 2)
 DAY11_INTERRUPTED = ("interrupted; the next run sends what this one did not (a delivery stopped mid-send is recorded "
                      "ambiguous: check, then --force)")
 

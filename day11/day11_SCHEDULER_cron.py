@@ -1,7 +1,7 @@
 """Send the retail report every day at 08:00 UTC (DAY11_SCHEDULE_CRON in DAY11_TIMEZONE).
 
 Runbook
-    python day11/day11_SCHEDULER_cron.py               # foreground; Ctrl-C stops after the running job
+    python day11/day11_SCHEDULER_cron.py               # foreground; Ctrl-C stops after the running job, exit 130
     .venv/bin/python day11/day11_SCHEDULER_cron.py --print-cron    # the crontab lines (day11_CRON_entries.py says why no CRON_TZ)
     .venv/bin/python day11/day11_SCHEDULER_cron.py --install-cron  # into your crontab, between markers; --uninstall-cron removes
 
@@ -12,12 +12,17 @@ second trigger (cron and the scheduler both installed) deliver nothing twice.
 from __future__ import annotations
 
 import argparse
+import logging
+import signal
 import sys
 
 from day11_CRON_entries import day11_add_cron_arguments, day11_cron_command
+from day11_LOG_setup import DAY11_EXIT_INTERRUPTED, day11_log_interrupted, day11_setup_logging_if_needed
 
 DAY11_JOB_ID = "day11_retail_report"
 DAY11_MISFIRE_GRACE_SECONDS = 3600
+DAY11_LOG = logging.getLogger("day11.scheduler")
+DAY11_SCHEDULER_INTERRUPTED = "interrupted; the scheduler stops once the report it is sending, if any, is sent and recorded"
 
 
 def day11_scheduled_report() -> None:
@@ -29,12 +34,11 @@ def day11_scheduled_report() -> None:
     try:
         day11_run(day11_load_settings(), report_date=day11_default_date(datetime.now(timezone.utc)))
     except Exception:  # logged here, redacted, rather than by APScheduler's own unredacted handler
-        import logging
-
-        logging.getLogger("day11.scheduler").exception("scheduled report crashed")
+        DAY11_LOG.exception("scheduled report crashed")
 
 
 def day11_build_scheduler(settings, job=day11_scheduled_report):
+    from apscheduler.events import EVENT_SCHEDULER_STARTED
     from apscheduler.schedulers.blocking import BlockingScheduler
     from apscheduler.triggers.cron import CronTrigger
 
@@ -46,6 +50,8 @@ def day11_build_scheduler(settings, job=day11_scheduled_report):
     scheduler = BlockingScheduler(timezone=settings.timezone)
     scheduler.add_job(job, trigger, id=DAY11_JOB_ID, max_instances=1, coalesce=True,
                       misfire_grace_time=DAY11_MISFIRE_GRACE_SECONDS, replace_existing=True)
+    scheduler.add_listener(lambda _event: DAY11_LOG.info("scheduler started; Ctrl-C stops it after the report it is sending",
+                                                         extra={"cron": settings.schedule_cron}), EVENT_SCHEDULER_STARTED)
     return scheduler
 
 
@@ -53,19 +59,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Daily scheduler for the retail performance report.")
     day11_add_cron_arguments(parser)
     args = parser.parse_args(argv)
-    import logging
-
-    from day11_LOG_setup import day11_log_interrupted, day11_setup_logging_if_needed
-
-    log = logging.getLogger("day11.scheduler")
     try:
         return day11_serve(args)
     except KeyboardInterrupt:  # before the scheduler ran: a BaseException, it printed a traceback
-        day11_log_interrupted(log, "interrupted before the scheduler started; no report was sent")
-        return 130
+        day11_log_interrupted(DAY11_LOG, "interrupted before the scheduler started; no report was sent")
+        return DAY11_EXIT_INTERRUPTED
     except Exception as exc:  # an unwritable log folder, a scheduler that cannot be built: one line, not a traceback
         day11_setup_logging_if_needed()
-        log.exception("scheduler crashed before it started", extra={"error_type": type(exc).__name__})
+        DAY11_LOG.exception("scheduler crashed before it started", extra={"error_type": type(exc).__name__})
         return 1
 
 
@@ -84,8 +85,12 @@ def day11_serve(args: argparse.Namespace) -> int:
     scheduler = day11_build_scheduler(settings)
     try:
         scheduler.start()
-    except (KeyboardInterrupt, SystemExit):  # the foreground scheduler's ordinary stop: the running job finishes
-        pass
+    except KeyboardInterrupt:  # raised in this thread only: a report being sent goes on in its worker thread
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C would cut it off at exit, its claim left in flight
+        day11_log_interrupted(DAY11_LOG, DAY11_SCHEDULER_INTERRUPTED)
+        if scheduler.running:
+            scheduler.shutdown(wait=True)  # the report finishes and is recorded as it ended
+        return DAY11_EXIT_INTERRUPTED
     return 0
 
 

@@ -184,7 +184,7 @@ def bench_consumer(client, workdir: Path, events, batch: int):
         fill()
         db = sqlite3.connect(workdir / f"durable_{uuid.uuid4().hex[:8]}.sqlite", isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA synchronous=FULL")
         db.execute("CREATE TABLE raw (entry_id TEXT PRIMARY KEY, body TEXT NOT NULL)")
         costs = _Costs(client)
         while entries := read("durable"):

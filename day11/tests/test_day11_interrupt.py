@@ -2,7 +2,8 @@
 traceback on the terminal or in the log file; a delivery interrupted mid-send is recorded, not left looking in flight."""
 import logging
 import sqlite3
-from datetime import date
+import time
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -153,3 +154,46 @@ def test_ctrl_c_before_logging_is_set_up_is_one_line_even_with_a_handler_someone
     out, err = capfd.readouterr()
     _one_warning(err, "interrupted")
     _no_traceback(out, err)
+
+
+def test_ctrl_c_to_the_running_scheduler_is_exit_130_one_warning_line_and_no_traceback(tmp_path, start_against_standins):
+    """The SCHEDULER in the foreground between runs, Ctrl-C (SIGINT) as a person presses it: it ended with exit 0 and
+    no line, its scheduler never shut down."""
+    import signal
+
+    run, *_ = start_against_standins("day11_SCHEDULER_cron.py", wait_s=0)
+    log = tmp_path / "out" / "day11_execution.log"
+    deadline = time.monotonic() + 60
+    while not (log.exists() and "scheduler started" in log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 130, out + err
+    for text in (err, log.read_text()):
+        _one_warning(text, "the scheduler stops")
+    _no_traceback(out, err, log.read_text())
+
+
+def test_ctrl_c_twice_while_the_scheduler_sends_lets_the_report_finish_and_settle_then_exit_130(
+        tmp_path, start_against_standins):
+    """APScheduler sends the report in a worker thread, which Ctrl-C never reaches: the send goes on and must be waited
+    for and settled as it ended (delivered here), not cut off at interpreter exit with its claim left looking in flight
+    (the next run then skipped Slack with exit 0). A second Ctrl-C changes nothing."""
+    import signal
+
+    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)  # what the scheduled job reports on
+    run, state, ledger, _base, _smtp = start_against_standins(
+        "day11_SCHEDULER_cron.py", report_date=yesterday, hold_s=6, wait_s=90, DAY11_SCHEDULE_CRON="* * * * *")
+    assert state.posts, "the scheduled report never reached Slack"
+    run.send_signal(signal.SIGINT)
+    time.sleep(1)
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=90)
+    assert run.returncode == 130, out + err
+    log = (tmp_path / "out" / "day11_execution.log").read_text()
+    for text in (err, log):
+        _one_warning(text, "the scheduler stops")
+    _no_traceback(out, err, log)
+    assert log.index("the scheduler stops") < log.index("report run finished")  # it waited for the report
+    rows = dict(sqlite3.connect(ledger).execute("SELECT channel, state FROM day11_claims").fetchall())
+    assert rows == {"slack": "delivered", "email": "delivered"} and len(state.posts) == 1

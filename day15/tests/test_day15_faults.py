@@ -113,3 +113,30 @@ def test_sigterm_mid_stream_finishes_the_batch_in_hand_and_exits_0(real_redis, p
     depth = buffer.depth()
     assert depth["pending"] == 0, "a stopped consumer leaves nothing delivered-but-unacknowledged"
     assert store.summary()["processed"] + depth["lag"] == 2_000  # the rest waits in the stream, untouched
+
+
+def test_the_sqlite_store_syncs_every_commit_on_every_connection_it_opens(tmp_path):
+    """Commit, then XACK: the XACK drops the stream's copy, so the commit must be on disk first. In WAL mode
+    synchronous=NORMAL does not sync the WAL at a commit: a power cut after the XACK lost batches that Redis no
+    longer held. FULL (2) on every connection the store's engine opens, pooled ones and a fresh pool's alike."""
+    from day15_CONFIG_settings import day15_load_settings
+    from day15_RUNTIME_wiring import day15_build_store
+
+    store = day15_build_store(day15_load_settings(env_file=None, database_url=f"sqlite:///{tmp_path / 'analytics.sqlite'}"))
+    engine = store.engine
+
+    def pragmas(dbapi_connection) -> tuple:
+        return tuple(dbapi_connection.execute(f"PRAGMA {name}").fetchone()[0] for name in ("synchronous", "journal_mode"))
+
+    # held at once, three pool members (raw: a Connection begins IMMEDIATE, and a second one would wait for the lock)
+    held = [engine.raw_connection() for _ in range(3)]
+    assert len({id(raw.dbapi_connection) for raw in held}) == 3
+    seen = [pragmas(raw.dbapi_connection) for raw in held]
+    for raw in held:
+        raw.close()
+    with engine.begin() as conn:  # the kind the batch transaction runs on
+        seen.append(pragmas(conn.connection.dbapi_connection))
+    engine.dispose()  # a new pool: every connection opened again
+    with engine.begin() as conn:
+        seen.append(pragmas(conn.connection.dbapi_connection))
+    assert seen == [(2, "wal")] * 5
