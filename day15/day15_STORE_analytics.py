@@ -52,11 +52,11 @@ day15_customers = Table(
     Column("mrr_cents", BigInteger, nullable=False, default=0),
     Column("had_mrr", Boolean, nullable=False, default=False),
 )
-day15_movements = Table(
+day15_movements = Table(  # a subscription moved to another customer is one event, two movements
     "day15_mrr_movements", DAY15_METADATA,
     Column("event_id", String(255), primary_key=True),
     Column("day", String(10), nullable=False, index=True),
-    Column("customer_id", String(255), nullable=False),
+    Column("customer_id", String(255), primary_key=True),
     Column("kind", String(16), nullable=False),
     Column("delta_cents", BigInteger, nullable=False),
 )
@@ -173,9 +173,11 @@ class _BatchState:
     @classmethod
     def load(cls, conn, sql: _DriverSql, events: list[dict]) -> "_BatchState":
         sub_ids = sorted({e["data"]["object"]["id"] for e in events if e["type"] != "customer.created"})
+        subscriptions = _locked_rows(conn, sql, day15_subscriptions, sub_ids)
+        # and the customers the subscriptions belong to now: an event may move one away from its customer
         customer_ids = sorted({e["data"]["object"]["id"] if e["type"] == "customer.created" else e["data"]["object"]["customer"]
-                               for e in events})
-        return cls(_locked_rows(conn, sql, day15_subscriptions, sub_ids), _locked_rows(conn, sql, day15_customers, customer_ids))
+                               for e in events}.union(row["customer_id"] for row in subscriptions.values()))
+        return cls(subscriptions, _locked_rows(conn, sql, day15_customers, customer_ids))
 
     def customer(self, customer_id: str) -> dict:
         row = self.customers.get(customer_id)
@@ -189,20 +191,25 @@ class _BatchState:
         if current and (current["last_created"], current["last_event_id"]) > (evt["created"], evt["id"]):
             return  # delivered out of order: a later state is already applied
         mrr = day15_subscription_mrr(obj)
-        old_subscription_mrr = current["mrr_cents"] if current else 0
         self.subscriptions[obj["id"]] = {"subscription_id": obj["id"], "customer_id": obj["customer"], "status": obj["status"],
                                          "mrr_cents": mrr, "last_created": evt["created"], "last_event_id": evt["id"]}
         (self.changed_subscriptions if current else self.new_subscriptions).add(obj["id"])
-        customer = self.customer(obj["customer"])
-        old_customer_mrr = customer["mrr_cents"]
-        new_customer_mrr = old_customer_mrr - old_subscription_mrr + mrr
-        kind = day15_movement(old_customer_mrr, new_customer_mrr, customer["had_mrr"])
+        if current and current["customer_id"] != obj["customer"]:  # moved: its MRR leaves the customer it had
+            self._change(evt, current["customer_id"], -current["mrr_cents"])
+            self._change(evt, obj["customer"], mrr)
+        else:
+            self._change(evt, obj["customer"], mrr - (current["mrr_cents"] if current else 0))
+
+    def _change(self, evt: dict, customer_id: str, delta: int) -> None:
+        customer = self.customer(customer_id)
+        old_mrr = customer["mrr_cents"]
+        kind = day15_movement(old_mrr, old_mrr + delta, customer["had_mrr"])
         if kind:
-            self.movements.append({"event_id": evt["id"], "day": _day(evt["created"]), "customer_id": obj["customer"],
-                                   "kind": kind, "delta_cents": new_customer_mrr - old_customer_mrr})
-        customer["mrr_cents"], customer["had_mrr"] = new_customer_mrr, bool(customer["had_mrr"]) or new_customer_mrr > 0
-        if obj["customer"] not in self.new_customers:
-            self.changed_customers.add(obj["customer"])
+            self.movements.append({"event_id": evt["id"], "day": _day(evt["created"]), "customer_id": customer_id,
+                                   "kind": kind, "delta_cents": delta})
+        customer["mrr_cents"], customer["had_mrr"] = old_mrr + delta, bool(customer["had_mrr"]) or old_mrr + delta > 0
+        if customer_id not in self.new_customers:
+            self.changed_customers.add(customer_id)
 
     def write(self, conn, sql: _DriverSql) -> None:
         subs, customers = self.subscriptions, self.customers
