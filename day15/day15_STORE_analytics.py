@@ -8,6 +8,7 @@ holds, which change nothing.
 from __future__ import annotations
 
 import json
+import logging
 from bisect import bisect_left
 from typing import NamedTuple
 from datetime import date, datetime, timedelta, timezone
@@ -17,10 +18,11 @@ from operator import itemgetter
 import orjson
 
 from sqlalchemy import (BigInteger, Boolean, Column, Float, MetaData, String, Table, Text, cast, create_engine, event, func,
-                        literal_column, select)
+                        inspect, literal_column, select)
 
 from day15_METRICS_saas import DAY15_MOVEMENTS, day15_movement, day15_subscription_mrr
 
+DAY15_LOG = logging.getLogger("day15.store")
 DAY15_EPOCH = date(1970, 1, 1)
 DAY15_LATENCY_SAMPLE = 2000  # the latest events: the percentiles and histogram describe now, not the whole history
 DAY15_LATENCY_BUCKETS_MS = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000)  # upper bounds; one open bucket above
@@ -60,6 +62,7 @@ day15_movements = Table(  # a subscription moved to another customer is one even
     Column("kind", String(16), nullable=False),
     Column("delta_cents", BigInteger, nullable=False),
 )
+DAY15_MOVEMENTS_KEY = [c.name for c in day15_movements.primary_key.columns]  # event_id, customer_id
 day15_activity = Table(
     "day15_activity", DAY15_METADATA,
     Column("day", String(10), primary_key=True),
@@ -92,7 +95,45 @@ def day15_create_engine(url: str):
         def _begin_immediate(conn):  # take the write lock up front: a read-then-write upgrade can deadlock
             conn.exec_driver_sql("BEGIN IMMEDIATE")
     DAY15_METADATA.create_all(engine)
+    _migrate_movements_key(engine)
     return engine
+
+
+def _movements_key(conn) -> list[str]:
+    return inspect(conn).get_pk_constraint(day15_movements.name)["constrained_columns"]
+
+
+def _has_movements_key(engine) -> bool:
+    with engine.connect() as conn:
+        return _movements_key(conn) == DAY15_MOVEMENTS_KEY
+
+
+def _migrate_movements_key(engine) -> None:
+    """Stores written before moves were handled key the movements by event_id alone. Several consumers start
+    at once and each runs this: whoever gets the lock second finds the key already changed and does nothing."""
+    if _has_movements_key(engine):
+        return
+    with engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE, the database's write lock, from the first statement
+        table = day15_movements.name
+        if engine.dialect.name != "sqlite":
+            conn.exec_driver_sql(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        old_key = _movements_key(conn)  # looked at again under the lock
+        if old_key == DAY15_MOVEMENTS_KEY:
+            return
+        if engine.dialect.name == "sqlite":  # no ALTER for a primary key: rebuild the table, rows copied
+            for index in day15_movements.indexes:
+                conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
+            conn.exec_driver_sql(f"ALTER TABLE {table} RENAME TO {table}_old")
+            day15_movements.create(conn)
+            columns = ", ".join(_columns(day15_movements))
+            conn.exec_driver_sql(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {table}_old")
+            conn.exec_driver_sql(f"DROP TABLE {table}_old")
+        else:
+            name = inspect(conn).get_pk_constraint(table)["name"]
+            conn.exec_driver_sql(f"ALTER TABLE {table} DROP CONSTRAINT {name}, "
+                                 f"ADD PRIMARY KEY ({', '.join(DAY15_MOVEMENTS_KEY)})")
+        DAY15_LOG.info("analytics store migrated", extra={"table": table, "old_key": ",".join(old_key),
+                                                     "new_key": ",".join(DAY15_MOVEMENTS_KEY)})
 
 
 class _DriverSql:
