@@ -129,7 +129,7 @@ def _migrate_movements_key(engine) -> None:
             conn.exec_driver_sql(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {table}_old")
             conn.exec_driver_sql(f"DROP TABLE {table}_old")
         else:
-            name = inspect(conn).get_pk_constraint(table)["name"]
+            name = conn.dialect.identifier_preparer.quote(inspect(conn).get_pk_constraint(table)["name"])
             conn.exec_driver_sql(f"ALTER TABLE {table} DROP CONSTRAINT {name}, "
                                  f"ADD PRIMARY KEY ({', '.join(DAY15_MOVEMENTS_KEY)})")
         DAY15_LOG.info("analytics store migrated", extra={"table": table, "old_key": ",".join(old_key),
