@@ -3,8 +3,8 @@
 MRR is integer cents per month: each subscription item contributes unit_amount x quantity divided
 by its interval expressed in months (a year is 12, a week 12/52), rounded to the cent. Only active
 and past_due subscriptions carry MRR (a trial has not paid; a past-due one is still owed).
-Out-of-order delivery: an object's state is the one in its latest `created` event; older events
-are recorded but change nothing. So the final state never depends on delivery order.
+Out-of-order delivery: an object's state, and the customer a subscription belongs to, is the one in
+its latest `created` event; older events are recorded but change nothing. So the final state never depends on delivery order.
 """
 from __future__ import annotations
 
@@ -54,6 +54,7 @@ class day15_Recomputed:
     mrr_cents: int = 0
     active_customers: int = 0
     subscriptions: dict[str, tuple[str, int]] = field(default_factory=dict)  # id -> (status, mrr)
+    customer_mrr: dict[str, int] = field(default_factory=dict)  # by the customer each subscription's latest event names
     users_by_day: dict[str, set[str]] = field(default_factory=dict)
 
 
@@ -71,7 +72,7 @@ def day15_recompute(events) -> day15_Recomputed:
         elif event["type"] == "user.activity":
             day = datetime.fromtimestamp(event["created"], timezone.utc).date().isoformat()
             result.users_by_day.setdefault(day, set()).add(obj["user"])
-    per_customer: dict[str, int] = {}
+    per_customer = result.customer_mrr
     for sub_id, obj in latest.items():
         mrr = day15_subscription_mrr(obj)
         result.subscriptions[sub_id] = (obj["status"], mrr)

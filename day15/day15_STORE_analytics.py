@@ -8,6 +8,7 @@ holds, which change nothing.
 from __future__ import annotations
 
 import json
+import logging
 from bisect import bisect_left
 from typing import NamedTuple
 from datetime import date, datetime, timedelta, timezone
@@ -17,10 +18,11 @@ from operator import itemgetter
 import orjson
 
 from sqlalchemy import (BigInteger, Boolean, Column, Float, MetaData, String, Table, Text, cast, create_engine, event, func,
-                        literal_column, select)
+                        inspect, literal_column, select)
 
 from day15_METRICS_saas import DAY15_MOVEMENTS, day15_movement, day15_subscription_mrr
 
+DAY15_LOG = logging.getLogger("day15.store")
 DAY15_EPOCH = date(1970, 1, 1)
 DAY15_LATENCY_SAMPLE = 2000  # the latest events: the percentiles and histogram describe now, not the whole history
 DAY15_LATENCY_BUCKETS_MS = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000)  # upper bounds; one open bucket above
@@ -52,14 +54,15 @@ day15_customers = Table(
     Column("mrr_cents", BigInteger, nullable=False, default=0),
     Column("had_mrr", Boolean, nullable=False, default=False),
 )
-day15_movements = Table(
+day15_movements = Table(  # a subscription moved to another customer is one event, two movements
     "day15_mrr_movements", DAY15_METADATA,
     Column("event_id", String(255), primary_key=True),
     Column("day", String(10), nullable=False, index=True),
-    Column("customer_id", String(255), nullable=False),
+    Column("customer_id", String(255), primary_key=True),
     Column("kind", String(16), nullable=False),
     Column("delta_cents", BigInteger, nullable=False),
 )
+DAY15_MOVEMENTS_KEY = [c.name for c in day15_movements.primary_key.columns]  # event_id, customer_id
 day15_activity = Table(
     "day15_activity", DAY15_METADATA,
     Column("day", String(10), primary_key=True),
@@ -96,7 +99,45 @@ def day15_create_engine(url: str):
         def _begin_immediate(conn):  # take the write lock up front: a read-then-write upgrade can deadlock
             conn.exec_driver_sql("BEGIN IMMEDIATE")
     DAY15_METADATA.create_all(engine)
+    _migrate_movements_key(engine)
     return engine
+
+
+def _movements_key(conn) -> list[str]:
+    return inspect(conn).get_pk_constraint(day15_movements.name)["constrained_columns"]
+
+
+def _has_movements_key(engine) -> bool:
+    with engine.connect() as conn:
+        return _movements_key(conn) == DAY15_MOVEMENTS_KEY
+
+
+def _migrate_movements_key(engine) -> None:
+    """Stores written before moves were handled key the movements by event_id alone. Several consumers start
+    at once and each runs this: whoever gets the lock second finds the key already changed and does nothing."""
+    if _has_movements_key(engine):
+        return
+    with engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE, the database's write lock, from the first statement
+        table = day15_movements.name
+        if engine.dialect.name != "sqlite":
+            conn.exec_driver_sql(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        old_key = _movements_key(conn)  # looked at again under the lock
+        if old_key == DAY15_MOVEMENTS_KEY:
+            return
+        if engine.dialect.name == "sqlite":  # no ALTER for a primary key: rebuild the table, rows copied
+            for index in day15_movements.indexes:
+                conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
+            conn.exec_driver_sql(f"ALTER TABLE {table} RENAME TO {table}_old")
+            day15_movements.create(conn)
+            columns = ", ".join(_columns(day15_movements))
+            conn.exec_driver_sql(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {table}_old")
+            conn.exec_driver_sql(f"DROP TABLE {table}_old")
+        else:
+            name = conn.dialect.identifier_preparer.quote(inspect(conn).get_pk_constraint(table)["name"])
+            conn.exec_driver_sql(f"ALTER TABLE {table} DROP CONSTRAINT {name}, "
+                                 f"ADD PRIMARY KEY ({', '.join(DAY15_MOVEMENTS_KEY)})")
+        DAY15_LOG.info("analytics store migrated", extra={"table": table, "old_key": ",".join(old_key),
+                                                     "new_key": ",".join(DAY15_MOVEMENTS_KEY)})
 
 
 class _DriverSql:
@@ -177,9 +218,11 @@ class _BatchState:
     @classmethod
     def load(cls, conn, sql: _DriverSql, events: list[dict]) -> "_BatchState":
         sub_ids = sorted({e["data"]["object"]["id"] for e in events if e["type"] != "customer.created"})
+        subscriptions = _locked_rows(conn, sql, day15_subscriptions, sub_ids)
+        # and the customers the subscriptions belong to now: an event may move one away from its customer
         customer_ids = sorted({e["data"]["object"]["id"] if e["type"] == "customer.created" else e["data"]["object"]["customer"]
-                               for e in events})
-        return cls(_locked_rows(conn, sql, day15_subscriptions, sub_ids), _locked_rows(conn, sql, day15_customers, customer_ids))
+                               for e in events}.union(row["customer_id"] for row in subscriptions.values()))
+        return cls(subscriptions, _locked_rows(conn, sql, day15_customers, customer_ids))
 
     def customer(self, customer_id: str) -> dict:
         row = self.customers.get(customer_id)
@@ -193,20 +236,25 @@ class _BatchState:
         if current and (current["last_created"], current["last_event_id"]) > (evt["created"], evt["id"]):
             return  # delivered out of order: a later state is already applied
         mrr = day15_subscription_mrr(obj)
-        old_subscription_mrr = current["mrr_cents"] if current else 0
         self.subscriptions[obj["id"]] = {"subscription_id": obj["id"], "customer_id": obj["customer"], "status": obj["status"],
                                          "mrr_cents": mrr, "last_created": evt["created"], "last_event_id": evt["id"]}
         (self.changed_subscriptions if current else self.new_subscriptions).add(obj["id"])
-        customer = self.customer(obj["customer"])
-        old_customer_mrr = customer["mrr_cents"]
-        new_customer_mrr = old_customer_mrr - old_subscription_mrr + mrr
-        kind = day15_movement(old_customer_mrr, new_customer_mrr, customer["had_mrr"])
+        if current and current["customer_id"] != obj["customer"]:  # moved: its MRR leaves the customer it had
+            self._change(evt, current["customer_id"], -current["mrr_cents"])
+            self._change(evt, obj["customer"], mrr)
+        else:
+            self._change(evt, obj["customer"], mrr - (current["mrr_cents"] if current else 0))
+
+    def _change(self, evt: dict, customer_id: str, delta: int) -> None:
+        customer = self.customer(customer_id)
+        old_mrr = customer["mrr_cents"]
+        kind = day15_movement(old_mrr, old_mrr + delta, customer["had_mrr"])
         if kind:
-            self.movements.append({"event_id": evt["id"], "day": _day(evt["created"]), "customer_id": obj["customer"],
-                                   "kind": kind, "delta_cents": new_customer_mrr - old_customer_mrr})
-        customer["mrr_cents"], customer["had_mrr"] = new_customer_mrr, bool(customer["had_mrr"]) or new_customer_mrr > 0
-        if obj["customer"] not in self.new_customers:
-            self.changed_customers.add(obj["customer"])
+            self.movements.append({"event_id": evt["id"], "day": _day(evt["created"]), "customer_id": customer_id,
+                                   "kind": kind, "delta_cents": delta})
+        customer["mrr_cents"], customer["had_mrr"] = old_mrr + delta, bool(customer["had_mrr"]) or old_mrr + delta > 0
+        if customer_id not in self.new_customers:
+            self.changed_customers.add(customer_id)
 
     def write(self, conn, sql: _DriverSql) -> None:
         subs, customers = self.subscriptions, self.customers

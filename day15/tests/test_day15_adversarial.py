@@ -125,12 +125,10 @@ def test_a_token_with_inner_spaces_or_unicode_still_works(fake_buffer, store, se
     assert client.get("/metrics", environ_base=stranger).status_code == 401
 
 
-@pytest.mark.xfail(strict=True, reason="known, not fixed yet: a subscription moved to another customer keeps its MRR "
-                   "on the first customer; the store's per-customer state then differs from day15_recompute")
 def test_a_subscription_that_changes_customer_moves_its_mrr(store):
-    """Stripe never moves a subscription, but a correctly signed event can say it did. The store subtracts the
-    old MRR from the *new* customer: cus_A keeps 4900 for ever and cus_B goes to -4900 on cancellation, so
-    active customers (1 instead of 0) and ARPU differ from the recomputation from raw events."""
+    """Stripe never moves a subscription, but a correctly signed event can say it did. The store subtracted the
+    old MRR from the *new* customer: cus_A kept 4900 for ever and cus_B went to -4900 on cancellation, so
+    active customers (1 instead of 0) and ARPU differed from the recomputation from raw events."""
     from day15_METRICS_saas import day15_recompute
 
     events = [_sub_event("evt_a", "sub_1", "cus_A"), _sub_event("evt_b", "sub_1", "cus_B")]
