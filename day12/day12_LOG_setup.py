@@ -87,6 +87,8 @@ DAY12_EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports a process ended by SI
 # a file counts as passed only once its run has finished (day12_last_success.json); an interrupted run's results
 # file stays "running"
 DAY12_INTERRUPTED = "interrupted; the next run validates again every input this one had not recorded as passed"
+DAY12_SCHEDULER_INTERRUPTED = ("interrupted; the scheduler stopped after its running pass; the next run validates again "
+                               "every input this one had not recorded as passed")
 
 
 def _set_up_if_needed() -> None:

@@ -1,12 +1,22 @@
 """Ctrl-C (KeyboardInterrupt) to the entry scripts: exit 130, one WARNING line saying what the next run does, no
 traceback on the terminal or in the log file (a KeyboardInterrupt is a BaseException: it passed the crash handler)."""
 import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
 import day12_ORCHESTRATOR_validation as orchestrator
 import day12_PIPELINE_run
 import day12_SCHEDULER_dropfolder as scheduler
+from day12_JOBS_scheduler import DAY12_JOB_ID
+
+DAY12_DIR = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -34,7 +44,10 @@ def _main(entry, argv: list[str]) -> int:
 
 
 def _check(run_env, capfd, message: str) -> None:
-    out, err = capfd.readouterr()
+    _check_texts(run_env, *capfd.readouterr(), message)
+
+
+def _check_texts(run_env, out: str, err: str, message: str) -> None:
     log_path = run_env / "logs" / "day12_validation.log"
     texts = (err, log_path.read_text()) if log_path.exists() else (err,)
     for text in texts:
@@ -87,3 +100,58 @@ def test_ctrl_c_before_logging_is_set_up_is_one_line_even_with_a_handler_someone
     monkeypatch.setattr(day12_CONFIG_settings, "day12_load_settings", _interrupt)
     assert _main(orchestrator.main, ["--input", "events.csv"]) == 130
     _check(run_env, capfd, "interrupted")
+
+
+def _wait_for(predicate, timeout=120.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_ctrl_c_to_the_running_scheduler_is_exit_130_one_warning_line_and_no_traceback(run_env):
+    """Ctrl-C while the BlockingScheduler ran returned 0 and never shut it down."""
+    proc = subprocess.Popen([sys.executable, str(DAY12_DIR / "day12_SCHEDULER_dropfolder.py")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = run_env / "logs" / "day12_validation.log"
+    try:
+        assert _wait_for(lambda: log.exists() and "scheduler started" in log.read_text(), 60)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    _check_texts(run_env, out, err, "the scheduler stopped")
+
+
+def test_ctrl_c_to_the_scheduler_waits_for_the_running_pass_then_exits_130(run_env, monkeypatch, capfd):
+    from datetime import datetime, timezone
+
+    started, finished = threading.Event(), []
+
+    def slow_pass():
+        started.set()
+        time.sleep(1.5)
+        finished.append(time.monotonic())
+
+    build = scheduler.day12_build_scheduler
+
+    def build_now(settings, job=None):
+        built = build(settings, job=slow_pass)
+        built.modify_job(DAY12_JOB_ID, next_run_time=datetime.now(timezone.utc))
+        return built
+
+    monkeypatch.setattr(scheduler, "day12_build_scheduler", build_now)
+
+    def ctrl_c():
+        started.wait(60)
+        time.sleep(0.5)  # the main thread back in the scheduler's wait (APScheduler logs and drops one sent mid-submit)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=ctrl_c, daemon=True).start()
+    assert _main(scheduler.main, []) == 130
+    returned = time.monotonic()
+    assert finished and finished[0] <= returned  # shut down after the running pass, not in the middle of it
+    _check(run_env, capfd, "the scheduler stopped")
