@@ -169,7 +169,7 @@ def _run_table(settings, text: str, *, dataset: str | None = None, context=None,
 
     from day12_ACTIONS_checkpoint import day12_slack_target, day12_write_quarantine
     from day12_GATE_validation import day12_offline_docs, day12_progress_bars, day12_summarise
-    from day12_PIPELINE_run import (DAY12_EXIT_INPUT, day12_claim_run_name, day12_report_run, day12_run_context,
+    from day12_PIPELINE_run import (DAY12_EXIT_INPUT, day12_claimed_run, day12_report_run, day12_run_context,
                                     day12_RunOutcome)
     from day12_SUITES_security import day12_runtime_parameters
 
@@ -184,24 +184,25 @@ def _run_table(settings, text: str, *, dataset: str | None = None, context=None,
         DAY12_LOG.error("table unusable", extra={"error": str(exc)})
         return day12_RunOutcome(DAY12_EXIT_INPUT, f"table could not be validated: {exc}")
     now = now or datetime.now(timezone.utc)
-    run_name = run_name or day12_claim_run_name(settings, now)  # unique: a same-second run would overwrite this one
-    os.environ[DAY12_SQL_CONNECTION_ENV] = source.connection_string  # read by GX when it connects; never stored
-    try:
-        context = context or day12_run_context(settings)
-        checkpoint = day12_sql_checkpoint(context, source, dataset)
-        slack = settings.slack_webhook_url.get_secret_value() if settings.slack_webhook_url else None
-        with day12_progress_bars(context), day12_slack_target(slack):
-            outcome = checkpoint.run(expectation_parameters=day12_runtime_parameters(settings, now),
-                                     run_id=RunIdentifier(run_name=run_name, run_time=now))
-    finally:
-        os.environ.pop(DAY12_SQL_CONNECTION_ENV, None)
-    day12_write_quarantine(outcome, settings.quarantine_dir)
-    day12_offline_docs(settings.run_dir / "data_docs")
-    (suite_result,) = outcome.run_results.values()
-    result = day12_summarise(dataset, suite_result)
-    expected = set(DAY12_DATASET_COLUMNS[dataset])
-    section = {"input": source.display(), "dataset": dataset, "rows": _row_count(source, suite_result),
-               "unexpected_columns": sum(c not in expected for c in columns), "success": result.success,
-               "max_failed_severity": result.max_failed_severity, "statistics": result.statistics,
-               "quarantined_ids": list(result.quarantined_ids), "expectations": list(result.expectations)}
-    return day12_report_run(settings, run_name, [section], started)
+    # unique: a same-second run would overwrite this one; a Ctrl-C or a crash says so in the results file
+    with day12_claimed_run(settings, now, run_name, [source.display()]) as run_name:
+        os.environ[DAY12_SQL_CONNECTION_ENV] = source.connection_string  # read by GX; never stored
+        try:
+            context = context or day12_run_context(settings)
+            checkpoint = day12_sql_checkpoint(context, source, dataset)
+            slack = settings.slack_webhook_url.get_secret_value() if settings.slack_webhook_url else None
+            with day12_progress_bars(context), day12_slack_target(slack):
+                outcome = checkpoint.run(expectation_parameters=day12_runtime_parameters(settings, now),
+                                         run_id=RunIdentifier(run_name=run_name, run_time=now))
+        finally:
+            os.environ.pop(DAY12_SQL_CONNECTION_ENV, None)
+        day12_write_quarantine(outcome, settings.quarantine_dir)
+        day12_offline_docs(settings.run_dir / "data_docs")
+        (suite_result,) = outcome.run_results.values()
+        result = day12_summarise(dataset, suite_result)
+        expected = set(DAY12_DATASET_COLUMNS[dataset])
+        section = {"input": source.display(), "dataset": dataset, "rows": _row_count(source, suite_result),
+                   "unexpected_columns": sum(c not in expected for c in columns), "success": result.success,
+                   "max_failed_severity": result.max_failed_severity, "statistics": result.statistics,
+                   "quarantined_ids": list(result.quarantined_ids), "expectations": list(result.expectations)}
+        return day12_report_run(settings, run_name, [section], started)

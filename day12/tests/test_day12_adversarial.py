@@ -196,6 +196,39 @@ def test_staging_left_by_a_killed_run_is_removed_by_the_next_run(tmp_path, run_e
     subprocess.run([sys.executable, script, "--input", str(small)], env=env, capture_output=True, timeout=300, check=False)
     assert list(private.iterdir()) == []
     assert _committed_state() == before  # the killed run touched no committed file and left none beside them
+    # and its results file no longer says "running": the next run saw its process gone
+    results = [json.loads(p.read_text()) for p in (run_env / "results").glob("day12-*.json")]
+    assert sorted(r.get("status", "finished") for r in results) == ["abandoned", "finished"], results
+
+
+def test_a_later_run_tells_a_dead_runs_claim_from_a_live_ones(run_env):
+    """A run killed with kill -9 wrote nothing on its way out: its claim said "running" for good. A claim names its
+    process and machine; a later run on that machine marks it abandoned once the process is gone, and leaves alone
+    what it cannot judge (a live process, another machine's run, a claim without a process)."""
+    import socket
+    from datetime import datetime, timezone
+
+    from day12_CONFIG_settings import day12_load_settings
+    from day12_PIPELINE_run import day12_claim_run_name
+
+    results = run_env / "results"
+    results.mkdir(parents=True)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    host = socket.gethostname()
+    claims = {"day12-20260101T000000Z": ({"pid": gone.pid, "host": host}, "abandoned"),
+              "day12-20260101T000001Z": ({"pid": os.getpid(), "host": host}, "running"),
+              "day12-20260101T000002Z": ({"pid": gone.pid, "host": host + "-other"}, "running"),
+              "day12-20260101T000003Z": ({}, "running")}
+    for name, (fields, _) in claims.items():
+        (results / f"{name}.json").write_text(json.dumps({"run": name, "status": "running", **fields}) + "\n")
+    mine = day12_claim_run_name(day12_load_settings(env_file=None), datetime.now(timezone.utc))
+    assert json.loads((results / f"{mine}.json").read_text()) | {"pid": 0} == {
+        "run": mine, "status": "running", "pid": 0, "host": host, "inputs": []}
+    found = {name: json.loads((results / f"{name}.json").read_text()) for name in claims}
+    assert {name: r["status"] for name, r in found.items()} == {name: status for name, (_, status) in claims.items()}
+    abandoned = found["day12-20260101T000000Z"]
+    assert "not recorded as passed" in abandoned["message"] and abandoned["found_by"] == mine
 
 
 def test_a_file_name_cannot_forge_a_log_line(tmp_path, run_env, capfd):
