@@ -59,15 +59,40 @@ def pg_pii_table():
     engine.dispose()
 
 
-def _url(schema_table: str, *, password: str = PASSWORD, query: str = "") -> str:
+def _url(schema_table: str, *, password: str = "", query: str = "") -> str:
     base, _, database = POSTGRES.rpartition("/")
     scheme, rest = base.split("://", 1)
     return f"postgresql://{rest.replace('@', ':' + password + '@', 1) if password else rest}/{database}{query}/{schema_table}"
 
 
-def test_table_pages_and_stores_never_show_failing_ids_column_names_or_the_password(pg_pii_table, run_env, capfd, caplog):
-    """GX 1.x moves its own UpdateDataDocsAction ahead of the scrub action: table pages were rendered unscrubbed."""
-    assert orchestrator.main(["--source", _url(f"{pg_pii_table}.events")]) == 4
+def _passwords_connected_with(run):
+    """What run() returns, and the password of every database connection opened meanwhile (GX's and day12's own)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    passwords = []
+
+    def record(dialect, connection_record, cargs, cparams):
+        passwords.append(cparams.get("password"))
+
+    event.listen(Engine, "do_connect", record)
+    try:
+        return run(), passwords
+    finally:
+        event.remove(Engine, "do_connect", record)
+
+
+def test_the_configured_password_reaches_every_connection_and_no_page_store_or_output(pg_pii_table, run_env, monkeypatch,
+                                                                                   capfd, caplog):
+    """GX 1.x moves its own UpdateDataDocsAction ahead of the scrub action: table pages were rendered unscrubbed. The
+    password came on the command line (ps, shell history, cron files): now from DAY12_SQL_PASSWORD in config/.env."""
+    import day12_SCHEDULER_dropfolder as scheduler
+
+    monkeypatch.setenv("DAY12_SQL_PASSWORD", PASSWORD)
+    code, passwords = _passwords_connected_with(lambda: orchestrator.main(["--source", _url(f"{pg_pii_table}.events")]))
+    assert code == 4
+    assert passwords and set(passwords) == {PASSWORD}  # the catalogue read, GX's scans, the id queries
+    assert scheduler.main(["--print-cron"]) == 0  # the crontab lines the scheduler writes
     out, err = capfd.readouterr()
     texts = [("stdout", out), ("stderr", err), ("log", caplog.text)] + _texts(run_env)
     assert any(name.endswith(".html") and "/validations/" in name for name, _ in texts)
@@ -76,15 +101,20 @@ def test_table_pages_and_stores_never_show_failing_ids_column_names_or_the_passw
 
 
 @pytest.mark.parametrize("url", [
+    _url("public.t", password=PASSWORD),
     _url("public.t", password="", query=f"?password={PASSWORD}"),  # libpq reads a password from the query too
+    _url("public.t", password="", query=f"?sslmode=require&sslpassword={PASSWORD}"),  # the client key's
     _url("public.t", password=f"{PASSWORD[:6]}@{PASSWORD[6:]}"),  # an unescaped @: no part of it may show
-    _url("public.t").replace("127.0.0.1", "127.0.0.1:notaport"),  # SQLAlchemy refuses it with its own error
-    _url("public.t").replace("127.0.0.1", "[::1"),
+    _url("public.t", password=PASSWORD).replace("127.0.0.1", "127.0.0.1:notaport"),  # SQLAlchemy refuses it with its own error
+    _url("public.t", password=PASSWORD).replace("127.0.0.1", "[::1"),
 ])
-def test_no_part_of_a_source_password_is_printed_and_a_bad_url_is_exit_3(url, run_env, capfd, caplog):
-    code = orchestrator.main(["--source", url])
+def test_a_source_url_with_a_password_is_refused_in_one_line_that_never_shows_it(url, run_env, capfd, caplog):
+    """A password on the command line is in `ps` for every local user, in shell history and in cron files."""
+    code, passwords = _passwords_connected_with(lambda: orchestrator.main(["--source", url]))
     out, err = capfd.readouterr()
-    assert code in (3, 4) and "Traceback" not in err
+    assert code == 3 and passwords == [] and "Traceback" not in err
+    (line,) = out.splitlines()
+    assert "password" in line and "DAY12_SQL_PASSWORD" in line and "config/.env" in line, line
     texts = [("stdout", out), ("stderr", err), ("log", caplog.text)] + _texts(run_env)
     fragments = (PASSWORD, PASSWORD[:6], PASSWORD[6:])
     assert not sorted({(name, f) for name, text in texts for f in fragments if f in text})
