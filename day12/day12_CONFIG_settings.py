@@ -40,6 +40,7 @@ class day12_Settings(BaseSettings):
     min_rows_per_source: int = Field(10, ge=0)  # fewer events from one source in a file: it has (nearly) stopped
     max_rows_per_source: int = Field(2_500_000, ge=1)  # half the file ceiling from one source: a loop or a flood
     slack_webhook_url: SecretStr | None = None  # unset: failures are reported as log lines only
+    sql_password: SecretStr | None = None  # --source's PostgreSQL password: never in the URL (ps, shell history, cron)
     schedule_interval_minutes: int = Field(15, ge=1, le=1440)  # drop folder polling period
     timezone: str = "UTC"  # security timelines are kept in UTC
 

@@ -269,7 +269,7 @@ def day12_remove_orphaned_staging() -> int:
     removed = 0
     for folder in Path(tempfile.gettempdir()).glob(f"{DAY12_STAGING_PREFIX}*"):
         owner = folder.name.removeprefix(DAY12_STAGING_PREFIX).split("-", 1)[0]
-        if not owner.isdigit() or not folder.is_dir() or folder.stat().st_uid != os.getuid() or _process_alive(int(owner)):
+        if not owner.isdigit() or not folder.is_dir() or folder.stat().st_uid != os.getuid() or day12_process_alive(int(owner)):
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed += 1
@@ -278,7 +278,7 @@ def day12_remove_orphaned_staging() -> int:
     return removed
 
 
-def _process_alive(pid: int) -> bool:
+def day12_process_alive(pid: int) -> bool:
     import os
 
     try:

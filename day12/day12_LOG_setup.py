@@ -84,9 +84,13 @@ def day12_crash_fields(exc: BaseException) -> dict[str, str]:
 
 
 DAY12_EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports a process ended by SIGINT (128 + 2)
-# a file counts as passed only once its run has finished (day12_last_success.json); an interrupted run's results
-# file stays "running"
-DAY12_INTERRUPTED = "interrupted; the next run validates again every input this one had not recorded as passed"
+# a file counts as passed only once its run has finished (day12_last_success.json): a run that ends early says so in
+# its results file (status interrupted or crashed; abandoned when the next run finds a killed one's claim)
+DAY12_NOT_PASSED = "the next run validates again every input this one had not recorded as passed"
+DAY12_INTERRUPTED = f"interrupted; {DAY12_NOT_PASSED}"
+DAY12_CRASHED = f"crashed before its results were written; {DAY12_NOT_PASSED}"
+DAY12_SCHEDULER_INTERRUPTED = f"interrupted; the scheduler stopped after its running pass; {DAY12_NOT_PASSED}"
+DAY12_ABANDONED = f"its process ended without a word (killed: kill -9, out of memory, a reboot); {DAY12_NOT_PASSED}"
 
 
 def _set_up_if_needed() -> None:

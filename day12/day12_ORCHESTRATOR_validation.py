@@ -2,7 +2,7 @@
 
     python day12/day12_ORCHESTRATOR_validation.py --input events.csv       # or .parquet
     python day12/day12_ORCHESTRATOR_validation.py --input events.csv scan.parquet   # one checkpoint run, every suite
-    python day12/day12_ORCHESTRATOR_validation.py --source postgresql://user@host/db/schema.table   # in the database
+    python day12/day12_ORCHESTRATOR_validation.py --source postgresql://user@host/db/schema.table  # password: DAY12_SQL_PASSWORD
     python day12/day12_ORCHESTRATOR_validation.py --demo                   # clean and dirty samples, rebuilds Data Docs
     python day12/day12_ORCHESTRATOR_validation.py --input events.csv --force   # even if unchanged since the last success
 
@@ -24,7 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Great Expectations data-quality gate for security data.")
     parser.add_argument("--input", type=Path, nargs="+", help="CSV or Parquet file(s) to validate, at most one per dataset")
     parser.add_argument("--source", metavar="URL", help="a database table, validated in the database: "
-                        "postgresql://user@host/db/schema.table or sqlite:///file.db/table")
+                        "postgresql://user@host/db/schema.table (the password: DAY12_SQL_PASSWORD in config/.env, "
+                        "never in the URL) or sqlite:///file.db/table")
     parser.add_argument("--dataset", choices=("security_events", "vulnerability_scan"), help="default: from the columns")
     parser.add_argument("--force", action="store_true", help="validate even if the file is unchanged")
     parser.add_argument("--demo", action="store_true", help="validate generated clean and dirty samples, rebuild Data Docs")

@@ -13,6 +13,8 @@ import contextlib
 import itertools
 import json
 import logging
+import os
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from day12_INPUT_files import (day12_content_hash, day12_detect_dataset, day12_InputError, day12_read_input,
                                day12_unexpected_column_count)
+from day12_LOG_setup import DAY12_ABANDONED, DAY12_CRASHED, DAY12_INTERRUPTED, day12_crash_fields
 
 DAY12_LOG = logging.getLogger("day12")
 DAY12_EXIT = {None: 0, "info": 1, "warning": 1, "critical": 4}
@@ -73,20 +76,94 @@ def _identity(path: Path) -> tuple | None:
     return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
-def day12_claim_run_name(settings, now: datetime) -> str:
+def day12_claim_run_name(settings, now: datetime, inputs=()) -> str:
     """day12-<UTC second>, with -2, -3... when that name is taken: runs started in the same second (drop-folder
     rounds, two processes) would overwrite each other's results and quarantine. The results file is created
-    exclusively as the claim, saying "running" until the run writes its results over it."""
+    exclusively as the claim, saying "running" until the run writes its results over it. The claim names its process
+    and machine: a run killed with kill -9 writes nothing on its way out, and the next run here marks it abandoned."""
     settings.results_dir.mkdir(parents=True, exist_ok=True)
     base = f"day12-{now:%Y%m%dT%H%M%SZ}"
     for n in itertools.count(1):
         name = base if n == 1 else f"{base}-{n}"
         try:
             with open(settings.results_dir / f"{name}.json", "x", encoding="utf-8") as claim:
-                claim.write(json.dumps({"run": name, "status": "running"}) + "\n")
-            return name
+                claim.write(json.dumps({"run": name, "status": "running", "pid": os.getpid(), "host": socket.gethostname(),
+                                        "inputs": list(inputs)}) + "\n")
+            break
         except FileExistsError:
             continue
+    _mark_abandoned(settings, found_by=name)
+    return name
+
+
+@contextlib.contextmanager
+def day12_claimed_run(settings, now: datetime, run_name: str | None = None, inputs=()):
+    """The run's name, claimed unless the caller named it (and reports for it). A run of ours that ends without its
+    results (Ctrl-C, a crash) says so in its results file on the way out, instead of "running" for good."""
+    if run_name:
+        yield run_name
+        return
+    name = day12_claim_run_name(settings, now, inputs)
+    try:
+        yield name
+    except Exception as exc:
+        _end_claim(settings, name, {"status": "crashed", "message": DAY12_CRASHED, **day12_crash_fields(exc)})
+        raise
+    except BaseException:  # Ctrl-C, or a stop from outside (SystemExit, Airflow's task termination)
+        _end_claim(settings, name, {"status": "interrupted", "message": DAY12_INTERRUPTED})
+        raise
+
+
+_CLAIM_MAX_BYTES = 16_384  # a claim is one short line; finished results (every expectation, the ids) are larger
+
+
+def _end_claim(settings, name: str, fields: dict) -> None:
+    path = settings.results_dir / f"{name}.json"
+    try:
+        record = json.loads(path.read_text())  # finished results, if the run got that far, are kept
+    except (OSError, ValueError):
+        record = {"run": name}
+    with contextlib.suppress(OSError):  # the run's own error, not this one, is what the caller reports
+        _write_replacing(path, json.dumps(record | fields, indent=2) + "\n")
+
+
+def _write_replacing(path: Path, text: str) -> None:
+    """Whole or not at all: a reader (a monitor, another run's sweep) never sees half a file."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def _mark_abandoned(settings, *, found_by: str) -> None:
+    """Claims of this machine whose process is gone: killed (kill -9, out of memory) or lost with the machine."""
+    host, marked = socket.gethostname(), 0
+    for path in settings.results_dir.glob("day12-*.json"):
+        if not _of_a_dead_process(_read_claim(path), host):
+            continue
+        claim = _read_claim(path)  # again, its process now known gone: it may have written its results meanwhile
+        if _of_a_dead_process(claim, host):
+            with contextlib.suppress(OSError):  # a folder this run may not write to: its own claim says so, not here
+                _write_replacing(path, json.dumps(claim | {"status": "abandoned", "message": DAY12_ABANDONED,
+                                                           "found_by": found_by}, indent=2) + "\n")
+                marked += 1
+    if marked:
+        DAY12_LOG.warning("results files of killed runs marked abandoned", extra={"runs": marked})
+
+
+def _read_claim(path: Path) -> dict:
+    try:
+        claim = json.loads(path.read_text()) if path.stat().st_size <= _CLAIM_MAX_BYTES else {}
+    except (OSError, ValueError):  # gone, or being written
+        return {}
+    return claim if isinstance(claim, dict) else {}
+
+
+def _of_a_dead_process(claim: dict, host: str) -> bool:
+    """False for what cannot be told: a live process, another machine's run, a claim without a process (older runs)."""
+    from day12_GATE_validation import day12_process_alive
+
+    pid = claim.get("pid")
+    return claim.get("status") == "running" and claim.get("host") == host and isinstance(pid, int) and not day12_process_alive(pid)
 
 
 _HELD_LOCKS: dict[tuple, list] = {}  # (thread, run folder) -> [lock file, depth]: re-entrant within one thread
@@ -168,24 +245,24 @@ def _validate_inputs(settings, inputs: list[day12_Input], *, context=None, run_n
     if len({i.dataset for i in inputs}) < len(inputs):
         raise day12_InputError(f"{', '.join(i.path.name for i in inputs)}: give at most one file per dataset per run")
     now = now or datetime.now(timezone.utc)
-    run_name = run_name or day12_claim_run_name(settings, now)
-    context = context or day12_run_context(settings)
-    slack = settings.slack_webhook_url.get_secret_value() if settings.slack_webhook_url else None
-    with day12_slack_target(slack):  # the notify action reads it; never written into the checkpoint JSON
-        results = day12_run_checkpoint(context, {i.dataset: i.df for i in inputs}, settings=settings, now=now, run_name=run_name,
-                                       fixed_time=fixed_time, docs_dir=docs_dir or settings.run_dir / "data_docs")
-    sections = []
-    for item in sorted(inputs, key=lambda i: i.dataset):
-        result = results[item.dataset]
-        sections.append({"input": item.path.name, "content_sha256": item.content_hash, "dataset": item.dataset,
-                         "rows": len(item.df), "unexpected_columns": day12_unexpected_column_count(item.df, item.dataset),
-                         "success": result.success, "max_failed_severity": result.max_failed_severity,
-                         "statistics": result.statistics, "quarantined_ids": list(result.quarantined_ids),
-                         "expectations": list(result.expectations)})
-    outcome = day12_report_run(settings, run_name, sections, started)
-    passed = {str(i.path.resolve()): i.content_hash for i in inputs if results[i.dataset].success}
-    if passed:
-        (settings.results_dir / "day12_last_success.json").write_text(json.dumps(_state(settings) | passed, indent=2) + "\n")
+    with day12_claimed_run(settings, now, run_name, [i.path.name for i in inputs]) as run_name:
+        context = context or day12_run_context(settings)
+        slack = settings.slack_webhook_url.get_secret_value() if settings.slack_webhook_url else None
+        with day12_slack_target(slack):  # the notify action reads it; never written into the checkpoint JSON
+            results = day12_run_checkpoint(context, {i.dataset: i.df for i in inputs}, settings=settings, now=now,
+                                           run_name=run_name, fixed_time=fixed_time, docs_dir=docs_dir or settings.run_dir / "data_docs")
+        sections = []
+        for item in sorted(inputs, key=lambda i: i.dataset):
+            result = results[item.dataset]
+            sections.append({"input": item.path.name, "content_sha256": item.content_hash, "dataset": item.dataset,
+                             "rows": len(item.df), "unexpected_columns": day12_unexpected_column_count(item.df, item.dataset),
+                             "success": result.success, "max_failed_severity": result.max_failed_severity,
+                             "statistics": result.statistics, "quarantined_ids": list(result.quarantined_ids),
+                             "expectations": list(result.expectations)})
+        outcome = day12_report_run(settings, run_name, sections, started)
+        passed = {str(i.path.resolve()): i.content_hash for i in inputs if results[i.dataset].success}
+        if passed:
+            (settings.results_dir / "day12_last_success.json").write_text(json.dumps(_state(settings) | passed, indent=2) + "\n")
     return outcome
 
 

@@ -1,13 +1,13 @@
 """Validate whatever lands in the drop folder, every DAY12_SCHEDULE_INTERVAL_MINUTES.
 
 Runbook
-    python day12/day12_SCHEDULER_dropfolder.py               # foreground; Ctrl-C stops after the running job
+    python day12/day12_SCHEDULER_dropfolder.py               # foreground; Ctrl-C: exit 130 once the running pass ends
     .venv/bin/python day12/day12_SCHEDULER_dropfolder.py --print-cron    # the same cadence as crontab lines
     .venv/bin/python day12/day12_SCHEDULER_dropfolder.py --install-cron  # into your crontab, between markers; --uninstall-cron removes
 
 Each CSV or Parquet file in DAY12_DROP_FOLDER is validated once per content: an unchanged file is
-skipped (change detection by content hash), a changed one is validated again. max_instances=1 and
-coalesce keep a slow validation from overlapping the next tick. A pass that crashes (an error nothing
+skipped (change detection by content hash), a changed one is validated again (day12_JOBS_scheduler
+runs the job; a slow pass never overlaps the next tick). A pass that crashes (an error nothing
 handled) is one log line with the error's type and place, never its text; `--once` then exits 5 and the
 scheduler runs the next pass as planned.
 """
@@ -18,8 +18,7 @@ import logging
 import sys
 
 from day12_CRON_entries import day12_add_cron_arguments, day12_cron_command
-
-DAY12_JOB_ID = "day12_drop_folder_validation"
+from day12_JOBS_scheduler import day12_build_scheduler, day12_run_scheduler
 
 
 def day12_one_pass(settings=None) -> int:
@@ -44,16 +43,6 @@ def day12_one_pass(settings=None) -> int:
 
 def day12_scheduled_job() -> None:
     day12_one_pass()
-
-
-def day12_build_scheduler(settings, job=day12_scheduled_job):
-    from apscheduler.schedulers.blocking import BlockingScheduler
-    from apscheduler.triggers.interval import IntervalTrigger
-
-    scheduler = BlockingScheduler(timezone=settings.timezone)
-    scheduler.add_job(job, IntervalTrigger(minutes=settings.schedule_interval_minutes, timezone=settings.timezone),
-                      id=DAY12_JOB_ID, max_instances=1, coalesce=True, misfire_grace_time=300, replace_existing=True)
-    return scheduler
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,12 +80,7 @@ def day12_serve(args: argparse.Namespace) -> int:
     day12_setup_logging(settings.results_dir.parent / "logs" / "day12_validation.log")
     if args.once:
         return day12_one_pass(settings)
-    scheduler = day12_build_scheduler(settings)
-    try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):  # the foreground scheduler's ordinary stop: the running job finishes
-        pass
-    return 0
+    return day12_run_scheduler(day12_build_scheduler(settings, day12_scheduled_job))  # Ctrl-C: 130, after the running pass
 
 
 if __name__ == "__main__":

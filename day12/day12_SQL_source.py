@@ -1,12 +1,14 @@
 """--source: validate a database table in place, with the same suites, through GX's SQL datasource.
 
-    --source postgresql://user@host:5432/database/schema.table
+    --source postgresql://user@host:5432/database/schema.table     (the password: DAY12_SQL_PASSWORD in config/.env)
     --source sqlite:///path/to/file.db/table
 
 Every check runs in the database (GX compiles the expectations to SQL; the two custom ones have SQL
 implementations in day12_SUITES_security): Python receives aggregates and the ids of failing rows, never
-the table. The stored GX config names an environment variable, not the connection string (it may hold a
-password); messages show the URL with its password hidden.
+the table. A URL that carries a password is refused: a command line is visible to every local user (ps) and
+kept in shell history and cron files. The password comes from the settings and is set on SQLAlchemy's URL object;
+the stored GX config names an environment variable, not the connection string, and messages show the URL
+without a password.
 """
 from __future__ import annotations
 
@@ -14,8 +16,9 @@ import logging
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from urllib.parse import parse_qsl
 
 from day12_INPUT_files import DAY12_DATASET_COLUMNS, day12_detect_dataset, day12_InputError
 
@@ -24,17 +27,28 @@ DAY12_SQL_CONNECTION_ENV = "DAY12_SQL_CONNECTION_STRING"  # what the stored data
 DAY12_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")  # a plain schema or table name (no quoting games)
 DAY12_SQL_MAX_IDS = 10_000  # failing ids fetched per expectation from a table (GX caps at this); counts stay complete
 DAY12_POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+DAY12_PASSWORD_REFUSED = ("--source: the URL carries a password, which a command line shows to every local user (ps) and "
+                          "leaves in shell history and cron files; remove it and set DAY12_SQL_PASSWORD in config/.env "
+                          "(or use ~/.pgpass)")
 
 
 @dataclass(frozen=True)
 class day12_SqlSource:
-    connection_string: str  # SQLAlchemy URL of the database
+    connection_string: str  # SQLAlchemy URL of the database, never with a password
     schema: str | None
     table: str
     dialect: str  # postgres | sqlite
+    password: object = field(default=None, repr=False)  # a SecretStr (DAY12_SQL_PASSWORD), or None: libpq's ~/.pgpass
 
     def display(self) -> str:
         return f"{day12_redact_url(self.connection_string)}/{self.schema + '.' if self.schema else ''}{self.table}"
+
+    def url(self):
+        """The URL object SQLAlchemy connects with: the password set on it, never written into a string we show."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.connection_string)
+        return url.set(password=self.password.get_secret_value()) if self.password and self.dialect == "postgres" else url
 
 
 def day12_redact_url(text: str) -> str:
@@ -51,24 +65,41 @@ def day12_redact_url(text: str) -> str:
     return f"{url.drivername}://{credentials}{host}{f':{url.port}' if url.port else ''}/{url.database or ''}"
 
 
-def day12_parse_source(text: str) -> day12_SqlSource:
-    """postgresql://…/db/schema.table (schema defaults to public) or sqlite:///file.db/table."""
+_CREDENTIALS = re.compile(r"[^:/]*:([^@]*)@")  # user:password@, as SQLAlchemy reads it (to the first @)
+
+
+def _carries_password(text: str) -> bool:
+    """user:secret@host, or a query parameter libpq takes as one (password=, sslpassword=). Read from the text: a URL
+    SQLAlchemy cannot parse may carry one all the same."""
+    rest = text.rpartition("/")[0].split("://", 1)[-1]
+    credentials = _CREDENTIALS.match(rest)
+    if credentials and credentials.group(1):
+        return True
+    query = rest[credentials.end() if credentials else 0:].partition("?")[2]
+    return any("password" in key.lower() for key, _ in parse_qsl(query))
+
+
+def day12_parse_source(text: str, password=None) -> day12_SqlSource:
+    """postgresql://…/db/schema.table (schema defaults to public) or sqlite:///file.db/table; the PostgreSQL password
+    (a SecretStr) from the settings."""
     base, _, target = text.rpartition("/")
     if text.startswith(DAY12_POSTGRES_SCHEMES):
+        if _carries_password(text):
+            raise day12_InputError(DAY12_PASSWORD_REFUSED)
         schema, _, table = target.rpartition(".")
         scheme, rest = base.split("://", 1)
-        source = day12_SqlSource(f"postgresql+psycopg://{rest}", schema or "public", table, "postgres")
+        source = day12_SqlSource(f"postgresql+psycopg://{rest}", schema or "public", table, "postgres", password)
     elif text.startswith("sqlite:///"):
         source = day12_SqlSource(base, None, target, "sqlite")
     else:
         raise day12_InputError("--source: expected postgresql://user@host/database/schema.table or sqlite:///file.db/table")
-    try:  # refused here, with a message of ours: SQLAlchemy's own quote the whole URL, password included
+    try:  # refused here, with a message of ours: SQLAlchemy's own quote the whole URL
         from sqlalchemy.engine import make_url
 
         make_url(source.connection_string)
     except Exception as exc:
         raise day12_InputError(f"--source: not a database URL SQLAlchemy can read ({type(exc).__name__}): check the host, "
-                               "port and that special characters in the password are %-escaped") from None
+                               "port and that special characters in the user name are %-escaped") from None
     for name in filter(None, (source.schema, source.table)):
         if not DAY12_IDENTIFIER.fullmatch(name):
             raise day12_InputError(f"--source: {name[:64]!r} is not a plain schema or table name")
@@ -80,7 +111,7 @@ def day12_table_columns(source: day12_SqlSource) -> list[str]:
     import sqlalchemy as sa
 
     try:
-        engine = sa.create_engine(source.connection_string)
+        engine = sa.create_engine(source.url())
     except (sa.exc.SQLAlchemyError, ValueError, ImportError) as exc:  # its message may quote the URL
         raise day12_InputError(f"{source.display()}: unusable database URL ({type(exc).__name__})") from None
     try:
@@ -101,7 +132,7 @@ def _row_count(source: day12_SqlSource, suite_result) -> int:
     counted = [n for r in suite_result.results if isinstance(n := (r.result or {}).get("element_count"), int)]
     if counted:
         return counted[0]
-    engine = sa.create_engine(source.connection_string)
+    engine = sa.create_engine(source.url())
     try:
         table = sa.table(source.table, schema=source.schema)
         with engine.connect() as connection:
@@ -169,13 +200,13 @@ def _run_table(settings, text: str, *, dataset: str | None = None, context=None,
 
     from day12_ACTIONS_checkpoint import day12_slack_target, day12_write_quarantine
     from day12_GATE_validation import day12_offline_docs, day12_progress_bars, day12_summarise
-    from day12_PIPELINE_run import (DAY12_EXIT_INPUT, day12_claim_run_name, day12_report_run, day12_run_context,
+    from day12_PIPELINE_run import (DAY12_EXIT_INPUT, day12_claimed_run, day12_report_run, day12_run_context,
                                     day12_RunOutcome)
     from day12_SUITES_security import day12_runtime_parameters
 
     started = time.monotonic()
     try:
-        source = day12_parse_source(text)
+        source = day12_parse_source(text, settings.sql_password)
         columns = day12_table_columns(source)
         import pandas as pd
 
@@ -184,24 +215,25 @@ def _run_table(settings, text: str, *, dataset: str | None = None, context=None,
         DAY12_LOG.error("table unusable", extra={"error": str(exc)})
         return day12_RunOutcome(DAY12_EXIT_INPUT, f"table could not be validated: {exc}")
     now = now or datetime.now(timezone.utc)
-    run_name = run_name or day12_claim_run_name(settings, now)  # unique: a same-second run would overwrite this one
-    os.environ[DAY12_SQL_CONNECTION_ENV] = source.connection_string  # read by GX when it connects; never stored
-    try:
-        context = context or day12_run_context(settings)
-        checkpoint = day12_sql_checkpoint(context, source, dataset)
-        slack = settings.slack_webhook_url.get_secret_value() if settings.slack_webhook_url else None
-        with day12_progress_bars(context), day12_slack_target(slack):
-            outcome = checkpoint.run(expectation_parameters=day12_runtime_parameters(settings, now),
-                                     run_id=RunIdentifier(run_name=run_name, run_time=now))
-    finally:
-        os.environ.pop(DAY12_SQL_CONNECTION_ENV, None)
-    day12_write_quarantine(outcome, settings.quarantine_dir)
-    day12_offline_docs(settings.run_dir / "data_docs")
-    (suite_result,) = outcome.run_results.values()
-    result = day12_summarise(dataset, suite_result)
-    expected = set(DAY12_DATASET_COLUMNS[dataset])
-    section = {"input": source.display(), "dataset": dataset, "rows": _row_count(source, suite_result),
-               "unexpected_columns": sum(c not in expected for c in columns), "success": result.success,
-               "max_failed_severity": result.max_failed_severity, "statistics": result.statistics,
-               "quarantined_ids": list(result.quarantined_ids), "expectations": list(result.expectations)}
-    return day12_report_run(settings, run_name, [section], started)
+    # unique: a same-second run would overwrite this one; a Ctrl-C or a crash says so in the results file
+    with day12_claimed_run(settings, now, run_name, [source.display()]) as run_name:
+        os.environ[DAY12_SQL_CONNECTION_ENV] = source.url().render_as_string(hide_password=False)  # read by GX; never stored
+        try:
+            context = context or day12_run_context(settings)
+            checkpoint = day12_sql_checkpoint(context, source, dataset)
+            slack = settings.slack_webhook_url.get_secret_value() if settings.slack_webhook_url else None
+            with day12_progress_bars(context), day12_slack_target(slack):
+                outcome = checkpoint.run(expectation_parameters=day12_runtime_parameters(settings, now),
+                                         run_id=RunIdentifier(run_name=run_name, run_time=now))
+        finally:
+            os.environ.pop(DAY12_SQL_CONNECTION_ENV, None)
+        day12_write_quarantine(outcome, settings.quarantine_dir)
+        day12_offline_docs(settings.run_dir / "data_docs")
+        (suite_result,) = outcome.run_results.values()
+        result = day12_summarise(dataset, suite_result)
+        expected = set(DAY12_DATASET_COLUMNS[dataset])
+        section = {"input": source.display(), "dataset": dataset, "rows": _row_count(source, suite_result),
+                   "unexpected_columns": sum(c not in expected for c in columns), "success": result.success,
+                   "max_failed_severity": result.max_failed_severity, "statistics": result.statistics,
+                   "quarantined_ids": list(result.quarantined_ids), "expectations": list(result.expectations)}
+        return day12_report_run(settings, run_name, [section], started)

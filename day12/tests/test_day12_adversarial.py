@@ -59,15 +59,40 @@ def pg_pii_table():
     engine.dispose()
 
 
-def _url(schema_table: str, *, password: str = PASSWORD, query: str = "") -> str:
+def _url(schema_table: str, *, password: str = "", query: str = "") -> str:
     base, _, database = POSTGRES.rpartition("/")
     scheme, rest = base.split("://", 1)
     return f"postgresql://{rest.replace('@', ':' + password + '@', 1) if password else rest}/{database}{query}/{schema_table}"
 
 
-def test_table_pages_and_stores_never_show_failing_ids_column_names_or_the_password(pg_pii_table, run_env, capfd, caplog):
-    """GX 1.x moves its own UpdateDataDocsAction ahead of the scrub action: table pages were rendered unscrubbed."""
-    assert orchestrator.main(["--source", _url(f"{pg_pii_table}.events")]) == 4
+def _passwords_connected_with(run):
+    """What run() returns, and the password of every database connection opened meanwhile (GX's and day12's own)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    passwords = []
+
+    def record(dialect, connection_record, cargs, cparams):
+        passwords.append(cparams.get("password"))
+
+    event.listen(Engine, "do_connect", record)
+    try:
+        return run(), passwords
+    finally:
+        event.remove(Engine, "do_connect", record)
+
+
+def test_the_configured_password_reaches_every_connection_and_no_page_store_or_output(pg_pii_table, run_env, monkeypatch,
+                                                                                   capfd, caplog):
+    """GX 1.x moves its own UpdateDataDocsAction ahead of the scrub action: table pages were rendered unscrubbed. The
+    password came on the command line (ps, shell history, cron files): now from DAY12_SQL_PASSWORD in config/.env."""
+    import day12_SCHEDULER_dropfolder as scheduler
+
+    monkeypatch.setenv("DAY12_SQL_PASSWORD", PASSWORD)
+    code, passwords = _passwords_connected_with(lambda: orchestrator.main(["--source", _url(f"{pg_pii_table}.events")]))
+    assert code == 4
+    assert passwords and set(passwords) == {PASSWORD}  # the catalogue read, GX's scans, the id queries
+    assert scheduler.main(["--print-cron"]) == 0  # the crontab lines the scheduler writes
     out, err = capfd.readouterr()
     texts = [("stdout", out), ("stderr", err), ("log", caplog.text)] + _texts(run_env)
     assert any(name.endswith(".html") and "/validations/" in name for name, _ in texts)
@@ -76,15 +101,20 @@ def test_table_pages_and_stores_never_show_failing_ids_column_names_or_the_passw
 
 
 @pytest.mark.parametrize("url", [
+    _url("public.t", password=PASSWORD),
     _url("public.t", password="", query=f"?password={PASSWORD}"),  # libpq reads a password from the query too
+    _url("public.t", password="", query=f"?sslmode=require&sslpassword={PASSWORD}"),  # the client key's
     _url("public.t", password=f"{PASSWORD[:6]}@{PASSWORD[6:]}"),  # an unescaped @: no part of it may show
-    _url("public.t").replace("127.0.0.1", "127.0.0.1:notaport"),  # SQLAlchemy refuses it with its own error
-    _url("public.t").replace("127.0.0.1", "[::1"),
+    _url("public.t", password=PASSWORD).replace("127.0.0.1", "127.0.0.1:notaport"),  # SQLAlchemy refuses it with its own error
+    _url("public.t", password=PASSWORD).replace("127.0.0.1", "[::1"),
 ])
-def test_no_part_of_a_source_password_is_printed_and_a_bad_url_is_exit_3(url, run_env, capfd, caplog):
-    code = orchestrator.main(["--source", url])
+def test_a_source_url_with_a_password_is_refused_in_one_line_that_never_shows_it(url, run_env, capfd, caplog):
+    """A password on the command line is in `ps` for every local user, in shell history and in cron files."""
+    code, passwords = _passwords_connected_with(lambda: orchestrator.main(["--source", url]))
     out, err = capfd.readouterr()
-    assert code in (3, 4) and "Traceback" not in err
+    assert code == 3 and passwords == [] and "Traceback" not in err
+    (line,) = out.splitlines()
+    assert "password" in line and "DAY12_SQL_PASSWORD" in line and "config/.env" in line, line
     texts = [("stdout", out), ("stderr", err), ("log", caplog.text)] + _texts(run_env)
     fragments = (PASSWORD, PASSWORD[:6], PASSWORD[6:])
     assert not sorted({(name, f) for name, text in texts for f in fragments if f in text})
@@ -196,6 +226,39 @@ def test_staging_left_by_a_killed_run_is_removed_by_the_next_run(tmp_path, run_e
     subprocess.run([sys.executable, script, "--input", str(small)], env=env, capture_output=True, timeout=300, check=False)
     assert list(private.iterdir()) == []
     assert _committed_state() == before  # the killed run touched no committed file and left none beside them
+    # and its results file no longer says "running": the next run saw its process gone
+    results = [json.loads(p.read_text()) for p in (run_env / "results").glob("day12-*.json")]
+    assert sorted(r.get("status", "finished") for r in results) == ["abandoned", "finished"], results
+
+
+def test_a_later_run_tells_a_dead_runs_claim_from_a_live_ones(run_env):
+    """A run killed with kill -9 wrote nothing on its way out: its claim said "running" for good. A claim names its
+    process and machine; a later run on that machine marks it abandoned once the process is gone, and leaves alone
+    what it cannot judge (a live process, another machine's run, a claim without a process)."""
+    import socket
+    from datetime import datetime, timezone
+
+    from day12_CONFIG_settings import day12_load_settings
+    from day12_PIPELINE_run import day12_claim_run_name
+
+    results = run_env / "results"
+    results.mkdir(parents=True)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    host = socket.gethostname()
+    claims = {"day12-20260101T000000Z": ({"pid": gone.pid, "host": host}, "abandoned"),
+              "day12-20260101T000001Z": ({"pid": os.getpid(), "host": host}, "running"),
+              "day12-20260101T000002Z": ({"pid": gone.pid, "host": host + "-other"}, "running"),
+              "day12-20260101T000003Z": ({}, "running")}
+    for name, (fields, _) in claims.items():
+        (results / f"{name}.json").write_text(json.dumps({"run": name, "status": "running", **fields}) + "\n")
+    mine = day12_claim_run_name(day12_load_settings(env_file=None), datetime.now(timezone.utc))
+    assert json.loads((results / f"{mine}.json").read_text()) | {"pid": 0} == {
+        "run": mine, "status": "running", "pid": 0, "host": host, "inputs": []}
+    found = {name: json.loads((results / f"{name}.json").read_text()) for name in claims}
+    assert {name: r["status"] for name, r in found.items()} == {name: status for name, (_, status) in claims.items()}
+    abandoned = found["day12-20260101T000000Z"]
+    assert "not recorded as passed" in abandoned["message"] and abandoned["found_by"] == mine
 
 
 def test_a_file_name_cannot_forge_a_log_line(tmp_path, run_env, capfd):

@@ -1,12 +1,25 @@
 """Ctrl-C (KeyboardInterrupt) to the entry scripts: exit 130, one WARNING line saying what the next run does, no
 traceback on the terminal or in the log file (a KeyboardInterrupt is a BaseException: it passed the crash handler)."""
+import json
 import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
 import day12_ORCHESTRATOR_validation as orchestrator
 import day12_PIPELINE_run
 import day12_SCHEDULER_dropfolder as scheduler
+from day12_JOBS_scheduler import DAY12_JOB_ID
+from day12_LOG_setup import DAY12_INTERRUPTED
+from shared_synthetic_data import security
+
+DAY12_DIR = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -34,7 +47,10 @@ def _main(entry, argv: list[str]) -> int:
 
 
 def _check(run_env, capfd, message: str) -> None:
-    out, err = capfd.readouterr()
+    _check_texts(run_env, *capfd.readouterr(), message)
+
+
+def _check_texts(run_env, out: str, err: str, message: str) -> None:
     log_path = run_env / "logs" / "day12_validation.log"
     texts = (err, log_path.read_text()) if log_path.exists() else (err,)
     for text in texts:
@@ -87,3 +103,121 @@ def test_ctrl_c_before_logging_is_set_up_is_one_line_even_with_a_handler_someone
     monkeypatch.setattr(day12_CONFIG_settings, "day12_load_settings", _interrupt)
     assert _main(orchestrator.main, ["--input", "events.csv"]) == 130
     _check(run_env, capfd, "interrupted")
+
+
+def _events_file(path: Path, rows: int = 300) -> Path:
+    path.write_text(security.generate(size=rows).text("security/security_events.csv"))
+    return path
+
+
+def _results(run_env) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((run_env / "results").glob("day12-*.json"))]
+
+
+def _wait_for(predicate, timeout=120.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _crash(*args, **kwargs):
+    raise RuntimeError("text that may quote a value")
+
+
+@pytest.mark.parametrize("source", ["file", "table"])
+@pytest.mark.parametrize(("raised", "code", "status"), [(_interrupt, 130, "interrupted"), (_crash, 5, "crashed")])
+def test_a_run_that_ends_without_results_says_so_in_its_results_file(source, raised, code, status, run_env, tmp_path,
+                                                                     monkeypatch, capfd):
+    """The results file is claimed as "running" before the checkpoint runs; a Ctrl-C (or a crash) left it saying so for
+    good, and whoever read the results folder was told a dead run was still running."""
+    import day12_GATE_validation
+    import day12_SQL_source
+
+    if source == "file":
+        monkeypatch.setattr(day12_GATE_validation, "day12_run_checkpoint", raised)
+        argv = ["--input", str(_events_file(tmp_path / "events.csv"))]
+    else:
+        from day12_SQLDATA_tables import day12_create_events_table
+
+        day12_create_events_table(f"sqlite:///{tmp_path / 'events.db'}", None, "events", 500)
+        monkeypatch.setattr(day12_SQL_source, "day12_sql_checkpoint", raised)
+        argv = ["--source", f"sqlite:///{tmp_path / 'events.db'}/events"]
+    assert _main(orchestrator.main, argv) == code
+    if status == "interrupted":
+        _check(run_env, capfd, DAY12_INTERRUPTED)
+    (result,) = _results(run_env)
+    assert result["status"] == status and "not recorded as passed" in result["message"], result
+    assert "value" not in json.dumps(result)  # a crash is recorded by its type and place, never its text
+    assert result.get("error_type") == (None if status == "interrupted" else "RuntimeError")
+
+
+def test_a_real_sigint_mid_run_is_exit_130_and_its_results_file_says_interrupted(run_env, tmp_path):
+    big = _events_file(tmp_path / "big.csv", 50_000)
+    proc = subprocess.Popen([sys.executable, str(DAY12_DIR / "day12_ORCHESTRATOR_validation.py"), "--input", str(big)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert _wait_for(lambda: [r for r in _safe_results(run_env) if r.get("status") == "running"])
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    _check_texts(run_env, out, err, DAY12_INTERRUPTED)
+    (result,) = _results(run_env)
+    assert result["status"] == "interrupted" and result["message"] == DAY12_INTERRUPTED, result
+
+
+def _safe_results(run_env) -> list[dict]:
+    try:
+        return _results(run_env)
+    except (OSError, ValueError):  # being written
+        return []
+
+
+def test_ctrl_c_to_the_running_scheduler_is_exit_130_one_warning_line_and_no_traceback(run_env):
+    """Ctrl-C while the BlockingScheduler ran returned 0 and never shut it down."""
+    proc = subprocess.Popen([sys.executable, str(DAY12_DIR / "day12_SCHEDULER_dropfolder.py")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = run_env / "logs" / "day12_validation.log"
+    try:
+        assert _wait_for(lambda: log.exists() and "scheduler started" in log.read_text(), 60)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    _check_texts(run_env, out, err, "the scheduler stopped")
+
+
+def test_ctrl_c_to_the_scheduler_waits_for_the_running_pass_then_exits_130(run_env, monkeypatch, capfd):
+    from datetime import datetime, timezone
+
+    started, finished = threading.Event(), []
+
+    def slow_pass():
+        started.set()
+        time.sleep(1.5)
+        finished.append(time.monotonic())
+
+    build = scheduler.day12_build_scheduler
+
+    def build_now(settings, job=None):
+        built = build(settings, job=slow_pass)
+        built.modify_job(DAY12_JOB_ID, next_run_time=datetime.now(timezone.utc))
+        return built
+
+    monkeypatch.setattr(scheduler, "day12_build_scheduler", build_now)
+
+    def ctrl_c():
+        started.wait(60)
+        time.sleep(0.5)  # the main thread back in the scheduler's wait (APScheduler logs and drops one sent mid-submit)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=ctrl_c, daemon=True).start()
+    assert _main(scheduler.main, []) == 130
+    returned = time.monotonic()
+    assert finished and finished[0] <= returned  # shut down after the running pass, not in the middle of it
+    _check(run_env, capfd, "the scheduler stopped")

@@ -3,7 +3,7 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 from day12_PIPELINE_run import day12_validate_drop_folder
-from day12_SCHEDULER_dropfolder import DAY12_JOB_ID, day12_build_scheduler
+from day12_JOBS_scheduler import DAY12_JOB_ID, day12_build_scheduler
 from shared_synthetic_data import security
 
 
