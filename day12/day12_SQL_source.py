@@ -31,6 +31,8 @@ DAY12_PASSWORD_REFUSED = ("--source: the URL carries a password, which a command
                           "leaves in shell history and cron files; remove it and set DAY12_SQL_PASSWORD in config/.env "
                           "(or use ~/.pgpass)")
 
+DAY12_SOURCE_USAGE = "--source: expected postgresql://user@host/database/schema.table or sqlite:///file.db/table"
+
 
 @dataclass(frozen=True)
 class day12_SqlSource:
@@ -70,13 +72,14 @@ _CREDENTIALS = re.compile(r"[^:/]*:([^@]*)@")  # user:password@, as SQLAlchemy r
 
 def _carries_password(text: str) -> bool:
     """user:secret@host, or a query parameter libpq takes as one (password=, sslpassword=). Read from the text: a URL
-    SQLAlchemy cannot parse may carry one all the same."""
-    rest = text.rpartition("/")[0].split("://", 1)[-1]
+    SQLAlchemy cannot parse may carry one all the same. The whole text: a query may follow the table, and a URL may have
+    no database or table at all."""
+    rest = text.split("://", 1)[-1]
     credentials = _CREDENTIALS.match(rest)
     if credentials and credentials.group(1):
         return True
     query = rest[credentials.end() if credentials else 0:].partition("?")[2]
-    return any("password" in key.lower() for key, _ in parse_qsl(query))
+    return any("password" in key.lower() for part in re.split(r"[/?]", query) for key, _ in parse_qsl(part))
 
 
 def day12_parse_source(text: str, password=None) -> day12_SqlSource:
@@ -86,13 +89,15 @@ def day12_parse_source(text: str, password=None) -> day12_SqlSource:
     if text.startswith(DAY12_POSTGRES_SCHEMES):
         if _carries_password(text):
             raise day12_InputError(DAY12_PASSWORD_REFUSED)
+        if "://" not in base:  # no /database/schema.table after the host
+            raise day12_InputError(DAY12_SOURCE_USAGE)
         schema, _, table = target.rpartition(".")
         scheme, rest = base.split("://", 1)
         source = day12_SqlSource(f"postgresql+psycopg://{rest}", schema or "public", table, "postgres", password)
     elif text.startswith("sqlite:///"):
         source = day12_SqlSource(base, None, target, "sqlite")
     else:
-        raise day12_InputError("--source: expected postgresql://user@host/database/schema.table or sqlite:///file.db/table")
+        raise day12_InputError(DAY12_SOURCE_USAGE)
     try:  # refused here, with a message of ours: SQLAlchemy's own quote the whole URL
         from sqlalchemy.engine import make_url
 

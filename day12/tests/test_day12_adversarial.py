@@ -107,6 +107,9 @@ def test_the_configured_password_reaches_every_connection_and_no_page_store_or_o
     _url("public.t", password=f"{PASSWORD[:6]}@{PASSWORD[6:]}"),  # an unescaped @: no part of it may show
     _url("public.t", password=PASSWORD).replace("127.0.0.1", "127.0.0.1:notaport"),  # SQLAlchemy refuses it with its own error
     _url("public.t", password=PASSWORD).replace("127.0.0.1", "[::1"),
+    _url(f"public.t?password={PASSWORD}"),  # the query where a URL's query goes: at its end, after the table
+    _url(f"public.t?sslmode=require&sslpassword={PASSWORD}"),
+    _url("public.t", password=PASSWORD).rsplit("/", 2)[0],  # no database or table at all
 ])
 def test_a_source_url_with_a_password_is_refused_in_one_line_that_never_shows_it(url, run_env, capfd, caplog):
     """A password on the command line is in `ps` for every local user, in shell history and in cron files."""
@@ -118,6 +121,15 @@ def test_a_source_url_with_a_password_is_refused_in_one_line_that_never_shows_it
     texts = [("stdout", out), ("stderr", err), ("log", caplog.text)] + _texts(run_env)
     fragments = (PASSWORD, PASSWORD[:6], PASSWORD[6:])
     assert not sorted({(name, f) for name, text in texts for f in fragments if f in text})
+
+
+@pytest.mark.parametrize("url", ["postgresql://postgres@127.0.0.1", "postgresql://postgres@127.0.0.1:5432"])
+def test_a_source_url_without_a_table_is_one_line_and_exit_3(url, run_env, capfd):
+    code = orchestrator.main(["--source", url])
+    out, err = capfd.readouterr()
+    assert code == 3 and "Traceback" not in err and "crashed" not in err, (code, err)
+    (line,) = out.splitlines()
+    assert "schema.table" in line, line
 
 
 def test_a_first_row_longer_than_the_header_is_refused_not_shifted_into_the_index(tmp_path, run_env, capfd):
