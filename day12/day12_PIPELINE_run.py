@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import socket
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -151,9 +152,19 @@ def _mark_abandoned(settings, *, found_by: str) -> None:
 
 
 def _read_claim(path: Path) -> dict:
+    """A claim is a short regular file written by a run: whatever else bears its name (a FIFO, a link to a device, a file
+    growing) is read no further than that, nor waited on."""
     try:
-        claim = json.loads(path.read_text()) if path.stat().st_size <= _CLAIM_MAX_BYTES else {}
-    except (OSError, ValueError):  # gone, or being written
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:  # gone, or a symbolic link
+        return {}
+    try:
+        with os.fdopen(descriptor, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return {}
+            text = handle.read(_CLAIM_MAX_BYTES + 1)
+        claim = json.loads(text) if len(text) <= _CLAIM_MAX_BYTES else {}
+    except (OSError, ValueError):  # being written
         return {}
     return claim if isinstance(claim, dict) else {}
 

@@ -273,6 +273,33 @@ def test_a_later_run_tells_a_dead_runs_claim_from_a_live_ones(run_env):
     assert "not recorded as passed" in abandoned["message"] and abandoned["found_by"] == mine
 
 
+@pytest.mark.parametrize("plant", ["pid beyond any process", "fifo", "symlink to /dev/zero"])
+def test_no_file_named_like_a_claim_stops_or_hangs_a_run(plant, run_env):
+    """Whatever sits in the results folder under a claim's name: a claim naming a pid no process can have crashed every
+    later run (OverflowError) and left its own claim "running"; reading a FIFO or an endless device never returned."""
+    import socket
+
+    results = run_env / "results"
+    results.mkdir(parents=True)
+    planted = results / "day12-20260101T000000Z.json"
+    if plant == "fifo":
+        os.mkfifo(planted)
+    elif plant == "symlink to /dev/zero":
+        planted.symlink_to("/dev/zero")
+    else:
+        planted.write_text(json.dumps({"status": "running", "pid": 2**40, "host": socket.gethostname()}) + "\n")
+    code = ("from datetime import datetime, timezone\nfrom day12_CONFIG_settings import day12_load_settings\n"
+            "from day12_PIPELINE_run import day12_claim_run_name\n"
+            "print(day12_claim_run_name(day12_load_settings(env_file=None), datetime.now(timezone.utc)))")
+    try:
+        done = subprocess.run([sys.executable, "-c", code], cwd=DAY12_DIR, env=os.environ.copy(), capture_output=True,
+                              text=True, timeout=60, check=False)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"a run hung on a {plant} in the results folder")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads((results / f"{done.stdout.strip()}.json").read_text())["status"] == "running"
+
+
 def test_a_file_name_cannot_forge_a_log_line(tmp_path, run_env, capfd):
     """Drop-folder file names are chosen by whoever drops them: a newline in one started a fake log record."""
     drop = run_env / "drop"
