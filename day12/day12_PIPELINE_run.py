@@ -82,6 +82,12 @@ def day12_claim_run_name(settings, now: datetime, inputs=()) -> str:
     rounds, two processes) would overwrite each other's results and quarantine. The results file is created
     exclusively as the claim, saying "running" until the run writes its results over it. The claim names its process
     and machine: a run killed with kill -9 writes nothing on its way out, and the next run here marks it abandoned."""
+    name = _claim(settings, now, inputs)
+    _mark_abandoned(settings, found_by=name)
+    return name
+
+
+def _claim(settings, now: datetime, inputs) -> str:
     settings.results_dir.mkdir(parents=True, exist_ok=True)
     base = f"day12-{now:%Y%m%dT%H%M%SZ}"
     for n in itertools.count(1):
@@ -93,7 +99,6 @@ def day12_claim_run_name(settings, now: datetime, inputs=()) -> str:
             break
         except FileExistsError:
             continue
-    _mark_abandoned(settings, found_by=name)
     return name
 
 
@@ -104,8 +109,9 @@ def day12_claimed_run(settings, now: datetime, run_name: str | None = None, inpu
     if run_name:
         yield run_name
         return
-    name = day12_claim_run_name(settings, now, inputs)
+    name = _claim(settings, now, inputs)
     try:
+        _mark_abandoned(settings, found_by=name)  # a while in a full results folder: a Ctrl-C here is this run's too
         yield name
     except Exception as exc:
         _end_claim(settings, name, {"status": "crashed", "message": DAY12_CRASHED, **day12_crash_fields(exc)})

@@ -154,6 +154,17 @@ def test_a_run_that_ends_without_results_says_so_in_its_results_file(source, rai
     assert result.get("error_type") == (None if status == "interrupted" else "RuntimeError")
 
 
+@pytest.mark.parametrize(("raised", "code", "status"), [(_interrupt, 130, "interrupted"), (_crash, 5, "crashed")])
+def test_a_run_stopped_while_it_looks_for_killed_runs_says_so_in_its_results_file(raised, code, status, run_env, tmp_path,
+                                                                                 monkeypatch):
+    """Right after its claim a run reads every results file (a long while in a full folder): a Ctrl-C there left its
+    claim "running", and the next run marked it abandoned, killed without a word."""
+    monkeypatch.setattr(day12_PIPELINE_run, "_mark_abandoned", raised)
+    assert _main(orchestrator.main, ["--input", str(_events_file(tmp_path / "events.csv"))]) == code
+    (result,) = _results(run_env)
+    assert result["status"] == status and "not recorded as passed" in result["message"], result
+
+
 def test_a_real_sigint_mid_run_is_exit_130_and_its_results_file_says_interrupted(run_env, tmp_path):
     big = _events_file(tmp_path / "big.csv", 50_000)
     proc = subprocess.Popen([sys.executable, str(DAY12_DIR / "day12_ORCHESTRATOR_validation.py"), "--input", str(big)],
