@@ -95,7 +95,7 @@ def _claim(settings, now: datetime, inputs) -> str:
         try:
             with open(settings.results_dir / f"{name}.json", "x", encoding="utf-8") as claim:
                 claim.write(json.dumps({"run": name, "status": "running", "pid": os.getpid(), "host": socket.gethostname(),
-                                        "inputs": list(inputs)}) + "\n")
+                                        "pidns": day12_pid_namespace(), "inputs": list(inputs)}) + "\n")
             break
         except FileExistsError:
             continue
@@ -175,12 +175,23 @@ def _read_claim(path: Path) -> dict:
     return claim if isinstance(claim, dict) else {}
 
 
+def day12_pid_namespace() -> str:
+    """The process ids a pid is one of: a container may share the machine's name (docker --network host) but not its
+    processes. Empty where the system does not say (no /proc)."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+
+
 def _of_a_dead_process(claim: dict, host: str) -> bool:
-    """False for what cannot be told: a live process, another machine's run, a claim without a process (older runs)."""
+    """False for what cannot be told: a live process, another machine's or PID namespace's run, a claim without a process
+    or namespace (older runs)."""
     from day12_GATE_validation import day12_process_alive
 
     pid = claim.get("pid")
-    return claim.get("status") == "running" and claim.get("host") == host and isinstance(pid, int) and not day12_process_alive(pid)
+    return (claim.get("status") == "running" and claim.get("host") == host and claim.get("pidns") == day12_pid_namespace()
+            and isinstance(pid, int) and not day12_process_alive(pid))
 
 
 _HELD_LOCKS: dict[tuple, list] = {}  # (thread, run folder) -> [lock file, depth]: re-entrant within one thread

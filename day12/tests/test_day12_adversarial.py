@@ -251,26 +251,57 @@ def test_a_later_run_tells_a_dead_runs_claim_from_a_live_ones(run_env):
     from datetime import datetime, timezone
 
     from day12_CONFIG_settings import day12_load_settings
-    from day12_PIPELINE_run import day12_claim_run_name
+    from day12_PIPELINE_run import day12_claim_run_name, day12_pid_namespace
 
     results = run_env / "results"
     results.mkdir(parents=True)
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     host = socket.gethostname()
-    claims = {"day12-20260101T000000Z": ({"pid": gone.pid, "host": host}, "abandoned"),
-              "day12-20260101T000001Z": ({"pid": os.getpid(), "host": host}, "running"),
-              "day12-20260101T000002Z": ({"pid": gone.pid, "host": host + "-other"}, "running"),
+    pidns = day12_pid_namespace()
+    claims = {"day12-20260101T000000Z": ({"pid": gone.pid, "host": host, "pidns": pidns}, "abandoned"),
+              "day12-20260101T000001Z": ({"pid": os.getpid(), "host": host, "pidns": pidns}, "running"),
+              "day12-20260101T000002Z": ({"pid": gone.pid, "host": host + "-other", "pidns": pidns}, "running"),
+              "day12-20260101T000004Z": ({"pid": gone.pid, "host": host}, "running"),  # no namespace: a claim of before
               "day12-20260101T000003Z": ({}, "running")}
     for name, (fields, _) in claims.items():
         (results / f"{name}.json").write_text(json.dumps({"run": name, "status": "running", **fields}) + "\n")
     mine = day12_claim_run_name(day12_load_settings(env_file=None), datetime.now(timezone.utc))
     assert json.loads((results / f"{mine}.json").read_text()) | {"pid": 0} == {
-        "run": mine, "status": "running", "pid": 0, "host": host, "inputs": []}
+        "run": mine, "status": "running", "pid": 0, "host": host, "pidns": pidns, "inputs": []}
     found = {name: json.loads((results / f"{name}.json").read_text()) for name in claims}
     assert {name: r["status"] for name, r in found.items()} == {name: status for name, (_, status) in claims.items()}
     abandoned = found["day12-20260101T000000Z"]
     assert "not recorded as passed" in abandoned["message"] and abandoned["found_by"] == mine
+
+
+_CLAIM_AND_WAIT = ("import sys, time\nfrom datetime import datetime, timezone\nfrom day12_CONFIG_settings import day12_load_settings\n"
+                   "from day12_PIPELINE_run import day12_claim_run_name\n"
+                   "print(day12_claim_run_name(day12_load_settings(env_file=None), datetime.now(timezone.utc)), flush=True)\n"
+                   "time.sleep(float(sys.argv[1]))")
+
+
+def _can_unshare_pids() -> bool:
+    import shutil
+
+    return bool(shutil.which("unshare")) and subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"],
+                                                            capture_output=True, check=False).returncode == 0
+
+
+@pytest.mark.skipif(not _can_unshare_pids(), reason="needs unshare (a PID namespace of its own: root or user namespaces)")
+def test_a_live_run_of_another_pid_namespace_on_this_host_is_not_marked_abandoned(run_env):
+    """A container with the host's name (docker --network host) but its own process ids, sharing the results folder:
+    a live run's pid is no process there, and its claim was marked abandoned."""
+    live = subprocess.Popen([sys.executable, "-c", _CLAIM_AND_WAIT, "60"], cwd=DAY12_DIR, stdout=subprocess.PIPE, text=True)
+    try:
+        live_name = live.stdout.readline().strip()
+        other = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", _CLAIM_AND_WAIT, "0"],
+                               cwd=DAY12_DIR, capture_output=True, text=True, timeout=60, check=False)
+        assert other.returncode == 0, other.stderr[-2000:]
+        assert json.loads((run_env / "results" / f"{live_name}.json").read_text())["status"] == "running"
+    finally:
+        live.kill()
+        live.wait()
 
 
 @pytest.mark.parametrize("plant", ["pid beyond any process", "fifo", "symlink to /dev/zero"])
