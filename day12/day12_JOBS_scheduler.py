@@ -4,8 +4,8 @@ APScheduler is imported lazily (the scheduler's --help and --once never need it)
 """
 from __future__ import annotations
 
-import contextlib
 import logging
+import signal
 
 DAY12_JOB_ID = "day12_drop_folder_validation"
 DAY12_LOG = logging.getLogger("day12.dropfolder")
@@ -34,9 +34,13 @@ def day12_run_scheduler(scheduler) -> int:
         scheduler.start()
     except KeyboardInterrupt:
         if scheduler.running:
-            # a second Ctrl-C ends this wait, not the pass: the interpreter joins the worker thread on its way out
-            with contextlib.suppress(KeyboardInterrupt):
+            # further Ctrl-Cs are ignored until the pass has ended: one interrupting the join of the worker thread made
+            # Python take that thread for finished, and the process exited in the middle of the pass
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
                 scheduler.shutdown(wait=True)
+            finally:
+                signal.signal(signal.SIGINT, previous)
         day12_log_interrupted(DAY12_LOG, DAY12_SCHEDULER_INTERRUPTED)
         return DAY12_EXIT_INTERRUPTED
     return 0

@@ -232,3 +232,45 @@ def test_ctrl_c_to_the_scheduler_waits_for_the_running_pass_then_exits_130(run_e
     returned = time.monotonic()
     assert finished and finished[0] <= returned  # shut down after the running pass, not in the middle of it
     _check(run_env, capfd, "the scheduler stopped")
+
+
+_SLOW_PASS_SCHEDULER = """
+import sys, time
+from datetime import datetime, timezone
+from pathlib import Path
+import day12_SCHEDULER_dropfolder as scheduler
+from day12_JOBS_scheduler import DAY12_JOB_ID
+
+marks = Path(sys.argv[1])
+def slow_pass():
+    (marks / "started").touch()
+    time.sleep(4)
+    (marks / "finished").touch()
+
+build = scheduler.day12_build_scheduler
+def build_now(settings, job=None):
+    built = build(settings, slow_pass)
+    built.modify_job(DAY12_JOB_ID, next_run_time=datetime.now(timezone.utc))
+    return built
+scheduler.day12_build_scheduler = build_now
+sys.exit(scheduler.main([]))
+"""
+
+
+def test_a_second_ctrl_c_to_the_scheduler_still_lets_the_running_pass_finish(run_env, tmp_path):
+    """A second Ctrl-C interrupted the wait for the worker thread, and Python 3.11 then takes that thread for finished
+    (its join, interrupted, marks it stopped): the process exited mid-pass, its results file "running" for good."""
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_PASS_SCHEDULER, str(tmp_path)], cwd=DAY12_DIR,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert _wait_for(lambda: (tmp_path / "started").exists(), 60)
+        time.sleep(0.5)  # the main thread back in the scheduler's wait
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert (tmp_path / "finished").exists(), "the process ended in the middle of its running pass"
+    _check_texts(run_env, out, err, "the scheduler stopped")
