@@ -17,7 +17,7 @@ from operator import itemgetter
 
 import orjson
 
-from sqlalchemy import (BigInteger, Boolean, Column, Float, MetaData, String, Table, Text, cast, create_engine, event, func,
+from sqlalchemy import (BigInteger, Boolean, Column, Float, MetaData, String, Table, Text, case, cast, create_engine, event, func,
                         inspect, literal_column, select)
 
 from day15_METRICS_saas import DAY15_MOVEMENTS, day15_movement, day15_subscription_mrr
@@ -341,10 +341,7 @@ class day15_Store:
             active = conn.execute(select(func.count()).where(day15_customers.c.mrr_cents > 0)).scalar_one()
             moves = dict(conn.execute(select(day15_movements.c.kind, func.sum(cast(day15_movements.c.delta_cents, Float)))
                                       .where(day15_movements.c.day >= since).group_by(day15_movements.c.kind)).all())
-            churned = conn.execute(select(func.count(func.distinct(day15_movements.c.customer_id)))
-                                   .where(day15_movements.c.kind == "churn", day15_movements.c.day >= since)).scalar_one()
-            gained = conn.execute(select(func.count(func.distinct(day15_movements.c.customer_id))).where(
-                day15_movements.c.kind.in_(("new", "reactivation")), day15_movements.c.day >= since)).scalar_one()
+            churned, active_at_start = _churn_of_the_window(conn, since, active)
             latest_day = conn.execute(select(func.max(day15_activity.c.day))).scalar_one()
             dau = conn.execute(select(func.count()).where(day15_activity.c.day == latest_day)).scalar_one() if latest_day else 0
             mau = conn.execute(select(func.count(func.distinct(day15_activity.c.user_id)))
@@ -353,7 +350,6 @@ class day15_Store:
             latencies = _recent_latencies(conn)
             recent = conn.execute(select(func.count()).where(
                 day15_processed.c.processed_at_ms >= int(now.timestamp() * 1000) - 10_000)).scalar_one()
-        active_at_start = max(active + churned - gained, 0)
         return {
             "mrr_cents": int(mrr), "active_customers": int(active),
             "arpu_cents": int(mrr) // active if active else 0,
@@ -398,6 +394,27 @@ class day15_Store:
     def subscription_states(self) -> dict[str, tuple[str, int]]:
         with self.engine.connect() as conn:
             return {r.subscription_id: (r.status, r.mrr_cents) for r in conn.execute(select(day15_subscriptions))}
+
+
+def _churn_of_the_window(conn, since: str, active_now: int) -> tuple[int, int]:
+    """(customers active at the window's start who churned in it, customers active at its start), exactly.
+
+    Movements add up to each customer's MRR, so a customer's MRR at the start is its MRR now less its movements in
+    the window; a customer with none there was active at the start if it is now. Only the window's movements are
+    read. (Active now + churned - gained was an estimate: a customer won and lost in the window, such as the new
+    customer of a moved subscription, counted as active at the start, and churn could pass 100 %.)"""
+    m = day15_movements.c
+    in_window = (select(m.customer_id, func.sum(cast(m.delta_cents, Float)).label("delta"),
+                        func.max(case((m.kind == "churn", 1), else_=0)).label("churned"))
+                 .where(m.day >= since).group_by(m.customer_id).subquery())
+    rows = conn.execute(select(in_window.c.delta, in_window.c.churned, func.coalesce(day15_customers.c.mrr_cents, 0))
+                        .select_from(in_window.outerjoin(day15_customers,
+                                                         day15_customers.c.customer_id == in_window.c.customer_id)))
+    churned, active_at_start = 0, active_now
+    for delta, did_churn, mrr_now in rows:
+        active_at_start += (mrr_now - int(delta) > 0) - (mrr_now > 0)
+        churned += bool(did_churn) and mrr_now - int(delta) > 0
+    return churned, active_at_start
 
 
 def _recent_latencies(conn) -> list[int]:
