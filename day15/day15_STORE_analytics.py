@@ -30,6 +30,7 @@ DAY15_TREND_MRR_DAYS = 90  # a quarter of daily MRR: the growth curve an owner r
 DAY15_TREND_WINDOW_SECONDS = 300  # "the last minutes" of throughput and queue depth
 DAY15_TREND_BUCKET_SECONDS = 10  # 30 points: spikes stay visible, the chart stays readable
 DAY15_METADATA = MetaData()
+DAY15_SCHEMA_LOCK = 1_500_515  # PostgreSQL advisory lock key: creating the tables, one process at a time
 day15_processed = Table(
     "day15_processed_events", DAY15_METADATA,
     Column("event_id", String(255), primary_key=True),
@@ -98,9 +99,20 @@ def day15_create_engine(url: str):
         @event.listens_for(engine, "begin")
         def _begin_immediate(conn):  # take the write lock up front: a read-then-write upgrade can deadlock
             conn.exec_driver_sql("BEGIN IMMEDIATE")
-    DAY15_METADATA.create_all(engine)
+    _create_tables(engine)
     _migrate_movements_key(engine)
     return engine
+
+
+def _create_tables(engine) -> None:
+    """The webhook server and every consumer open the store at once. create_all looks for each table, then creates
+    it: on PostgreSQL two processes could both find none and the second CREATE failed (a duplicate in pg_type), so
+    the looks and the creates run under one lock there, taken in their transaction (DDL is transactional). SQLite's
+    BEGIN IMMEDIATE already holds the write lock for the whole of it."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({DAY15_SCHEMA_LOCK})")
+        DAY15_METADATA.create_all(conn)
 
 
 def _movements_key(conn) -> list[str]:
