@@ -221,3 +221,20 @@ def test_sigterm_while_the_scheduler_sends_is_handled_as_ctrl_c_the_report_finis
     _no_traceback(out, err, log)
     rows = dict(sqlite3.connect(ledger).execute("SELECT channel, state FROM day11_claims").fetchall())
     assert rows == {"slack": "delivered", "email": "delivered"} and len(state.posts) == 1
+
+
+def test_sigterm_while_slack_holds_the_post_is_handled_as_ctrl_c(tmp_path, run_while_slack_holds_the_post):
+    """The ORCHESTRATOR stopped from outside (kill, a timeout wrapper, a CI job cancelled) mid-send: it died at once,
+    no line, the Slack claim left looking in flight. Now Ctrl-C's path: exit 130, one line, Slack recorded ambiguous."""
+    import signal
+
+    run, _state, ledger, _base, _smtp = run_while_slack_holds_the_post
+    run.send_signal(signal.SIGTERM)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 130, (run.returncode, out + err)
+    log = (tmp_path / "out" / "day11_execution.log").read_text()
+    for text in (err, log):
+        _one_warning(text, "the next run sends what this one did not")
+    _no_traceback(out, err, log)
+    rows = dict(sqlite3.connect(ledger).execute("SELECT channel, state FROM day11_claims").fetchall())
+    assert rows == {"slack": "ambiguous"}
