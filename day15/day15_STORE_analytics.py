@@ -139,11 +139,16 @@ def _migrate_movements_key(engine) -> None:
         if engine.dialect.name == "sqlite":  # no ALTER for a primary key: rebuild the table, rows copied
             for index in day15_movements.indexes:
                 conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
+            # an owner's own indexes would go with the old table: created again on the new one (PostgreSQL keeps them)
+            own_indexes = [row[0] for row in conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,))]
             conn.exec_driver_sql(f"ALTER TABLE {table} RENAME TO {table}_old")
             day15_movements.create(conn)
             columns = ", ".join(_columns(day15_movements))
             conn.exec_driver_sql(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {table}_old")
             conn.exec_driver_sql(f"DROP TABLE {table}_old")
+            for create_index in own_indexes:
+                conn.exec_driver_sql(create_index)
         else:
             name = conn.dialect.identifier_preparer.quote(inspect(conn).get_pk_constraint(table)["name"])
             conn.exec_driver_sql(f"ALTER TABLE {table} DROP CONSTRAINT {name}, "

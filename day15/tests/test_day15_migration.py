@@ -168,3 +168,16 @@ def test_processes_starting_at_once_on_an_empty_database_all_start(empty_url):
     engine = create_engine(empty_url)
     assert _state(engine) == (NEW_KEY, [], [["day"]])
     engine.dispose()
+
+
+def test_an_index_of_the_owners_own_on_the_movements_survives_the_migration(old_url):
+    """An index someone added for their own reports (PostgreSQL keeps it through the key swap): the SQLite rebuild
+    renamed the table, so the index went with the old one and was dropped with it, silently."""
+    engine = create_engine(old_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE INDEX ix_owner_reporting ON day15_mrr_movements (customer_id, day)")
+    engine.dispose()
+    engine = day15_create_engine(old_url)
+    key, rows, indexes = _state(engine)
+    assert (key, rows, sorted(indexes)) == (NEW_KEY, ROWS, [["customer_id", "day"], ["day"]])
+    engine.dispose()
