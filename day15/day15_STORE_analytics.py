@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from bisect import bisect_left
 from typing import NamedTuple
 from datetime import date, datetime, timedelta, timezone
@@ -30,6 +31,7 @@ DAY15_TREND_MRR_DAYS = 90  # a quarter of daily MRR: the growth curve an owner r
 DAY15_TREND_WINDOW_SECONDS = 300  # "the last minutes" of throughput and queue depth
 DAY15_TREND_BUCKET_SECONDS = 10  # 30 points: spikes stay visible, the chart stays readable
 DAY15_METADATA = MetaData()
+DAY15_SQLITE_BUSY_MS = 30_000  # how long a SQLite connection waits for another's write lock
 DAY15_SCHEMA_LOCK = 1_500_515  # PostgreSQL advisory lock key: creating the tables, one process at a time
 day15_processed = Table(
     "day15_processed_events", DAY15_METADATA,
@@ -84,8 +86,8 @@ def day15_create_engine(url: str):
         def _pragmas(connection, _record):  # several consumer processes write: WAL and a patient lock wait
             connection.isolation_level = None  # SQLAlchemy's pysqlite recipe: we issue BEGIN ourselves
             cursor = connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={DAY15_SQLITE_BUSY_MS}")
+            _switch_to_wal(cursor)
             # FULL: the consumer XACKs right after the commit, and the XACK drops Redis's copy. WAL with NORMAL
             # syncs at checkpoints only, so a power cut lost acknowledged batches; FULL syncs the WAL at each
             # commit. Set per connection, here, rather than a sync before the XACK: SQLite has no sync of its own
@@ -102,6 +104,23 @@ def day15_create_engine(url: str):
     _create_tables(engine)
     _migrate_movements_key(engine)
     return engine
+
+
+def _switch_to_wal(cursor) -> None:
+    """A database not yet in WAL mode (the rollback journal is SQLite's default) needs its exclusive lock to switch, and
+    while another connection writes SQLite refuses that at once, 'database is locked', without the busy wait: processes
+    opening such a store at the same moment crashed. So the switch is tried again until the busy timeout has passed."""
+    import sqlite3
+
+    deadline = time.monotonic() + DAY15_SQLITE_BUSY_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _create_tables(engine) -> None:

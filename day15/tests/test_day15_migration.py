@@ -181,3 +181,30 @@ def test_an_index_of_the_owners_own_on_the_movements_survives_the_migration(old_
     key, rows, indexes = _state(engine)
     assert (key, rows, sorted(indexes)) == (NEW_KEY, ROWS, [["customer_id", "day"], ["day"]])
     engine.dispose()
+
+
+def test_a_store_not_yet_in_wal_mode_opens_while_another_process_writes_to_it(tmp_path):
+    """Switching a database to WAL takes its exclusive lock; SQLite answers 'database is locked' at once, without the
+    busy wait, while another connection holds the write lock (here for a second). Several processes opening such a
+    store at once (a store written before, by another tool, or an old one) crashed all but one at start-up."""
+    import sqlite3
+    import time
+
+    path = tmp_path / "analytics.sqlite"
+    _old_store(f"sqlite:///{path}")  # the rollback journal, SQLite's default
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO day15_activity VALUES ('2026-01-01', 'usr_1')")
+    release = threading.Timer(1.0, lambda: writer.execute("COMMIT"))
+    release.start()
+    started = time.monotonic()
+    try:
+        engine = day15_create_engine(f"sqlite:///{path}")
+    finally:
+        release.join()
+        writer.close()
+    assert time.monotonic() - started >= 0.9  # it waited for the writer
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    assert _state(engine) == (NEW_KEY, ROWS, [["day"]])
+    engine.dispose()
