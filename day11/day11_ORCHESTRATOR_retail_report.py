@@ -8,12 +8,13 @@ The Python mirror of day11/workflows (the n8n export): same inputs, same KPIs, s
 Exit codes: 0 delivered (or already delivered for that date); 1 a delivery failed (Slack's or the
 SMTP server's reply is logged) or the run crashed; 2 configuration rejected; 3 source data unusable
 (or the Google token endpoint failed); 4 a delivery's outcome is unknown (sent, no answer: not re-sent);
-130 interrupted (Ctrl-C): one warning line, no traceback; a delivery it stopped mid-send is recorded ambiguous.
+130 interrupted (Ctrl-C or SIGTERM): one warning line, no traceback; a delivery it stopped mid-send is recorded ambiguous.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from datetime import date, datetime, timezone
 
@@ -29,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="deliver again even if the ledger says delivered")
     parser.add_argument("--demo", action="store_true", help="local stand-ins for every external system, demo ledger")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a stop from outside (kill, a timeout) takes Ctrl-C's path
     try:
         return day11_main(args)
     except KeyboardInterrupt:  # a BaseException: past the crash handler below, it printed a traceback

@@ -1,13 +1,12 @@
 """Send the retail report every day at 08:00 UTC (DAY11_SCHEDULE_CRON in DAY11_TIMEZONE).
 
 Runbook
-    python day11/day11_SCHEDULER_cron.py               # foreground; Ctrl-C stops after the running job, exit 130
+    python day11/day11_SCHEDULER_cron.py               # foreground; Ctrl-C or SIGTERM stops after the running job, exit 130
     .venv/bin/python day11/day11_SCHEDULER_cron.py --print-cron    # the crontab lines (day11_CRON_entries.py says why no CRON_TZ)
     .venv/bin/python day11/day11_SCHEDULER_cron.py --install-cron  # into your crontab, between markers; --uninstall-cron removes
 
-An explicit UTC timezone (never the laptop's zone), max_instances=1, coalesce and a misfire grace of
-an hour: the report goes out once, even after the machine slept through 08:00. The ledger makes a
-second trigger (cron and the scheduler both installed) deliver nothing twice.
+An explicit UTC timezone (never the laptop's), max_instances=1, coalesce, an hour's misfire grace: the report goes out
+once, even after the machine slept through 08:00; the ledger makes a second trigger (cron too) deliver nothing twice.
 """
 from __future__ import annotations
 
@@ -59,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Daily scheduler for the retail performance report.")
     day11_add_cron_arguments(parser)
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a service manager's stop takes Ctrl-C's path
     try:
         return day11_serve(args)
     except KeyboardInterrupt:  # before the scheduler ran: a BaseException, it printed a traceback
@@ -86,7 +86,8 @@ def day11_serve(args: argparse.Namespace) -> int:
     try:
         scheduler.start()
     except KeyboardInterrupt:  # raised in this thread only: a report being sent goes on in its worker thread
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C would cut it off at exit, its claim left in flight
+        for again in (signal.SIGINT, signal.SIGTERM):  # a second one would cut it off at exit, its claim left in flight
+            signal.signal(again, signal.SIG_IGN)
         day11_log_interrupted(DAY11_LOG, DAY11_SCHEDULER_INTERRUPTED)
         if scheduler.running:
             scheduler.shutdown(wait=True)  # the report finishes and is recorded as it ended

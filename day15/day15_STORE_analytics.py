@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from bisect import bisect_left
 from typing import NamedTuple
 from datetime import date, datetime, timedelta, timezone
@@ -17,7 +18,7 @@ from operator import itemgetter
 
 import orjson
 
-from sqlalchemy import (BigInteger, Boolean, Column, Float, MetaData, String, Table, Text, cast, create_engine, event, func,
+from sqlalchemy import (BigInteger, Boolean, Column, Float, MetaData, String, Table, Text, case, cast, create_engine, event, func,
                         inspect, literal_column, select)
 
 from day15_METRICS_saas import DAY15_MOVEMENTS, day15_movement, day15_subscription_mrr
@@ -30,6 +31,8 @@ DAY15_TREND_MRR_DAYS = 90  # a quarter of daily MRR: the growth curve an owner r
 DAY15_TREND_WINDOW_SECONDS = 300  # "the last minutes" of throughput and queue depth
 DAY15_TREND_BUCKET_SECONDS = 10  # 30 points: spikes stay visible, the chart stays readable
 DAY15_METADATA = MetaData()
+DAY15_SQLITE_BUSY_MS = 30_000  # how long a SQLite connection waits for another's write lock
+DAY15_SCHEMA_LOCK = 1_500_515  # PostgreSQL advisory lock key: creating the tables, one process at a time
 day15_processed = Table(
     "day15_processed_events", DAY15_METADATA,
     Column("event_id", String(255), primary_key=True),
@@ -83,8 +86,8 @@ def day15_create_engine(url: str):
         def _pragmas(connection, _record):  # several consumer processes write: WAL and a patient lock wait
             connection.isolation_level = None  # SQLAlchemy's pysqlite recipe: we issue BEGIN ourselves
             cursor = connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={DAY15_SQLITE_BUSY_MS}")
+            _switch_to_wal(cursor)
             # FULL: the consumer XACKs right after the commit, and the XACK drops Redis's copy. WAL with NORMAL
             # syncs at checkpoints only, so a power cut lost acknowledged batches; FULL syncs the WAL at each
             # commit. Set per connection, here, rather than a sync before the XACK: SQLite has no sync of its own
@@ -98,9 +101,37 @@ def day15_create_engine(url: str):
         @event.listens_for(engine, "begin")
         def _begin_immediate(conn):  # take the write lock up front: a read-then-write upgrade can deadlock
             conn.exec_driver_sql("BEGIN IMMEDIATE")
-    DAY15_METADATA.create_all(engine)
+    _create_tables(engine)
     _migrate_movements_key(engine)
     return engine
+
+
+def _switch_to_wal(cursor) -> None:
+    """A database not yet in WAL mode (the rollback journal is SQLite's default) needs its exclusive lock to switch, and
+    while another connection writes SQLite refuses that at once, 'database is locked', without the busy wait: processes
+    opening such a store at the same moment crashed. So the switch is tried again until the busy timeout has passed."""
+    import sqlite3
+
+    deadline = time.monotonic() + DAY15_SQLITE_BUSY_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _create_tables(engine) -> None:
+    """The webhook server and every consumer open the store at once. create_all looks for each table, then creates
+    it: on PostgreSQL two processes could both find none and the second CREATE failed (a duplicate in pg_type), so
+    the looks and the creates run under one lock there, taken in their transaction (DDL is transactional). SQLite's
+    BEGIN IMMEDIATE already holds the write lock for the whole of it."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({DAY15_SCHEMA_LOCK})")
+        DAY15_METADATA.create_all(conn)
 
 
 def _movements_key(conn) -> list[str]:
@@ -127,11 +158,16 @@ def _migrate_movements_key(engine) -> None:
         if engine.dialect.name == "sqlite":  # no ALTER for a primary key: rebuild the table, rows copied
             for index in day15_movements.indexes:
                 conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
+            # an owner's own indexes would go with the old table: created again on the new one (PostgreSQL keeps them)
+            own_indexes = [row[0] for row in conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,))]
             conn.exec_driver_sql(f"ALTER TABLE {table} RENAME TO {table}_old")
             day15_movements.create(conn)
             columns = ", ".join(_columns(day15_movements))
             conn.exec_driver_sql(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {table}_old")
             conn.exec_driver_sql(f"DROP TABLE {table}_old")
+            for create_index in own_indexes:
+                conn.exec_driver_sql(create_index)
         else:
             name = conn.dialect.identifier_preparer.quote(inspect(conn).get_pk_constraint(table)["name"])
             conn.exec_driver_sql(f"ALTER TABLE {table} DROP CONSTRAINT {name}, "
@@ -341,10 +377,7 @@ class day15_Store:
             active = conn.execute(select(func.count()).where(day15_customers.c.mrr_cents > 0)).scalar_one()
             moves = dict(conn.execute(select(day15_movements.c.kind, func.sum(cast(day15_movements.c.delta_cents, Float)))
                                       .where(day15_movements.c.day >= since).group_by(day15_movements.c.kind)).all())
-            churned = conn.execute(select(func.count(func.distinct(day15_movements.c.customer_id)))
-                                   .where(day15_movements.c.kind == "churn", day15_movements.c.day >= since)).scalar_one()
-            gained = conn.execute(select(func.count(func.distinct(day15_movements.c.customer_id))).where(
-                day15_movements.c.kind.in_(("new", "reactivation")), day15_movements.c.day >= since)).scalar_one()
+            churned, active_at_start = _churn_of_the_window(conn, since, active)
             latest_day = conn.execute(select(func.max(day15_activity.c.day))).scalar_one()
             dau = conn.execute(select(func.count()).where(day15_activity.c.day == latest_day)).scalar_one() if latest_day else 0
             mau = conn.execute(select(func.count(func.distinct(day15_activity.c.user_id)))
@@ -353,7 +386,6 @@ class day15_Store:
             latencies = _recent_latencies(conn)
             recent = conn.execute(select(func.count()).where(
                 day15_processed.c.processed_at_ms >= int(now.timestamp() * 1000) - 10_000)).scalar_one()
-        active_at_start = max(active + churned - gained, 0)
         return {
             "mrr_cents": int(mrr), "active_customers": int(active),
             "arpu_cents": int(mrr) // active if active else 0,
@@ -398,6 +430,27 @@ class day15_Store:
     def subscription_states(self) -> dict[str, tuple[str, int]]:
         with self.engine.connect() as conn:
             return {r.subscription_id: (r.status, r.mrr_cents) for r in conn.execute(select(day15_subscriptions))}
+
+
+def _churn_of_the_window(conn, since: str, active_now: int) -> tuple[int, int]:
+    """(customers active at the window's start who churned in it, customers active at its start), exactly.
+
+    Movements add up to each customer's MRR, so a customer's MRR at the start is its MRR now less its movements in
+    the window; a customer with none there was active at the start if it is now. Only the window's movements are
+    read. (Active now + churned - gained was an estimate: a customer won and lost in the window, such as the new
+    customer of a moved subscription, counted as active at the start, and churn could pass 100 %.)"""
+    m = day15_movements.c
+    in_window = (select(m.customer_id, func.sum(cast(m.delta_cents, Float)).label("delta"),
+                        func.max(case((m.kind == "churn", 1), else_=0)).label("churned"))
+                 .where(m.day >= since).group_by(m.customer_id).subquery())
+    rows = conn.execute(select(in_window.c.delta, in_window.c.churned, func.coalesce(day15_customers.c.mrr_cents, 0))
+                        .select_from(in_window.outerjoin(day15_customers,
+                                                         day15_customers.c.customer_id == in_window.c.customer_id)))
+    churned, active_at_start = 0, active_now
+    for delta, did_churn, mrr_now in rows:
+        active_at_start += (mrr_now - int(delta) > 0) - (mrr_now > 0)
+        churned += bool(did_churn) and mrr_now - int(delta) > 0
+    return churned, active_at_start
 
 
 def _recent_latencies(conn) -> list[int]:

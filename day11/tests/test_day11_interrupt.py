@@ -197,3 +197,44 @@ def test_ctrl_c_twice_while_the_scheduler_sends_lets_the_report_finish_and_settl
     assert log.index("the scheduler stops") < log.index("report run finished")  # it waited for the report
     rows = dict(sqlite3.connect(ledger).execute("SELECT channel, state FROM day11_claims").fetchall())
     assert rows == {"slack": "delivered", "email": "delivered"} and len(state.posts) == 1
+
+
+def test_sigterm_while_the_scheduler_sends_is_handled_as_ctrl_c_the_report_finishes_and_settles(
+        tmp_path, start_against_standins):
+    """SIGTERM is how a service manager (systemd, docker stop, kill) stops the scheduler: it killed the process at once,
+    mid-send, no line, the Slack claim left looking in flight and e-mail never sent (later runs skip both until
+    --force). Now it is Ctrl-C's path: one WARNING line, the report under way finishes and is recorded, exit 130."""
+    import signal
+
+    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
+    run, state, ledger, _base, _smtp = start_against_standins(
+        "day11_SCHEDULER_cron.py", report_date=yesterday, hold_s=6, wait_s=90, DAY11_SCHEDULE_CRON="* * * * *")
+    assert state.posts, "the scheduled report never reached Slack"
+    run.send_signal(signal.SIGTERM)
+    time.sleep(1)
+    run.send_signal(signal.SIGTERM)  # a second one changes nothing either
+    out, err = run.communicate(timeout=90)
+    assert run.returncode == 130, (run.returncode, out + err)
+    log = (tmp_path / "out" / "day11_execution.log").read_text()
+    for text in (err, log):
+        _one_warning(text, "the scheduler stops")
+    _no_traceback(out, err, log)
+    rows = dict(sqlite3.connect(ledger).execute("SELECT channel, state FROM day11_claims").fetchall())
+    assert rows == {"slack": "delivered", "email": "delivered"} and len(state.posts) == 1
+
+
+def test_sigterm_while_slack_holds_the_post_is_handled_as_ctrl_c(tmp_path, run_while_slack_holds_the_post):
+    """The ORCHESTRATOR stopped from outside (kill, a timeout wrapper, a CI job cancelled) mid-send: it died at once,
+    no line, the Slack claim left looking in flight. Now Ctrl-C's path: exit 130, one line, Slack recorded ambiguous."""
+    import signal
+
+    run, _state, ledger, _base, _smtp = run_while_slack_holds_the_post
+    run.send_signal(signal.SIGTERM)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 130, (run.returncode, out + err)
+    log = (tmp_path / "out" / "day11_execution.log").read_text()
+    for text in (err, log):
+        _one_warning(text, "the next run sends what this one did not")
+    _no_traceback(out, err, log)
+    rows = dict(sqlite3.connect(ledger).execute("SELECT channel, state FROM day11_claims").fetchall())
+    assert rows == {"slack": "ambiguous"}

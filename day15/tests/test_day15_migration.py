@@ -134,3 +134,77 @@ def test_consumer_processes_starting_at_once_on_an_old_store_all_start(old_url):
     engine = create_engine(old_url)
     assert _state(engine) == (NEW_KEY, ROWS, [["day"]])
     engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'analytics.sqlite'}"
+        return
+    url = request.getfixturevalue("postgres_url")
+    engine = create_engine(url)
+    DAY15_METADATA.drop_all(engine)
+    yield url
+    DAY15_METADATA.drop_all(engine)
+    engine.dispose()
+
+
+def test_processes_starting_at_once_on_an_empty_database_all_start(empty_url):
+    """The pipeline's first start: the webhook server and every consumer open the store at the same moment. On
+    PostgreSQL, each looked for the tables, found none, and all but one CREATE TABLE failed (a duplicate key in
+    pg_type): those processes crashed at start-up."""
+    fork = multiprocessing.get_context("fork")
+    for _ in range(3):  # the race is narrow: a few rounds, each on an empty database
+        engine = create_engine(empty_url)
+        DAY15_METADATA.drop_all(engine)
+        engine.dispose()
+        ready = fork.Barrier(4, timeout=30)
+        processes = [fork.Process(target=_open_when_all_are_ready, args=(empty_url, ready)) for _ in range(4)]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(timeout=90)
+        assert [process.exitcode for process in processes] == [0, 0, 0, 0]
+    engine = create_engine(empty_url)
+    assert _state(engine) == (NEW_KEY, [], [["day"]])
+    engine.dispose()
+
+
+def test_an_index_of_the_owners_own_on_the_movements_survives_the_migration(old_url):
+    """An index someone added for their own reports (PostgreSQL keeps it through the key swap): the SQLite rebuild
+    renamed the table, so the index went with the old one and was dropped with it, silently."""
+    engine = create_engine(old_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE INDEX ix_owner_reporting ON day15_mrr_movements (customer_id, day)")
+    engine.dispose()
+    engine = day15_create_engine(old_url)
+    key, rows, indexes = _state(engine)
+    assert (key, rows, sorted(indexes)) == (NEW_KEY, ROWS, [["customer_id", "day"], ["day"]])
+    engine.dispose()
+
+
+def test_a_store_not_yet_in_wal_mode_opens_while_another_process_writes_to_it(tmp_path):
+    """Switching a database to WAL takes its exclusive lock; SQLite answers 'database is locked' at once, without the
+    busy wait, while another connection holds the write lock (here for a second). Several processes opening such a
+    store at once (a store written before, by another tool, or an old one) crashed all but one at start-up."""
+    import sqlite3
+    import time
+
+    path = tmp_path / "analytics.sqlite"
+    _old_store(f"sqlite:///{path}")  # the rollback journal, SQLite's default
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO day15_activity VALUES ('2026-01-01', 'usr_1')")
+    release = threading.Timer(1.0, lambda: writer.execute("COMMIT"))
+    release.start()
+    started = time.monotonic()
+    try:
+        engine = day15_create_engine(f"sqlite:///{path}")
+    finally:
+        release.join()
+        writer.close()
+    assert time.monotonic() - started >= 0.9  # it waited for the writer
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    assert _state(engine) == (NEW_KEY, ROWS, [["day"]])
+    engine.dispose()

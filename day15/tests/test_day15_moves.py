@@ -148,3 +148,36 @@ def test_any_order_and_batching_of_moves_prices_and_statuses_ends_where_the_reco
         _assert_agrees_with_the_recomputation(store, events)
     finally:
         store.engine.dispose()
+
+
+NOW = CREATED + 60 * 86_400  # the summary's "now": its 30-day window starts on day 30 after CREATED
+
+
+def _at_day(day: int) -> int:
+    return day * 86_400
+
+
+def _logo_churn(store: day15_Store) -> float:
+    from datetime import datetime, timezone
+
+    return store.summary(now=datetime.fromtimestamp(NOW, timezone.utc))["logo_churn_pct"]
+
+
+def test_logo_churn_counts_the_customers_active_at_the_window_start_and_never_passes_100_pct(any_store):
+    """One customer active before the window; its subscription moves to another customer in the window, which then
+    cancels. Of the one customer active at the start, one churned: 100 %. The estimate (active now + churned - gained)
+    counted cus_B, who was never active at the start, among the churned: 200 %."""
+    _apply(any_store, [[_event("evt_1", "sub_1", "cus_A", at=_at_day(1), kind="created")],
+                       [_event("evt_2", "sub_1", "cus_B", at=_at_day(40))],
+                       [_event("evt_3", "sub_1", "cus_B", at=_at_day(50), status="canceled", kind="deleted")]])
+    assert _logo_churn(any_store) == 100.0
+
+
+def test_logo_churn_leaves_out_a_customer_won_and_lost_in_the_window(any_store):
+    """cus_A active throughout; cus_B new in the window, churned, back again: not active at the start, so neither in the
+    denominator nor among the churned. The estimate took cus_B for a customer active at the start: 50 %."""
+    _apply(any_store, [[_event("evt_1", "sub_1", "cus_A", at=_at_day(1), kind="created")],
+                       [_event("evt_2", "sub_2", "cus_B", at=_at_day(35), kind="created")],
+                       [_event("evt_3", "sub_2", "cus_B", at=_at_day(40), status="canceled", kind="deleted")],
+                       [_event("evt_4", "sub_2", "cus_B", at=_at_day(45))]])
+    assert _logo_churn(any_store) == 0.0
