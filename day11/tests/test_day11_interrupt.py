@@ -174,51 +174,30 @@ def test_ctrl_c_to_the_running_scheduler_is_exit_130_one_warning_line_and_no_tra
     _no_traceback(out, err, log.read_text())
 
 
-def test_ctrl_c_twice_while_the_scheduler_sends_lets_the_report_finish_and_settle_then_exit_130(
-        tmp_path, start_against_standins):
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_a_stop_signal_twice_while_the_scheduler_sends_lets_the_report_finish_and_settle_then_exit_130(
+        tmp_path, start_against_standins, signal_name):
     """APScheduler sends the report in a worker thread, which Ctrl-C never reaches: the send goes on and must be waited
     for and settled as it ended (delivered here), not cut off at interpreter exit with its claim left looking in flight
-    (the next run then skipped Slack with exit 0). A second Ctrl-C changes nothing."""
+    (the next run then skipped Slack with exit 0). SIGTERM, how a service manager (systemd, docker stop, kill) stops the
+    scheduler, killed it at once mid-send with no line; it now takes Ctrl-C's path. A second signal changes nothing."""
     import signal
 
+    stop = getattr(signal, signal_name)
     yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)  # what the scheduled job reports on
     run, state, ledger, _base, _smtp = start_against_standins(
         "day11_SCHEDULER_cron.py", report_date=yesterday, hold_s=6, wait_s=90, DAY11_SCHEDULE_CRON="* * * * *")
     assert state.posts, "the scheduled report never reached Slack"
-    run.send_signal(signal.SIGINT)
+    run.send_signal(stop)
     time.sleep(1)
-    run.send_signal(signal.SIGINT)
-    out, err = run.communicate(timeout=90)
-    assert run.returncode == 130, out + err
-    log = (tmp_path / "out" / "day11_execution.log").read_text()
-    for text in (err, log):
-        _one_warning(text, "the scheduler stops")
-    _no_traceback(out, err, log)
-    assert log.index("the scheduler stops") < log.index("report run finished")  # it waited for the report
-    rows = dict(sqlite3.connect(ledger).execute("SELECT channel, state FROM day11_claims").fetchall())
-    assert rows == {"slack": "delivered", "email": "delivered"} and len(state.posts) == 1
-
-
-def test_sigterm_while_the_scheduler_sends_is_handled_as_ctrl_c_the_report_finishes_and_settles(
-        tmp_path, start_against_standins):
-    """SIGTERM is how a service manager (systemd, docker stop, kill) stops the scheduler: it killed the process at once,
-    mid-send, no line, the Slack claim left looking in flight and e-mail never sent (later runs skip both until
-    --force). Now it is Ctrl-C's path: one WARNING line, the report under way finishes and is recorded, exit 130."""
-    import signal
-
-    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
-    run, state, ledger, _base, _smtp = start_against_standins(
-        "day11_SCHEDULER_cron.py", report_date=yesterday, hold_s=6, wait_s=90, DAY11_SCHEDULE_CRON="* * * * *")
-    assert state.posts, "the scheduled report never reached Slack"
-    run.send_signal(signal.SIGTERM)
-    time.sleep(1)
-    run.send_signal(signal.SIGTERM)  # a second one changes nothing either
+    run.send_signal(stop)
     out, err = run.communicate(timeout=90)
     assert run.returncode == 130, (run.returncode, out + err)
     log = (tmp_path / "out" / "day11_execution.log").read_text()
     for text in (err, log):
         _one_warning(text, "the scheduler stops")
     _no_traceback(out, err, log)
+    assert log.index("the scheduler stops") < log.index("report run finished")  # it waited for the report
     rows = dict(sqlite3.connect(ledger).execute("SELECT channel, state FROM day11_claims").fetchall())
     assert rows == {"slack": "delivered", "email": "delivered"} and len(state.posts) == 1
 

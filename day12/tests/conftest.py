@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -56,3 +57,18 @@ def validate():
     def run(df, dataset="security_events"):
         return day12_validate_dataframe(df, dataset, settings=settings, now=NOW, context=context)
     return run
+
+
+def _wait_for(predicate, timeout=120.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def wait_for():
+    """wait_for(predicate, timeout=120.0): True once predicate() holds, False when the timeout passes first."""
+    return _wait_for

@@ -197,15 +197,6 @@ def test_a_file_rewritten_while_it_is_read_is_never_recorded_as_passed(tmp_path,
     assert orchestrator.main(["--input", str(path)]) == 4
 
 
-def _wait_for(predicate, timeout=120.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def _committed_state() -> tuple:
     """day12's tracked files with their modification times, and the untracked files git would show."""
     def git(*args):
@@ -215,7 +206,7 @@ def _committed_state() -> tuple:
     return tracked, sorted(git("ls-files", "--others", "--exclude-standard"))
 
 
-def test_staging_left_by_a_killed_run_is_removed_by_the_next_run(tmp_path, run_env):
+def test_staging_left_by_a_killed_run_is_removed_by_the_next_run(tmp_path, run_env, wait_for):
     """kill -9 skips every finally: the staged Parquet copy (every raw value) stayed in the temp folder for good."""
     private = tmp_path / "tmp"
     private.mkdir()
@@ -227,7 +218,7 @@ def test_staging_left_by_a_killed_run_is_removed_by_the_next_run(tmp_path, run_e
     proc = subprocess.Popen([sys.executable, script, "--input", str(big), "--force"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        assert _wait_for(lambda: any(private.glob("day12-staging-*/*.parquet")))
+        assert wait_for(lambda: any(private.glob("day12-staging-*/*.parquet")))
         time.sleep(0.3)
     finally:
         proc.send_signal(signal.SIGKILL)
@@ -493,7 +484,7 @@ def test_a_file_that_fails_to_read_blocks_no_other_file_of_the_pass(run_env, cap
     assert [s["input"] for s in json.loads(results.read_text())["datasets"]] == ["b_events.csv"]
 
 
-def test_a_checkpoint_run_of_its_own_caller_waits_for_the_run_folder(tmp_path):
+def test_a_checkpoint_run_of_its_own_caller_waits_for_the_run_folder(tmp_path, wait_for):
     """The Airflow DAG calls day12_validate_inputs itself: it ran while a drop-folder pass of another process held
     the same GX project."""
     import threading
@@ -513,7 +504,7 @@ def test_a_checkpoint_run_of_its_own_caller_waits_for_the_run_folder(tmp_path):
     outcome = []
     run = threading.Thread(target=lambda: outcome.append(day12_validate_inputs(settings, [day12_load_input(settings, path)])))
     try:
-        assert _wait_for(ready.exists)
+        assert wait_for(ready.exists)
         run.start()
         run.join(timeout=30)  # a run takes a few seconds: still running after 30 means it is waiting
         assert run.is_alive() and not outcome

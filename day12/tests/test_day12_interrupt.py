@@ -114,15 +114,6 @@ def _results(run_env) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((run_env / "results").glob("day12-*.json"))]
 
 
-def _wait_for(predicate, timeout=120.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def _crash(*args, **kwargs):
     raise RuntimeError("text that may quote a value")
 
@@ -165,12 +156,12 @@ def test_a_run_stopped_while_it_looks_for_killed_runs_says_so_in_its_results_fil
     assert result["status"] == status and "not recorded as passed" in result["message"], result
 
 
-def test_a_real_sigint_mid_run_is_exit_130_and_its_results_file_says_interrupted(run_env, tmp_path):
+def test_a_real_sigint_mid_run_is_exit_130_and_its_results_file_says_interrupted(run_env, tmp_path, wait_for):
     big = _events_file(tmp_path / "big.csv", 50_000)
     proc = subprocess.Popen([sys.executable, str(DAY12_DIR / "day12_ORCHESTRATOR_validation.py"), "--input", str(big)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert _wait_for(lambda: [r for r in _safe_results(run_env) if r.get("status") == "running"])
+        assert wait_for(lambda: [r for r in _safe_results(run_env) if r.get("status") == "running"])
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)
     finally:
@@ -188,13 +179,13 @@ def _safe_results(run_env) -> list[dict]:
         return []
 
 
-def test_ctrl_c_to_the_running_scheduler_is_exit_130_one_warning_line_and_no_traceback(run_env):
+def test_ctrl_c_to_the_running_scheduler_is_exit_130_one_warning_line_and_no_traceback(run_env, wait_for):
     """Ctrl-C while the BlockingScheduler ran returned 0 and never shut it down."""
     proc = subprocess.Popen([sys.executable, str(DAY12_DIR / "day12_SCHEDULER_dropfolder.py")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     log = run_env / "logs" / "day12_validation.log"
     try:
-        assert _wait_for(lambda: log.exists() and "scheduler started" in log.read_text(), 60)
+        assert wait_for(lambda: log.exists() and "scheduler started" in log.read_text(), 60)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:
@@ -257,13 +248,13 @@ sys.exit(scheduler.main([]))
 """
 
 
-def test_a_second_ctrl_c_to_the_scheduler_still_lets_the_running_pass_finish(run_env, tmp_path):
+def test_a_second_ctrl_c_to_the_scheduler_still_lets_the_running_pass_finish(run_env, tmp_path, wait_for):
     """A second Ctrl-C interrupted the wait for the worker thread, and Python 3.11 then takes that thread for finished
     (its join, interrupted, marks it stopped): the process exited mid-pass, its results file "running" for good."""
     proc = subprocess.Popen([sys.executable, "-c", _SLOW_PASS_SCHEDULER, str(tmp_path)], cwd=DAY12_DIR,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert _wait_for(lambda: (tmp_path / "started").exists(), 60)
+        assert wait_for(lambda: (tmp_path / "started").exists(), 60)
         time.sleep(0.5)  # the main thread back in the scheduler's wait
         proc.send_signal(signal.SIGINT)
         time.sleep(0.5)

@@ -17,7 +17,7 @@ import requests
 from day15_BUFFER_streams import day15_Buffer
 from day15_SIGNING_webhooks import day15_sign
 from day15_SIGNING_webhooks import day15_new_secret
-from day15_STORE_analytics import day15_create_engine, day15_Store
+from day15_STORE_analytics import DAY15_METADATA, day15_create_engine, day15_Store
 
 
 @pytest.fixture(scope="session")
@@ -173,3 +173,17 @@ def kit():
     """The process-level helpers above, for the outage and shutdown tests."""
     return types.SimpleNamespace(OwnRedis=OwnRedis, Sender=Sender, orchestrator=orchestrator, pipeline_env=pipeline_env,
                                  stored_ids=stored_ids, wait_healthy=wait_healthy)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request, tmp_path):
+    """An empty analytics store, on SQLite and on the real PostgreSQL."""
+    if request.param == "sqlite":
+        yield day15_Store(day15_create_engine(f"sqlite:///{tmp_path / 'analytics.sqlite'}"))
+        return
+    engine = day15_create_engine(request.getfixturevalue("postgres_url"))
+    DAY15_METADATA.drop_all(engine)
+    DAY15_METADATA.create_all(engine)
+    yield day15_Store(engine)
+    DAY15_METADATA.drop_all(engine)
+    engine.dispose()

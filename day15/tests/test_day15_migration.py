@@ -122,15 +122,19 @@ def _open_when_all_are_ready(url: str, ready) -> None:
     day15_create_engine(url).dispose()
 
 
-def test_consumer_processes_starting_at_once_on_an_old_store_all_start(old_url):
+def _exit_codes_of_processes_opening_at_once(url: str, count: int) -> list[int | None]:
     fork = multiprocessing.get_context("fork")  # the test's imports as they are: no module search path to rebuild
-    ready = fork.Barrier(3, timeout=30)
-    processes = [fork.Process(target=_open_when_all_are_ready, args=(old_url, ready)) for _ in range(3)]
+    ready = fork.Barrier(count, timeout=30)
+    processes = [fork.Process(target=_open_when_all_are_ready, args=(url, ready)) for _ in range(count)]
     for process in processes:
         process.start()
     for process in processes:
         process.join(timeout=90)
-    assert [process.exitcode for process in processes] == [0, 0, 0]
+    return [process.exitcode for process in processes]
+
+
+def test_consumer_processes_starting_at_once_on_an_old_store_all_start(old_url):
+    assert _exit_codes_of_processes_opening_at_once(old_url, 3) == [0, 0, 0]
     engine = create_engine(old_url)
     assert _state(engine) == (NEW_KEY, ROWS, [["day"]])
     engine.dispose()
@@ -153,18 +157,11 @@ def test_processes_starting_at_once_on_an_empty_database_all_start(empty_url):
     """The pipeline's first start: the webhook server and every consumer open the store at the same moment. On
     PostgreSQL, each looked for the tables, found none, and all but one CREATE TABLE failed (a duplicate key in
     pg_type): those processes crashed at start-up."""
-    fork = multiprocessing.get_context("fork")
     for _ in range(3):  # the race is narrow: a few rounds, each on an empty database
         engine = create_engine(empty_url)
         DAY15_METADATA.drop_all(engine)
         engine.dispose()
-        ready = fork.Barrier(4, timeout=30)
-        processes = [fork.Process(target=_open_when_all_are_ready, args=(empty_url, ready)) for _ in range(4)]
-        for process in processes:
-            process.start()
-        for process in processes:
-            process.join(timeout=90)
-        assert [process.exitcode for process in processes] == [0, 0, 0, 0]
+        assert _exit_codes_of_processes_opening_at_once(empty_url, 4) == [0, 0, 0, 0]
     engine = create_engine(empty_url)
     assert _state(engine) == (NEW_KEY, [], [["day"]])
     engine.dispose()

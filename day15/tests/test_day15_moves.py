@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from day15_METRICS_saas import day15_recompute
-from day15_STORE_analytics import (DAY15_METADATA, day15_create_engine, day15_customers, day15_movements, day15_Store,
+from day15_STORE_analytics import (day15_create_engine, day15_customers, day15_movements, day15_Store,
                                    day15_StoredEvent, day15_subscriptions)
 
 CREATED = 1_767_225_600  # 2026-01-01
@@ -66,19 +66,6 @@ def _assert_agrees_with_the_recomputation(store: day15_Store, events: list[dict]
         per_customer[customer] += delta
         assert delta * GROWTH[kind] > 0, (customer, kind, delta)
     assert {c: m for c, m in per_customer.items() if m} == _customer_mrr(store)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_store(request, tmp_path):
-    if request.param == "sqlite":
-        yield day15_Store(day15_create_engine(f"sqlite:///{tmp_path / 'analytics.sqlite'}"))
-        return
-    engine = day15_create_engine(request.getfixturevalue("postgres_url"))
-    DAY15_METADATA.drop_all(engine)
-    DAY15_METADATA.create_all(engine)
-    yield day15_Store(engine)
-    DAY15_METADATA.drop_all(engine)
-    engine.dispose()
 
 
 MOVES = [  # A -> B -> canceled -> back to A at a higher price, with a second subscription keeping A active

@@ -1,26 +1,12 @@
 """The dashboard's trends come from the store, the same on SQLite and PostgreSQL."""
 from datetime import datetime, timezone
 
-import pytest
 
 from day15_METRICS_saas import day15_recompute
-from day15_STORE_analytics import DAY15_METADATA, day15_create_engine, day15_Store, day15_StoredEvent
+from day15_STORE_analytics import day15_StoredEvent
 
 NOW = datetime(2026, 12, 2, 5, 0, tzinfo=timezone.utc)
 NOW_MS = int(NOW.timestamp() * 1000)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_store(request, tmp_path):
-    if request.param == "sqlite":
-        yield day15_Store(day15_create_engine(f"sqlite:///{tmp_path / 'analytics.sqlite'}"))
-        return
-    engine = day15_create_engine(request.getfixturevalue("postgres_url"))
-    DAY15_METADATA.drop_all(engine)
-    DAY15_METADATA.create_all(engine)
-    yield day15_Store(engine)
-    DAY15_METADATA.drop_all(engine)
-    engine.dispose()
 
 
 def _load(store, events, *, received_ms, processed_ms):
