@@ -143,12 +143,12 @@ def _write_replacing(path: Path, text: str) -> None:
 
 def _mark_abandoned(settings, *, found_by: str) -> None:
     """Claims of this machine whose process is gone: killed (kill -9, out of memory) or lost with the machine."""
-    host, marked = socket.gethostname(), 0
+    here, marked = (socket.gethostname(), day12_pid_namespace()), 0  # read once per sweep, not once per file
     for path in settings.results_dir.glob("day12-*.json"):
-        if not _of_a_dead_process(_read_claim(path), host):
+        if not _of_a_dead_process(_read_claim(path), here):
             continue
         claim = _read_claim(path)  # again, its process now known gone: it may have written its results meanwhile
-        if _of_a_dead_process(claim, host):
+        if _of_a_dead_process(claim, here):
             with contextlib.suppress(OSError):  # a folder this run may not write to: its own claim says so, not here
                 _write_replacing(path, json.dumps(claim | {"status": "abandoned", "message": DAY12_ABANDONED,
                                                            "found_by": found_by}, indent=2) + "\n")
@@ -184,13 +184,13 @@ def day12_pid_namespace() -> str:
         return ""
 
 
-def _of_a_dead_process(claim: dict, host: str) -> bool:
+def _of_a_dead_process(claim: dict, here: tuple[str, str]) -> bool:
     """False for what cannot be told: a live process, another machine's or PID namespace's run, a claim without a process
     or namespace (older runs)."""
     from day12_GATE_validation import day12_process_alive
 
     pid = claim.get("pid")
-    return (claim.get("status") == "running" and claim.get("host") == host and claim.get("pidns") == day12_pid_namespace()
+    return (claim.get("status") == "running" and (claim.get("host"), claim.get("pidns")) == here
             and isinstance(pid, int) and not day12_process_alive(pid))
 
 
